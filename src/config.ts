@@ -1,0 +1,173 @@
+import { resolve } from 'node:path';
+import { z } from 'zod';
+
+/** Where the service keeps its data. */
+export type DatabaseConfig =
+  | { readonly kind: 'mariadb'; readonly url: string; readonly redactedUrl: string }
+  | { readonly kind: 'sqlite'; readonly file: string };
+
+/** The CloudStack the engine drives: a real one, or the simulator started in-process. */
+export type CloudConfig =
+  | {
+      readonly kind: 'remote';
+      readonly url: string;
+      readonly apiKey: string;
+      readonly secretKey: string;
+      readonly zoneId: string;
+      readonly templateId: string;
+      readonly serviceOfferingId: string;
+      readonly applianceVmId: string;
+    }
+  | { readonly kind: 'simulator'; readonly stateFile: string };
+
+/** The service's whole configuration, read once from the environment and frozen. */
+export interface Config {
+  readonly host: string;
+  readonly port: number;
+  readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  readonly dataDir: string;
+  readonly database: DatabaseConfig;
+  readonly cloud: CloudConfig;
+  /** Seed the demo VMs into an empty embedded database. */
+  readonly demoData: boolean;
+  /** How long SIGTERM waits for in-flight requests and sockets before closing them. */
+  readonly shutdownTimeoutMs: number;
+  /** Largest `first` a connection query accepts. */
+  readonly maxPageSize: number;
+}
+
+/** A configuration problem: the variable and what is wrong with it, as one line. */
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    readonly problem: string,
+  ) {
+    super(`${variable}: ${problem}`);
+    this.name = 'ConfigError';
+  }
+}
+
+const CLOUD_VARIABLES = [
+  'CLOUDSTACK_URL',
+  'CLOUDSTACK_API_KEY',
+  'CLOUDSTACK_SECRET_KEY',
+  'CLOUDSTACK_ZONE_ID',
+  'CLOUDSTACK_TEMPLATE_ID',
+  'CLOUDSTACK_SERVICE_OFFERING_ID',
+  'CLOUDSTACK_APPLIANCE_VM_ID',
+] as const;
+
+const blankToUndefined = (v: unknown) => (typeof v === 'string' && v.trim() === '' ? undefined : v);
+const optionalString = z.preprocess(blankToUndefined, z.string().optional());
+const int = (min: number, max: number, fallback: number) =>
+  z.preprocess(
+    blankToUndefined,
+    z.coerce
+      .number({ error: `must be an integer between ${min} and ${max}` })
+      .int({ error: `must be an integer between ${min} and ${max}` })
+      .min(min, { error: `must be an integer between ${min} and ${max}` })
+      .max(max, { error: `must be an integer between ${min} and ${max}` })
+      .default(fallback),
+  );
+const bool = (fallback: boolean) =>
+  z.preprocess(
+    blankToUndefined,
+    z
+      .enum(['true', 'false', '1', '0', 'yes', 'no'], { error: 'must be true or false' })
+      .default(fallback ? 'true' : 'false')
+      .transform((v) => ['true', '1', 'yes'].includes(v)),
+  );
+
+const envSchema = z.object({
+  HOST: z.preprocess(blankToUndefined, z.string().default('127.0.0.1')),
+  PORT: int(0, 65_535, 4000),
+  LOG_LEVEL: z.preprocess(
+    blankToUndefined,
+    z
+      .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
+        error: 'must be one of fatal, error, warn, info, debug, trace, silent',
+      })
+      .default('info'),
+  ),
+  DATA_DIR: z.preprocess(blankToUndefined, z.string().default('./data')),
+  DATABASE_URL: optionalString,
+  DEMO_DATA: optionalString,
+  SHUTDOWN_TIMEOUT_MS: int(0, 600_000, 10_000),
+  MAX_PAGE_SIZE: int(1, 10_000, 500),
+  ...Object.fromEntries(CLOUD_VARIABLES.map((name) => [name, optionalString])),
+});
+
+/** Parses a `DATABASE_URL`; the password never appears in what this returns for display. */
+export function parseDatabaseUrl(raw: string | undefined, dataDir: string): DatabaseConfig {
+  if (raw === undefined) return { kind: 'sqlite', file: resolve(dataDir, 'failover.sqlite') };
+  if (raw.startsWith('sqlite:')) {
+    const file = raw.slice('sqlite:'.length).replace(/^\/\//, '');
+    if (!file) throw new ConfigError('DATABASE_URL', 'sqlite: needs a file path, e.g. sqlite:./data/failover.sqlite');
+    return { kind: 'sqlite', file: resolve(file) };
+  }
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError('DATABASE_URL', 'is not a URL; expected mariadb://user:pass@host:port/database or sqlite:<file>');
+  }
+  if (url.protocol !== 'mariadb:' && url.protocol !== 'mysql:') {
+    throw new ConfigError('DATABASE_URL', `scheme "${url.protocol}" is not supported; use mariadb:// (or mysql://) or sqlite:`);
+  }
+  if (!url.hostname) throw new ConfigError('DATABASE_URL', 'has no host');
+  if (url.pathname.length <= 1) throw new ConfigError('DATABASE_URL', 'has no database name (mariadb://user:pass@host:port/<database>)');
+  const redacted = new URL(url);
+  if (redacted.password) redacted.password = '***';
+  return { kind: 'mariadb', url: raw, redactedUrl: redacted.toString() };
+}
+
+function parseCloud(env: Record<string, string | undefined>, dataDir: string): CloudConfig {
+  const given = CLOUD_VARIABLES.filter((name) => env[name] !== undefined);
+  if (given.length === 0) return { kind: 'simulator', stateFile: resolve(dataDir, 'cloudstack-simulator.json') };
+  const missing = CLOUD_VARIABLES.find((name) => env[name] === undefined);
+  if (missing) throw new ConfigError(missing, `is required when ${given[0]} is set (a real CloudStack needs all of ${CLOUD_VARIABLES.join(', ')})`);
+  const url = env.CLOUDSTACK_URL!;
+  if (!/^https?:\/\/[^/]+/.test(url)) throw new ConfigError('CLOUDSTACK_URL', 'must be an http(s) URL, e.g. https://cloud.example.com');
+  return {
+    kind: 'remote',
+    url: url.replace(/\/+$/, ''),
+    apiKey: env.CLOUDSTACK_API_KEY!,
+    secretKey: env.CLOUDSTACK_SECRET_KEY!,
+    zoneId: env.CLOUDSTACK_ZONE_ID!,
+    templateId: env.CLOUDSTACK_TEMPLATE_ID!,
+    serviceOfferingId: env.CLOUDSTACK_SERVICE_OFFERING_ID!,
+    applianceVmId: env.CLOUDSTACK_APPLIANCE_VM_ID!,
+  };
+}
+
+/**
+ * Reads the configuration from `env`. Throws a {@link ConfigError} naming the first bad variable.
+ * Nothing is defaulted silently that could point a production service at the wrong place: a
+ * partial CloudStack configuration is an error, not a fallback to the simulator.
+ */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const variable = String(issue.path[0]);
+    const value = env[variable];
+    const shown = value === undefined || /KEY|SECRET|PASSWORD|URL/.test(variable) ? '' : ` (got "${value}")`;
+    throw new ConfigError(variable, `${issue.message}${shown}`);
+  }
+  const e = parsed.data as z.infer<typeof envSchema> & Record<string, string | undefined>;
+  const dataDir = resolve(e.DATA_DIR);
+  const database = parseDatabaseUrl(e.DATABASE_URL, dataDir);
+  const demoData = bool(database.kind === 'sqlite').safeParse(e.DEMO_DATA);
+  if (!demoData.success) throw new ConfigError('DEMO_DATA', `must be true or false (got "${e.DEMO_DATA}")`);
+  return Object.freeze({
+    host: e.HOST,
+    port: e.PORT,
+    logLevel: e.LOG_LEVEL,
+    dataDir,
+    database,
+    cloud: parseCloud(e, dataDir),
+    demoData: demoData.data,
+    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    maxPageSize: e.MAX_PAGE_SIZE,
+  });
+}

@@ -1,0 +1,56 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { MikroORM, type Options as FullOptions } from '@mikro-orm/core';
+
+type Options = Partial<FullOptions>;
+import { ReflectMetadataProvider } from '@mikro-orm/decorators/legacy';
+import { MariaDbDriver } from '@mikro-orm/mariadb';
+import { NodeSqliteDialect, SqliteDriver } from '@mikro-orm/sql';
+import type { DatabaseConfig } from '../config.js';
+import { ENTITIES } from '../entities/index.js';
+import { migrateUp, migrationConfig } from './migrations.js';
+
+/** Receives every SQL statement the ORM runs (tests count them; benchmarks too). */
+export type QueryListener = (sql: string) => void;
+
+export interface CreateOrmOptions {
+  /** Called with each SQL statement, after it ran. */
+  onQuery?: QueryListener;
+  /** Connection pool size (MariaDB). */
+  poolMax?: number;
+}
+
+/** The ORM options for a database, without connecting. */
+export function ormOptions(database: DatabaseConfig, { onQuery, poolMax = 10 }: CreateOrmOptions = {}): Options {
+  const common: Options = {
+    entities: ENTITIES,
+    metadataProvider: ReflectMetadataProvider,
+    allowGlobalContext: false,
+    forceUtcTimezone: true,
+    ...(onQuery
+      ? { debug: ['query'], logger: (message: string) => onQuery(message), colors: false }
+      : {}),
+  };
+  if (database.kind === 'mariadb') {
+    return { ...common, ...migrationConfig, driver: MariaDbDriver, clientUrl: database.url, timezone: '+00:00', pool: { min: 0, max: poolMax } };
+  }
+  return { ...common, driver: SqliteDriver, dbName: database.file, driverOptions: new NodeSqliteDialect(database.file) };
+}
+
+/** Connects the ORM (creating the SQLite file's folder when needed). */
+export async function createOrm(database: DatabaseConfig, options: CreateOrmOptions = {}): Promise<MikroORM> {
+  if (database.kind === 'sqlite' && database.file !== ':memory:') mkdirSync(dirname(database.file), { recursive: true });
+  return MikroORM.init(ormOptions(database, options));
+}
+
+/**
+ * Brings the schema up to date: MariaDB through the migrations (the seed's DDL and its additive
+ * extensions), the embedded SQLite file from the entities (additive only). Returns what changed.
+ */
+export async function prepareSchema(orm: MikroORM, database: DatabaseConfig): Promise<string[]> {
+  if (database.kind === 'mariadb') return migrateUp(orm);
+  const sql = await orm.schema.getUpdateSchemaSQL({ safe: true, wrap: false });
+  if (sql.trim() === '') return [];
+  await orm.schema.update({ safe: true });
+  return ['sqlite schema updated from the entities'];
+}

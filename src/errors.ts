@@ -1,0 +1,44 @@
+import { GraphQLError } from 'graphql';
+
+/** The `extensions.code` of every error the API returns. */
+export enum ErrorCode {
+  BAD_USER_INPUT = 'BAD_USER_INPUT',
+  NOT_FOUND = 'NOT_FOUND',
+  VM_NOT_READY = 'VM_NOT_READY',
+  JOB_CONFLICT = 'JOB_CONFLICT',
+  INVALID_JOB_TRANSITION = 'INVALID_JOB_TRANSITION',
+  UNAUTHENTICATED = 'UNAUTHENTICATED',
+  FORBIDDEN = 'FORBIDDEN',
+  CLOUD_UNAVAILABLE = 'CLOUD_UNAVAILABLE',
+  INTERNAL_SERVER_ERROR = 'INTERNAL_SERVER_ERROR',
+}
+
+/** An error meant for the API's caller: a message, a code, and structured details. */
+export class AppError extends GraphQLError {
+  constructor(code: ErrorCode, message: string, details: Record<string, unknown> = {}) {
+    super(message, { extensions: { code, ...details } });
+    this.name = 'AppError';
+  }
+
+  get code(): ErrorCode {
+    return this.extensions.code as ErrorCode;
+  }
+}
+
+/** Bad input: names the argument (`field`) that is wrong. */
+export const badInput = (field: string, message: string) => new AppError(ErrorCode.BAD_USER_INPUT, message, { field });
+
+/** Something the caller named does not exist. */
+export const notFound = (what: string, id: string) => new AppError(ErrorCode.NOT_FOUND, `${what} ${id} not found`, { id });
+
+/** Codes a client may see unmasked (everything else becomes INTERNAL_SERVER_ERROR). */
+export const PUBLIC_CODES: ReadonlySet<string> = new Set([
+  ...Object.values(ErrorCode),
+  // graphql-js / Apollo request errors
+  'GRAPHQL_PARSE_FAILED',
+  'GRAPHQL_VALIDATION_FAILED',
+  'BAD_REQUEST',
+  'PERSISTED_QUERY_NOT_FOUND',
+  'PERSISTED_QUERY_NOT_SUPPORTED',
+  'OPERATION_RESOLUTION_FAILURE',
+]);

@@ -1,0 +1,41 @@
+import type { EntityManager } from '@mikro-orm/core';
+import type { SqlEntityManager } from '@mikro-orm/sql';
+
+/** One row of a raw query, keyed by column name. */
+export type Row = Record<string, unknown>;
+
+/** `?, ?, ?` for an IN list of `n` values (n ≥ 1). */
+export function placeholders(n: number): string {
+  return Array.from({ length: n }, () => '?').join(', ');
+}
+
+/**
+ * Runs a portable SQL statement (MariaDB and SQLite both read it) on the request's connection,
+ * inside the current transaction when there is one.
+ */
+export async function query(em: EntityManager, sql: string, params: readonly unknown[] = []): Promise<Row[]> {
+  const sqlEm = em as SqlEntityManager;
+  return sqlEm.getConnection().execute<Row[]>(sql, params, 'all', sqlEm.getTransactionContext());
+}
+
+/** A DB value as a number (BIGINT columns may come back as strings), null stays null. */
+export function num(value: unknown): number | null {
+  if (value === null || value === undefined) return null;
+  return typeof value === 'number' ? value : Number(value);
+}
+
+/** A DB value as a string, null stays null. */
+export function str(value: unknown): string | null {
+  if (value === null || value === undefined) return null;
+  return String(value);
+}
+
+/** A DB timestamp as a Date (MariaDB returns Date, SQLite text or epoch millis). */
+export function date(value: unknown): Date | null {
+  if (value === null || value === undefined || value === '') return null;
+  if (value instanceof Date) return value;
+  if (typeof value === 'number' || /^\d+$/.test(String(value))) return new Date(Number(value));
+  const text = String(value);
+  // SQLite's CURRENT_TIMESTAMP: 'YYYY-MM-DD HH:MM:SS' in UTC.
+  return new Date(/^\d{4}-\d\d-\d\d \d/.test(text) && !/[zZ]|[+-]\d\d:?\d\d$/.test(text) ? `${text.replace(' ', 'T')}Z` : text);
+}

@@ -1,0 +1,48 @@
+import { Arg, Ctx, FieldResolver, Int, Query, Resolver, Root } from 'type-graphql';
+import { FailoverJob } from '../entities/failover-job.entity.js';
+import { isActiveStatus } from '../entities/enums.js';
+import type { Context } from '../server/context.js';
+import { findFailoverJob, listFailoverJobs } from '../services/failover-job.queries.js';
+import { FailoverJobConnection, FailoverJobFilter, JobNetworkMapping } from './failover-job.types.js';
+import { specFromJson, VmSpec } from './vm-spec.type.js';
+
+@Resolver(() => FailoverJob)
+export class FailoverJobResolver {
+  @Query(() => FailoverJob, { nullable: true, description: 'One job by its job id; null when unknown.' })
+  failoverJob(@Arg('jobId', () => String) jobId: string, @Ctx() { em }: Context): Promise<FailoverJob | null> {
+    return findFailoverJob(em, jobId);
+  }
+
+  @Query(() => FailoverJobConnection, { description: 'Jobs, newest first.' })
+  failoverJobs(
+    @Ctx() { em, maxPageSize }: Context,
+    @Arg('filter', () => FailoverJobFilter, { nullable: true }) filter?: FailoverJobFilter,
+    @Arg('first', () => Int, { defaultValue: 50 }) first = 50,
+    @Arg('after', () => String, { nullable: true }) after?: string,
+  ): Promise<FailoverJobConnection> {
+    return listFailoverJobs(em, { filter, first, after, maxPageSize });
+  }
+
+  @FieldResolver(() => Boolean, { description: 'Whether the job is still running.' })
+  active(@Root() job: FailoverJob): boolean {
+    return isActiveStatus(job.status);
+  }
+
+  @FieldResolver(() => VmSpec, { nullable: true, description: 'The VM spec the job recorded when it started.' })
+  sourceVmSpec(@Root() job: FailoverJob): VmSpec | null {
+    return specFromJson(job.sourceVmSpec);
+  }
+
+  @FieldResolver(() => [JobNetworkMapping], { description: 'The network mappings the job used.' })
+  networkMappings(@Root() job: FailoverJob): JobNetworkMapping[] {
+    if (!job.networkMappings) return [];
+    try {
+      const json = JSON.parse(job.networkMappings) as Record<string, unknown>;
+      return Object.entries(json)
+        .filter(([, v]) => typeof v === 'string')
+        .map(([sourceNetworkName, destinationNetworkId]) => ({ sourceNetworkName, destinationNetworkId: String(destinationNetworkId) }));
+    } catch {
+      return [];
+    }
+  }
+}

@@ -1,0 +1,23 @@
+import { Arg, Ctx, Mutation, Query, Resolver } from 'type-graphql';
+import { NetworkMapping } from '../entities/network-mapping.entity.js';
+import type { Context } from '../server/context.js';
+import { deleteNetworkMapping, listNetworkMappings, setNetworkMapping } from '../services/network-mappings.js';
+import { NetworkMappingKeyInput, SetNetworkMappingInput } from './network-mapping.input.js';
+
+@Resolver(() => NetworkMapping)
+export class NetworkMappingResolver {
+  @Query(() => [NetworkMapping], { description: "A VM's network mappings, production first." })
+  networkMappings(@Arg('vmId', () => String) vmId: string, @Ctx() { em }: Context): Promise<NetworkMapping[]> {
+    return listNetworkMappings(em, vmId);
+  }
+
+  @Mutation(() => NetworkMapping, { description: 'Creates or replaces the mapping of one source network.' })
+  setNetworkMapping(@Arg('input', () => SetNetworkMappingInput) input: SetNetworkMappingInput, @Ctx() { em, loaders }: Context): Promise<NetworkMapping> {
+    return setNetworkMapping(em, loaders, input);
+  }
+
+  @Mutation(() => NetworkMapping, { description: 'Deletes one mapping; returns it as it was.' })
+  deleteNetworkMapping(@Arg('input', () => NetworkMappingKeyInput) input: NetworkMappingKeyInput, @Ctx() { em }: Context): Promise<NetworkMapping> {
+    return deleteNetworkMapping(em, input);
+  }
+}

@@ -1,0 +1,137 @@
+import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
+import fastifyApollo, { fastifyApolloDrainPlugin } from '@as-integrations/fastify';
+import type { EntityManager } from '@mikro-orm/core';
+import Fastify from 'fastify';
+import { GraphQLError, type GraphQLSchema } from 'graphql';
+import { useServer } from 'graphql-ws/use/ws';
+import { WebSocketServer } from 'ws';
+import { ErrorCode } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { createContext, type Context } from './context.js';
+import { createFormatError } from './format-error.js';
+
+/** The path of both the HTTP and the WebSocket GraphQL endpoints. */
+export const GRAPHQL_PATH = '/graphql';
+
+export interface StartServerOptions {
+  schema: GraphQLSchema;
+  /** The ORM's root EntityManager; every operation gets its own fork. */
+  em: EntityManager;
+  logger: Logger;
+  host?: string;
+  port?: number;
+  maxPageSize?: number;
+  /** How long `close()` waits for in-flight requests and sockets before cutting them. */
+  shutdownTimeoutMs?: number;
+  /** Answers /readyz: resolves when the service can take work. */
+  readinessProbe?: () => Promise<void>;
+}
+
+/** A running API server. */
+export interface RunningServer {
+  readonly url: string;
+  readonly wsUrl: string;
+  readonly port: number;
+  /** Drains HTTP and WebSocket (in-flight operations finish, sockets close with 1001), then stops. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts Apollo Server (HTTP, via Fastify) and graphql-ws (WebSocket) on one port and path, with
+ * one context factory and one error formatter for both transports.
+ */
+export async function startServer({
+  schema,
+  em,
+  logger,
+  host = '127.0.0.1',
+  port = 4000,
+  maxPageSize = 500,
+  shutdownTimeoutMs = 10_000,
+  readinessProbe = async () => {},
+}: StartServerOptions): Promise<RunningServer> {
+  const app = Fastify({ logger: false, forceCloseConnections: 'idle' });
+  const formatError = createFormatError(logger);
+  const contextFor = (): Context => createContext(em, logger, maxPageSize);
+
+  const wsServer = new WebSocketServer({ server: app.server, path: GRAPHQL_PATH });
+  const wsCleanup = useServer<Record<string, unknown> | undefined, Record<string, never>>(
+    {
+      schema,
+      context: () => contextFor() as unknown as Record<string, unknown>,
+      onNext: (_ctx, _id, _payload, _args, result) =>
+        result.errors ? { ...result, errors: result.errors.map((e) => formatError(e.toJSON(), e)) } : undefined,
+      onError: (_ctx, _id, _payload, errors) =>
+        errors.map((e) => {
+          const formatted = e.toJSON();
+          // Errors here are about the operation itself (it did not parse or validate).
+          const code = formatted.extensions?.code ?? ErrorCode.BAD_USER_INPUT;
+          return e.originalError && !(e.originalError instanceof GraphQLError)
+            ? formatError(formatted, e)
+            : { ...formatted, extensions: { ...formatted.extensions, code } };
+        }),
+    },
+    wsServer,
+  );
+
+  const closeWebSockets: ApolloServerPlugin = {
+    async serverWillStart() {
+      return {
+        async drainServer() {
+          await wsCleanup.dispose();
+        },
+      };
+    },
+  };
+
+  const apollo = new ApolloServer<Context>({
+    schema,
+    formatError,
+    includeStacktraceInErrorResponses: false,
+    plugins: [fastifyApolloDrainPlugin(app), closeWebSockets],
+  });
+  await apollo.start();
+  await app.register(fastifyApollo(apollo), { path: GRAPHQL_PATH, context: async () => contextFor() });
+
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/readyz', async (_req, reply) => {
+    try {
+      await readinessProbe();
+      return { status: 'ready' };
+    } catch (error) {
+      logger.warn({ err: error }, 'readiness probe failed');
+      return reply.code(503).send({ status: 'unavailable' });
+    }
+  });
+
+  await app.listen({ host, port });
+  const address = app.server.address();
+  const boundPort = typeof address === 'object' && address ? address.port : port;
+  const shownHost = host.includes(':') ? `[${host}]` : host;
+  let closing: Promise<void> | undefined;
+
+  return {
+    url: `http://${shownHost}:${boundPort}${GRAPHQL_PATH}`,
+    wsUrl: `ws://${shownHost}:${boundPort}${GRAPHQL_PATH}`,
+    port: boundPort,
+    close() {
+      closing ??= (async () => {
+        const force = setTimeout(() => {
+          logger.warn('shutdown timeout reached: closing remaining connections');
+          app.server.closeAllConnections();
+          for (const socket of wsServer.clients) socket.terminate();
+        }, shutdownTimeoutMs);
+        force.unref();
+        try {
+          // Apollo's drain runs both drain plugins: Fastify stops accepting and waits for
+          // in-flight requests; graphql-ws completes and closes every socket (1001).
+          await apollo.stop();
+          await new Promise<void>((resolve) => wsServer.close(() => resolve()));
+        } finally {
+          clearTimeout(force);
+        }
+      })();
+      return closing;
+    },
+  };
+}

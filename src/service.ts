@@ -1,0 +1,45 @@
+import 'reflect-metadata';
+import type { Config } from './config.js';
+import { createOrm, prepareSchema } from './db/orm.js';
+import { seedDemoData } from './demo/seed-demo-data.js';
+import type { Logger } from './logger.js';
+import { startServer } from './server/http-server.js';
+import { buildAppSchema } from './server/schema.js';
+
+/** The running service: what `main` started, and how to stop it. */
+export interface Service {
+  readonly url: string;
+  stop(): Promise<void>;
+}
+
+/** Composition root: config → ORM → schema → HTTP + WebSocket. */
+export async function startService(config: Config, logger: Logger): Promise<Service> {
+  const orm = await createOrm(config.database);
+  try {
+    const changes = await prepareSchema(orm, config.database);
+    for (const change of changes) logger.info({ change }, 'schema change applied');
+    if (config.demoData && (await seedDemoData(orm.em))) logger.info('demo data seeded');
+    const server = await startServer({
+      schema: await buildAppSchema(),
+      em: orm.em,
+      logger,
+      host: config.host,
+      port: config.port,
+      maxPageSize: config.maxPageSize,
+      shutdownTimeoutMs: config.shutdownTimeoutMs,
+      readinessProbe: async () => {
+        await orm.em.getConnection().execute('SELECT 1');
+      },
+    });
+    return {
+      url: server.url,
+      async stop() {
+        await server.close();
+        await orm.close();
+      },
+    };
+  } catch (error) {
+    await orm.close();
+    throw error;
+  }
+}

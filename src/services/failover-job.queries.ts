@@ -1,0 +1,49 @@
+import type { EntityManager, FilterQuery } from '@mikro-orm/core';
+import { ACTIVE_FAILOVER_STATUSES, FailoverJob } from '../entities/index.js';
+import { badInput } from '../errors.js';
+import { checkFirst, decodeCursor, encodeCursor, page } from '../resolvers/connection.js';
+import type { FailoverJobFilter } from '../resolvers/failover-job.types.js';
+
+const CURSOR_KIND = 'job';
+const isIdTuple = (v: unknown[]): v is [number] => v.length === 1 && Number.isInteger(v[0]);
+
+/** The job with this job id, or null. */
+export function findFailoverJob(em: EntityManager, jobId: string): Promise<FailoverJob | null> {
+  return em.findOne(FailoverJob, { jobId });
+}
+
+/** A page of jobs, newest first, with the total matching the filter. */
+export async function listFailoverJobs(
+  em: EntityManager,
+  { filter, first, after, maxPageSize }: { filter?: FailoverJobFilter | null; first: number; after?: string | null; maxPageSize: number },
+) {
+  const limit = checkFirst(first, maxPageSize);
+  const where = jobFilter(filter);
+  const before = after ? decodeCursor<[number]>(after, CURSOR_KIND, isIdTuple)[0] : null;
+  const [rows, totalCount] = await Promise.all([
+    em.find(FailoverJob, before === null ? where : { $and: [where, { id: { $lt: before } }] }, {
+      orderBy: { id: 'desc' },
+      limit: limit + 1,
+    }),
+    em.count(FailoverJob, where),
+  ]);
+  const result = page(rows, limit, (job) => encodeCursor(CURSOR_KIND, [job.id]));
+  return { ...result, pageInfo: { ...result.pageInfo, hasPreviousPage: before !== null }, totalCount };
+}
+
+function jobFilter(filter: FailoverJobFilter | null | undefined): FilterQuery<FailoverJob> {
+  const and: FilterQuery<FailoverJob>[] = [];
+  if (!filter) return {};
+  if (filter.vmId != null) {
+    if (filter.vmId.trim() === '') throw badInput('filter.vmId', 'filter.vmId must not be empty');
+    and.push({ vmId: filter.vmId });
+  }
+  if (filter.type != null) and.push({ jobType: filter.type });
+  if (filter.statuses != null) {
+    if (filter.statuses.length === 0) throw badInput('filter.statuses', 'filter.statuses must name at least one status');
+    and.push({ status: { $in: filter.statuses } });
+  }
+  if (filter.active === true) and.push({ $or: [{ status: { $in: [...ACTIVE_FAILOVER_STATUSES] } }, { status: null }] });
+  if (filter.active === false) and.push({ status: { $nin: [...ACTIVE_FAILOVER_STATUSES] } });
+  return and.length === 0 ? {} : { $and: and };
+}

@@ -1,0 +1,72 @@
+import { UniqueConstraintViolationException, type EntityManager } from '@mikro-orm/core';
+import type { Loaders } from '../server/context.js';
+import { NetworkMapping } from '../entities/index.js';
+import { badInput, notFound } from '../errors.js';
+import type { NetworkMappingKeyInput, SetNetworkMappingInput } from '../resolvers/network-mapping.input.js';
+
+const MAX_LENGTH = 255;
+
+function requireText(field: string, value: string): string {
+  if (value.trim() === '') throw badInput(field, `${field} must not be empty`);
+  if (value.length > MAX_LENGTH) throw badInput(field, `${field} must be at most ${MAX_LENGTH} characters`);
+  return value;
+}
+
+/** The mappings of one VM, production first, in the order they were made. */
+export function listNetworkMappings(em: EntityManager, vmId: string): Promise<NetworkMapping[]> {
+  requireText('vmId', vmId);
+  return em.find(NetworkMapping, { vmId }, { orderBy: { isTestNetwork: 'asc', id: 'asc' } });
+}
+
+/** Checks the VM exists and, when its spec lists source networks, that the network is one of them. */
+async function requireSourceNetwork(loaders: Loaders, vmId: string, sourceNetworkName: string): Promise<void> {
+  const facts = await loaders.vmFacts.load(vmId);
+  if (!facts.known) throw notFound('VM', vmId);
+  const networks = facts.spec?.networks ?? [];
+  if (networks.length > 0 && !networks.some((n) => n.name === sourceNetworkName)) {
+    throw badInput(
+      'sourceNetworkName',
+      `VM ${facts.name} has no source network "${sourceNetworkName}"; its networks are ${networks.map((n) => `"${n.name}"`).join(', ')}`,
+    );
+  }
+}
+
+/** Creates or replaces the mapping of one source network (for test or live). Idempotent. */
+export async function setNetworkMapping(em: EntityManager, loaders: Loaders, input: SetNetworkMappingInput): Promise<NetworkMapping> {
+  requireText('vmId', input.vmId);
+  requireText('sourceNetworkName', input.sourceNetworkName);
+  requireText('destinationNetworkId', input.destinationNetworkId);
+  requireText('destinationNetworkName', input.destinationNetworkName);
+  await requireSourceNetwork(loaders, input.vmId, input.sourceNetworkName);
+  const key = { vmId: input.vmId, sourceNetworkName: input.sourceNetworkName, isTestNetwork: input.isTestNetwork };
+  const upsert = () => em.transactional(async (tx) => {
+    const existing = await tx.findOne(NetworkMapping, key);
+    if (existing) {
+      existing.destinationNetworkId = input.destinationNetworkId;
+      existing.destinationNetworkName = input.destinationNetworkName;
+      return existing;
+    }
+    return tx.create(NetworkMapping, { ...key, destinationNetworkId: input.destinationNetworkId, destinationNetworkName: input.destinationNetworkName });
+  });
+  try {
+    return await upsert();
+  } catch (error) {
+    // A concurrent call created the same mapping between our read and insert: update that one.
+    if (!(error instanceof UniqueConstraintViolationException)) throw error;
+    return upsert();
+  }
+}
+
+/** Deletes one mapping and returns it as it was; NOT_FOUND when there is none. */
+export async function deleteNetworkMapping(em: EntityManager, key: NetworkMappingKeyInput): Promise<NetworkMapping> {
+  requireText('vmId', key.vmId);
+  requireText('sourceNetworkName', key.sourceNetworkName);
+  return em.transactional(async (tx) => {
+    const mapping = await tx.findOne(NetworkMapping, { vmId: key.vmId, sourceNetworkName: key.sourceNetworkName, isTestNetwork: key.isTestNetwork });
+    if (!mapping) {
+      throw notFound(`${key.isTestNetwork ? 'Test' : 'Production'} network mapping of "${key.sourceNetworkName}" for VM`, key.vmId);
+    }
+    tx.remove(mapping);
+    return mapping;
+  });
+}

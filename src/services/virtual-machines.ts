@@ -1,0 +1,58 @@
+import type { EntityManager } from '@mikro-orm/core';
+import { badInput } from '../errors.js';
+import { placeholders, query } from '../inventory/sql.js';
+import { checkFirst, decodeCursor, encodeCursor, page } from '../resolvers/connection.js';
+import type { VirtualMachine, VirtualMachineFilter } from '../resolvers/virtual-machine.type.js';
+
+const CURSOR_KIND = 'vm';
+const isNameIdTuple = (v: unknown[]): v is [string, string] => v.length === 2 && v.every((x) => typeof x === 'string');
+/** LIKE pattern escaping with `!` (a backslash means different things to MariaDB and SQLite). */
+const escapeLike = (text: string) => text.replace(/[!%_]/g, (c) => `!${c}`);
+
+/**
+ * A page of the VMs the appliance knows (one per `source_vm_id`, named by its latest replication
+ * job), ordered by name then id. Two statements, whatever the page size.
+ */
+export async function listVirtualMachines(
+  em: EntityManager,
+  { filter, first, after, maxPageSize }: { filter?: VirtualMachineFilter | null; first: number; after?: string | null; maxPageSize: number },
+) {
+  const limit = checkFirst(first, maxPageSize);
+  const conditions: string[] = ['rn = 1'];
+  const params: unknown[] = [];
+  if (filter?.search != null) {
+    const search = filter.search.trim().toLowerCase();
+    if (search === '') throw badInput('filter.search', 'filter.search must not be empty');
+    conditions.push(`(LOWER(source_vm_name) LIKE ? ESCAPE '!' OR LOWER(source_vm_id) LIKE ? ESCAPE '!')`);
+    params.push(`%${escapeLike(search)}%`, `%${escapeLike(search)}%`);
+  }
+  if (filter?.vmIds != null) {
+    if (filter.vmIds.length === 0) throw badInput('filter.vmIds', 'filter.vmIds must name at least one VM');
+    if (filter.vmIds.length > maxPageSize) throw badInput('filter.vmIds', `filter.vmIds may name at most ${maxPageSize} VMs`);
+    conditions.push(`source_vm_id IN (${placeholders(filter.vmIds.length)})`);
+    params.push(...filter.vmIds);
+  }
+  const latest = `SELECT source_vm_id, source_vm_name,
+      ROW_NUMBER() OVER (PARTITION BY source_vm_id ORDER BY created_at DESC, id DESC) AS rn
+    FROM replication_jobs`;
+  const filtered = `FROM (${latest}) vms WHERE ${conditions.join(' AND ')}`;
+  const pageConditions: string[] = [];
+  const pageParams = [...params];
+  if (after) {
+    const [name, vmId] = decodeCursor<[string, string]>(after, CURSOR_KIND, isNameIdTuple);
+    pageConditions.push('AND (source_vm_name > ? OR (source_vm_name = ? AND source_vm_id > ?))');
+    pageParams.push(name, name, vmId);
+  }
+  const [rows, countRows] = await Promise.all([
+    query(
+      em,
+      `SELECT source_vm_id, source_vm_name ${filtered} ${pageConditions.join(' ')}
+       ORDER BY source_vm_name, source_vm_id LIMIT ?`,
+      [...pageParams, limit + 1],
+    ),
+    query(em, `SELECT COUNT(*) AS total ${filtered}`, params),
+  ]);
+  const vms: VirtualMachine[] = rows.map((r) => ({ vmId: String(r.source_vm_id), name: String(r.source_vm_name) }));
+  const result = page(vms, limit, (vm) => encodeCursor(CURSOR_KIND, [vm.name, vm.vmId]));
+  return { ...result, pageInfo: { ...result.pageInfo, hasPreviousPage: Boolean(after) }, totalCount: Number(countRows[0]?.total ?? 0) };
+}
