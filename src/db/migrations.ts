@@ -1,0 +1,53 @@
+import type { MigrationsOptions, MikroORM } from '@mikro-orm/core';
+import { Migrator } from '@mikro-orm/migrations';
+import { Migration001ApplianceTables } from '../../migrations/Migration001ApplianceTables.js';
+import { Migration002FailoverJobs } from '../../migrations/Migration002FailoverJobs.js';
+import { Migration003NetworkMappings } from '../../migrations/Migration003NetworkMappings.js';
+import { Migration004VmDiskSpec } from '../../migrations/Migration004VmDiskSpec.js';
+import { Migration005NetworkMappingsUniquePerKind } from '../../migrations/Migration005NetworkMappingsUniquePerKind.js';
+
+/**
+ * Every migration, in order, each under a fixed name (the name recorded in `mikro_orm_migrations`, so it must
+ * never change). Listed explicitly: folder discovery breaks under test runners and in dist/.
+ */
+export const migrationsList = [
+  { name: 'Migration001ApplianceTables', class: Migration001ApplianceTables },
+  { name: 'Migration002FailoverJobs', class: Migration002FailoverJobs },
+  { name: 'Migration003NetworkMappings', class: Migration003NetworkMappings },
+  { name: 'Migration004VmDiskSpec', class: Migration004VmDiskSpec },
+  { name: 'Migration005NetworkMappingsUniquePerKind', class: Migration005NetworkMappingsUniquePerKind },
+];
+
+/**
+ * The ORM's `migrations` option.
+ * - `transactional: false`: MariaDB commits every DDL statement implicitly, so a transaction around a migration
+ *   would promise an atomicity it cannot give. Instead every migration is re-runnable (`IF [NOT] EXISTS`), so a
+ *   crash between a migration's DDL and its bookkeeping row is repaired by the next run.
+ * - `snapshot: false`: the migrations are hand-written SQL; no `.snapshot-*.json` is written next to them (the
+ *   default would write one into the migrations folder on every run).
+ * - `silent: true`: callers print what `migrateUp` returns.
+ */
+export const migrationsOptions = {
+  tableName: 'mikro_orm_migrations',
+  migrationsList,
+  transactional: false,
+  allOrNothing: false,
+  snapshot: false,
+  snapshotOnMigrate: false,
+  silent: true,
+} satisfies MigrationsOptions;
+
+/**
+ * The fragment to spread into MariaDB ORM options: `{ ...migrationConfig }` registers the `Migrator` extension
+ * and sets `migrations`. (If the ORM options have other `extensions`, concatenate the arrays.)
+ */
+export const migrationConfig = {
+  extensions: [Migrator],
+  migrations: migrationsOptions,
+};
+
+/** Applies the pending migrations; returns the names applied, in order (empty when up to date). */
+export async function migrateUp(orm: MikroORM): Promise<string[]> {
+  const applied = await orm.migrator.up();
+  return applied.map((migration) => migration.name);
+}
