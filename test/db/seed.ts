@@ -31,7 +31,7 @@ export const SPEC_COLUMN_DEFAULTS: Record<string, unknown> = {
 function requireFile(path: string, what: string, variable: string): string {
   if (!existsSync(path)) {
     throw new Error(
-      `${what} not found at ${path}: the tests read it from ../shared/seed/ beside the repository; set ${variable} to its path`,
+      `${what} is missing: not found at ${path}. The tests read it from ../shared/seed/ beside the repository; set ${variable} to its path`,
     );
   }
   return readFileSync(path, 'utf8');
@@ -53,13 +53,13 @@ export function readSeedDoc(): string {
   return requireFile(path, 'The seed schema document (failover-database-schema.md)', 'SEED_SCHEMA_DOC');
 }
 
-/** The example `INSERT` statements of the seed's schema document, verbatim, in document order. */
+/** The example `INSERT` statements of the seed's schema document, verbatim (each ending with `;`), in document order. */
 export function seedExampleInserts(): { table: string; sql: string }[] {
   const inserts = [...readSeedDoc().matchAll(/^INSERT INTO (\w+)[\s\S]*?\n\);/gm)];
   return inserts.map((match) => ({ table: match[1]!, sql: match[0] }));
 }
 
-/** The seed's `CREATE TABLE` statements, verbatim, by table name. */
+/** The seed's `CREATE TABLE` statements, verbatim (each ending with `;`), by table name. */
 export function seedCreateStatements(): Map<string, string> {
   const statements = new Map<string, string>();
   for (const match of readSeedSql().matchAll(/^CREATE TABLE (\w+) \([\s\S]*?\n\);/gm)) statements.set(match[1]!, match[0]);
@@ -69,7 +69,7 @@ export function seedCreateStatements(): Map<string, string> {
 /**
  * The appliance's four tables as they were before the failover extension: the seed's DDL of them, with
  * `vm_disks` stripped of the ten VM-spec columns (and, with `withoutVmDiskIndexes`, of its three indexes too,
- * like an older appliance).
+ * like an older appliance). Statements end with `;`.
  */
 export function preExtensionApplianceDdl({ withoutVmDiskIndexes = false } = {}): string {
   const statements = seedCreateStatements();
@@ -83,7 +83,7 @@ export function preExtensionApplianceDdl({ withoutVmDiskIndexes = false } = {}):
     // The last column definition keeps its comma only if something follows it.
     const body = lines.join('\n').replace(/,(\s*(--[^\n]*\n\s*)*)\);$/, '$1);');
     return body;
-  }).join(';\n');
+  }).join('\n');
 }
 
 /** Applies the migrations to the database `url` names, through the same code as `npm run db:migrate`. */
@@ -127,7 +127,7 @@ export async function describeSchema(sql: SqlSession, database: string): Promise
     [database, SEED_TABLES],
   );
   const createTable: Record<string, string> = {};
-  for (const table of SEED_TABLES) {
+  for (const table of tables.map((row) => String(row.TABLE_NAME))) {
     const [row] = await sql.query<Record<string, string>>(`SHOW CREATE TABLE \`${database}\`.\`${table}\``);
     if (row) createTable[table] = row['Create Table']!.replace(/ AUTO_INCREMENT=\d+/, '');
   }

@@ -1,0 +1,170 @@
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { connectForMigrations } from '../../src/cli/migrate.js';
+import { migrateUp } from '../../src/db/migrations.js';
+import { createTestDatabase, openSql, type SqlSession, type TestDatabase } from '../helpers/mariadb.js';
+import { APPLIANCE_TABLES, describeSchema, migrate, preExtensionApplianceDdl, readSeedSql, rowsOf, SEED_TABLES, seedExampleInserts } from './seed.js';
+
+/** Re-running, the seed's own example rows, and `down()`. */
+describe('migrations: idempotence, seed examples, down()', () => {
+  const disposers: (() => Promise<void>)[] = [];
+  let sql: SqlSession;
+
+  async function freshDatabase(prefix: string): Promise<TestDatabase> {
+    const db = await createTestDatabase(prefix);
+    disposers.push(() => db.dispose());
+    return db;
+  }
+
+  async function tablesOf(database: string): Promise<string[]> {
+    const rows = await sql.query<{ TABLE_NAME: string }>(
+      'SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? ORDER BY TABLE_NAME',
+      [database],
+    );
+    return rows.map((row) => row.TABLE_NAME);
+  }
+
+  beforeAll(async () => {
+    const admin = await freshDatabase('idem_admin');
+    sql = await openSql(admin.url);
+  });
+
+  afterAll(async () => {
+    await sql?.close();
+    for (const dispose of disposers.reverse()) await dispose();
+  });
+
+  test('a second run applies nothing and changes nothing', async () => {
+    const db = await freshDatabase('idem_twice');
+    expect(await migrate(db.url)).toHaveLength(5);
+    const once = await describeSchema(sql, db.name);
+
+    expect(await migrate(db.url)).toEqual([]);
+
+    expect(await describeSchema(sql, db.name)).toEqual(once);
+    const log = await rowsOf(sql, `${db.name}\`.\`mikro_orm_migrations`);
+    expect(log.map((row) => row.name)).toEqual([
+      'Migration001ApplianceTables',
+      'Migration002FailoverJobs',
+      'Migration003NetworkMappings',
+      'Migration004VmDiskSpec',
+      'Migration005NetworkMappingsUniquePerKind',
+    ]);
+    expect(await tablesOf(db.name)).toEqual([...SEED_TABLES, 'mikro_orm_migrations'].sort());
+  });
+
+  test('the seed document example INSERTs all succeed after migration (live AND test mapping for VM Network)', async () => {
+    const db = await freshDatabase('idem_examples');
+    await migrate(db.url);
+    const examples = seedExampleInserts();
+    expect(examples.map((insert) => insert.table)).toEqual([
+      'failover_jobs',
+      'failover_jobs',
+      'network_mappings',
+      'network_mappings',
+      'vm_disks',
+    ]);
+    const session = await openSql(db.url);
+    try {
+      for (const insert of examples) await session.query(insert.sql);
+      const mappings = await session.query('SELECT vm_id, source_network_name, is_test_network FROM network_mappings ORDER BY id');
+      expect(mappings).toEqual([
+        { vm_id: '4205a841-0265-f4bd-39a6-39fd92196f53', source_network_name: 'VM Network', is_test_network: 0 },
+        { vm_id: '4205a841-0265-f4bd-39a6-39fd92196f53', source_network_name: 'VM Network', is_test_network: 1 },
+      ]);
+      expect(await session.query('SELECT job_type, status FROM failover_jobs ORDER BY id')).toEqual([
+        { job_type: 'test', status: 'pending' },
+        { job_type: 'live', status: 'completed' },
+      ]);
+      const [disk] = await session.query('SELECT cpu_count, memory_mb, os_type, vm_tools_version, sync_status FROM vm_disks');
+      expect(disk).toEqual({ cpu_count: 2, memory_mb: 4096, os_type: 'windows2019srv_64', vm_tools_version: '', sync_status: 'pending' });
+
+      // The widened index still rejects a second mapping of the same kind.
+      await expect(session.query(examples[3]!.sql)).rejects.toThrow(/Duplicate entry .* for key 'idx_network_mappings_unique'/);
+    } finally {
+      await session.close();
+    }
+  });
+
+  test("on the seed's own schema its second example mapping is rejected (why Migration005 exists)", async () => {
+    const db = await freshDatabase('idem_seed_only');
+    const session = await openSql(db.url);
+    try {
+      await session.query(readSeedSql());
+      const mappings = seedExampleInserts().filter((insert) => insert.table === 'network_mappings');
+      await session.query(mappings[0]!.sql);
+      await expect(session.query(mappings[1]!.sql)).rejects.toThrow(/Duplicate entry/);
+    } finally {
+      await session.close();
+    }
+  });
+
+  test('down() to the start leaves the appliance tables as before the extension; up again converges', async () => {
+    const db = await freshDatabase('idem_down');
+    const reference = await freshDatabase('idem_down_ref');
+    const refSession = await openSql(reference.url);
+    await refSession.query(preExtensionApplianceDdl());
+    await refSession.close();
+
+    const orm = await connectForMigrations(db.url);
+    try {
+      expect(await migrateUp(orm)).toHaveLength(5);
+      const migrated = await describeSchema(sql, db.name);
+      await sql.query(`INSERT INTO \`${db.name}\`.replication_jobs (id, source_vm_id, source_vm_name, source_vm_path, vcenter_host, datacenter) VALUES ('j1', 'vm', 'n', '/p', 'vc', 'dc')`);
+
+      const reverted = await orm.migrator.down({ to: 0 });
+      expect(reverted.map((migration) => migration.name)).toEqual([
+        'Migration005NetworkMappingsUniquePerKind',
+        'Migration004VmDiskSpec',
+        'Migration003NetworkMappings',
+        'Migration002FailoverJobs',
+        'Migration001ApplianceTables',
+      ]);
+      expect(await tablesOf(db.name)).toEqual([...APPLIANCE_TABLES, 'mikro_orm_migrations'].sort());
+      const appliance = (schema: Awaited<ReturnType<typeof describeSchema>>) => ({
+        columns: schema.columns,
+        indexes: schema.indexes,
+        createTable: schema.createTable,
+      });
+      expect(appliance(await describeSchema(sql, db.name))).toEqual(appliance(await describeSchema(sql, reference.name)));
+      expect(await rowsOf(sql, `${db.name}\`.\`replication_jobs`)).toHaveLength(1);
+
+      expect(await migrateUp(orm)).toHaveLength(5);
+      expect(await describeSchema(sql, db.name)).toEqual(migrated);
+    } finally {
+      await orm.close(true);
+    }
+  });
+
+  test('down() refuses, and keeps everything, where reverting would lose data', async () => {
+    const db = await freshDatabase('idem_down_refuses');
+    const orm = await connectForMigrations(db.url);
+    try {
+      await migrateUp(orm);
+      const session = await openSql(db.url);
+      try {
+        for (const insert of seedExampleInserts()) await session.query(insert.sql);
+      } finally {
+        await session.close();
+      }
+      // 005: a live and a test mapping of 'VM Network' cannot live under the 2-column index.
+      await expect(orm.migrator.down()).rejects.toThrow(/Migration005NetworkMappingsUniquePerKind\.down: 1 source network/);
+      await sql.query(`DELETE FROM \`${db.name}\`.network_mappings WHERE is_test_network`);
+      expect((await orm.migrator.down()).map((m) => m.name)).toEqual(['Migration005NetworkMappingsUniquePerKind']);
+      // 004: the example disk holds a VM spec.
+      await expect(orm.migrator.down()).rejects.toThrow(/Migration004VmDiskSpec\.down: 1 vm_disks row\(s\) hold VM specifications/);
+      await sql.query(`UPDATE \`${db.name}\`.vm_disks SET cpu_count = 0, memory_mb = 0, os_type = '', display_name = '', power_state = '', network_config = NULL`);
+      expect((await orm.migrator.down()).map((m) => m.name)).toEqual(['Migration004VmDiskSpec']);
+      // 003 and 002: their tables hold rows.
+      await expect(orm.migrator.down()).rejects.toThrow(/network_mappings holds 1 row/);
+      await sql.query(`DELETE FROM \`${db.name}\`.network_mappings`);
+      await orm.migrator.down();
+      await expect(orm.migrator.down()).rejects.toThrow(/failover_jobs holds 2 row/);
+      expect(await rowsOf(sql, `${db.name}\`.\`failover_jobs`)).toHaveLength(2);
+      expect(await rowsOf(sql, `${db.name}\`.\`vm_disks`)).toHaveLength(1);
+      const executed = await orm.migrator.getExecuted();
+      expect(executed.map((row) => row.name)).toEqual(['Migration001ApplianceTables', 'Migration002FailoverJobs']);
+    } finally {
+      await orm.close(true);
+    }
+  });
+});
