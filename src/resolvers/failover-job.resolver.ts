@@ -17,7 +17,7 @@ export class FailoverJobResolver {
   failoverJobs(
     @Ctx() { em, maxPageSize }: Context,
     @Arg('filter', () => FailoverJobFilter, { nullable: true }) filter?: FailoverJobFilter,
-    @Arg('first', () => Int, { defaultValue: 50 }) first = 50,
+    @Arg('first', () => Int, { nullable: true, defaultValue: 50 }) first: number = 50,
     @Arg('after', () => String, { nullable: true }) after?: string,
   ): Promise<FailoverJobConnection> {
     return listFailoverJobs(em, { filter, first, after, maxPageSize });

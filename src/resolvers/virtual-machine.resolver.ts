@@ -25,7 +25,7 @@ export class VirtualMachineResolver {
   virtualMachines(
     @Ctx() { em, maxPageSize }: Context,
     @Arg('filter', () => VirtualMachineFilter, { nullable: true }) filter?: VirtualMachineFilter,
-    @Arg('first', () => Int, { defaultValue: 50 }) first = 50,
+    @Arg('first', () => Int, { nullable: true, defaultValue: 50 }) first: number = 50,
     @Arg('after', () => String, { nullable: true }) after?: string,
   ): Promise<VirtualMachineConnection> {
     return listVirtualMachines(em, { filter, first, after, maxPageSize });

@@ -1,5 +1,5 @@
 import { unwrapResolverError } from '@apollo/server/errors';
-import { GraphQLError, type GraphQLFormattedError } from 'graphql';
+import type { GraphQLFormattedError } from 'graphql';
 import { AppError, ErrorCode, PUBLIC_CODES } from '../errors.js';
 import type { Logger } from '../logger.js';
 
@@ -15,10 +15,14 @@ export function createFormatError(logger: Logger): FormatError {
   return (formatted, error) => {
     const original = unwrapResolverError(error);
     if (original instanceof AppError) return formatted;
-    const fromResolver = error instanceof GraphQLError && error.originalError != null;
+    // Errors raised while executing carry a path; errors about the request (parse, validation,
+    // variable coercion) do not.
+    const fromResolver = formatted.path !== undefined;
     const code = formatted.extensions?.code;
-    if (!fromResolver && typeof code === 'string' && PUBLIC_CODES.has(code) && code !== ErrorCode.INTERNAL_SERVER_ERROR) {
-      return formatted;
+    if (!fromResolver) {
+      // graphql-ws leaves request errors without a code; Apollo has given them one already.
+      if (code === undefined) return { ...formatted, extensions: { ...formatted.extensions, code: ErrorCode.BAD_USER_INPUT } };
+      if (typeof code === 'string' && PUBLIC_CODES.has(code) && code !== ErrorCode.INTERNAL_SERVER_ERROR) return formatted;
     }
     logger.error({ err: original, path: formatted.path }, 'unexpected error in a GraphQL operation');
     return {

@@ -2,10 +2,9 @@ import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
 import fastifyApollo, { fastifyApolloDrainPlugin } from '@as-integrations/fastify';
 import type { EntityManager } from '@mikro-orm/core';
 import Fastify from 'fastify';
-import { GraphQLError, type GraphQLSchema } from 'graphql';
+import type { GraphQLSchema } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
-import { ErrorCode } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { createContext, type Context } from './context.js';
 import { createFormatError } from './format-error.js';
@@ -61,14 +60,11 @@ export async function startServer({
       context: () => contextFor() as unknown as Record<string, unknown>,
       onNext: (_ctx, _id, _payload, _args, result) =>
         result.errors ? { ...result, errors: result.errors.map((e) => formatError(e.toJSON(), e)) } : undefined,
+      // graphql-ws reports here the operations that did not parse or validate.
       onError: (_ctx, _id, _payload, errors) =>
         errors.map((e) => {
           const formatted = e.toJSON();
-          // Errors here are about the operation itself (it did not parse or validate).
-          const code = formatted.extensions?.code ?? ErrorCode.BAD_USER_INPUT;
-          return e.originalError && !(e.originalError instanceof GraphQLError)
-            ? formatError(formatted, e)
-            : { ...formatted, extensions: { ...formatted.extensions, code } };
+          return formatError({ ...formatted, extensions: { code: 'GRAPHQL_VALIDATION_FAILED', ...formatted.extensions } }, e);
         }),
     },
     wsServer,

@@ -72,11 +72,12 @@ export const diskVolumes: ReadinessCheck = {
 export const networkMappings: ReadinessCheck = {
   name: 'network_mappings',
   kind: CheckKind.DATABASE,
-  requires: ['vm_spec'],
+  requires: ['vm_known'],
   evaluate: ({ facts, type }) => {
     const wantTest = type === FailoverType.TEST;
     const kind = wantTest ? 'test' : 'production';
-    const networks = facts.spec!.networks;
+    if (!facts.spec) return fail('The source networks are unknown: the latest replication job recorded no VM spec');
+    const networks = facts.spec.networks;
     if (networks.length === 0) return fail('The VM spec lists no source networks (network_config is empty)');
     const unmapped = networks.filter((n) => !facts.mappings.some((m) => m.sourceNetworkName === n.name && Boolean(m.isTestNetwork) === wantTest));
     if (unmapped.length > 0) {

@@ -1,0 +1,54 @@
+import { createClient, type Client } from 'graphql-ws';
+import WebSocket from 'ws';
+
+/** A GraphQL response as the wire carries it. */
+export interface GqlResponse<T = Record<string, any>> {
+  data?: T | null;
+  errors?: { message: string; path?: (string | number)[]; extensions?: Record<string, any> }[];
+}
+
+/** POSTs one operation to the HTTP endpoint. */
+export async function gql<T = Record<string, any>>(url: string, query: string, variables: Record<string, unknown> = {}): Promise<GqlResponse<T>> {
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ query, variables }),
+  });
+  return (await response.json()) as GqlResponse<T>;
+}
+
+/** POSTs and returns `data`, failing the test with the errors when there are any. */
+export async function gqlData<T = Record<string, any>>(url: string, query: string, variables: Record<string, unknown> = {}): Promise<T> {
+  const result = await gql<T>(url, query, variables);
+  if (result.errors?.length) throw new Error(`GraphQL errors: ${JSON.stringify(result.errors)}`);
+  return result.data as T;
+}
+
+/** POSTs an operation that must fail; returns its first error. */
+export async function gqlError(url: string, query: string, variables: Record<string, unknown> = {}) {
+  const result = await gql(url, query, variables);
+  if (!result.errors?.length) throw new Error(`expected an error, got ${JSON.stringify(result.data)}`);
+  return result.errors[0]!;
+}
+
+/** A graphql-ws client on the real WebSocket endpoint. */
+export function wsClient(url: string, options: { retryAttempts?: number; lazy?: boolean } = {}): Client {
+  return createClient({ url, webSocketImpl: WebSocket, retryAttempts: options.retryAttempts ?? 0, lazy: options.lazy ?? true });
+}
+
+/** Runs one query or mutation over graphql-ws and resolves with its single result. */
+export function wsRequest<T = Record<string, any>>(client: Client, query: string, variables: Record<string, unknown> = {}): Promise<GqlResponse<T>> {
+  return new Promise((resolve, reject) => {
+    let result: GqlResponse<T> | undefined;
+    client.subscribe<T>(
+      { query, variables },
+      {
+        next: (value) => {
+          result = value as GqlResponse<T>;
+        },
+        error: (error) => (Array.isArray(error) ? resolve({ errors: error }) : reject(error)),
+        complete: () => resolve(result ?? {}),
+      },
+    );
+  });
+}
