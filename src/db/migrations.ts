@@ -46,8 +46,35 @@ export const migrationConfig = {
   migrations: migrationsOptions,
 };
 
-/** Applies the pending migrations; returns the names applied, in order (empty when up to date). */
-export async function migrateUp(orm: MikroORM): Promise<string[]> {
-  const applied = await orm.migrator.up();
-  return applied.map((migration) => migration.name);
+/** Options of {@link migrateUp}. */
+export interface MigrateUpOptions {
+  /** How long to wait for another run (another instance starting at the same time) to finish. */
+  lockTimeoutSeconds?: number;
+}
+
+/**
+ * Applies the pending migrations; returns the names applied, in order (empty when up to date).
+ *
+ * Concurrent runs against one database (several instances starting at once) are serialised by a MariaDB named
+ * lock, held on one pooled connection for the whole run, so each migration is applied and recorded once. The
+ * ORM's pool must therefore allow at least 2 connections. Creates the database first if it does not exist.
+ */
+export async function migrateUp(orm: MikroORM, { lockTimeoutSeconds = 300 }: MigrateUpOptions = {}): Promise<string[]> {
+  const poolMax = orm.config.get('pool')?.max;
+  if (poolMax !== undefined && poolMax < 2) throw new Error(`migrateUp needs a connection pool of at least 2 (pool.max is ${poolMax})`);
+  await orm.schema.ensureDatabase();
+  const connection = orm.em.getConnection();
+  const lockName = "CONCAT('failover-api.migrate.', MD5(DATABASE()))";
+  return connection.transactional(async (lockSession) => {
+    const [row] = await connection.execute(`SELECT GET_LOCK(${lockName}, ?) AS locked`, [lockTimeoutSeconds], 'all', lockSession);
+    if (Number(row?.locked) !== 1) {
+      throw new Error(`another migration run has held the migration lock for more than ${lockTimeoutSeconds}s`);
+    }
+    try {
+      const applied = await orm.migrator.up();
+      return applied.map((migration) => migration.name);
+    } finally {
+      await connection.execute(`SELECT RELEASE_LOCK(${lockName})`, [], 'all', lockSession);
+    }
+  });
 }

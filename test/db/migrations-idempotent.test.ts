@@ -52,6 +52,34 @@ describe('migrations: idempotence, seed examples, down()', () => {
     expect(await tablesOf(db.name)).toEqual([...SEED_TABLES, 'mikro_orm_migrations'].sort());
   });
 
+  test('concurrent runs (instances starting at once) apply and record each migration once', async () => {
+    const db = await freshDatabase('idem_concurrent');
+    const orms = await Promise.all([1, 2, 3].map(() => connectForMigrations(db.url)));
+    try {
+      const runs = await Promise.all(orms.map((orm) => migrateUp(orm)));
+      expect(runs.map((names) => names.length).sort()).toEqual([0, 0, 5]);
+    } finally {
+      for (const orm of orms) await orm.close(true);
+    }
+    expect(await rowsOf(sql, `${db.name}\`.\`mikro_orm_migrations`)).toHaveLength(5);
+  });
+
+  test('a run that cannot get the migration lock in time fails with a clear message and applies nothing', async () => {
+    const db = await freshDatabase('idem_locked');
+    const holder = await openSql(db.url);
+    const orm = await connectForMigrations(db.url);
+    try {
+      expect(await holder.query("SELECT GET_LOCK(CONCAT('failover-api.migrate.', MD5(DATABASE())), 0) AS locked")).toEqual([{ locked: 1 }]);
+      await expect(migrateUp(orm, { lockTimeoutSeconds: 0 })).rejects.toThrow('another migration run has held the migration lock for more than 0s');
+      expect(await tablesOf(db.name)).toEqual([]);
+      await holder.close();
+      expect(await migrateUp(orm, { lockTimeoutSeconds: 5 })).toHaveLength(5);
+    } finally {
+      await holder.close().catch(() => undefined);
+      await orm.close(true);
+    }
+  });
+
   test('the seed document example INSERTs all succeed after migration (live AND test mapping for VM Network)', async () => {
     const db = await freshDatabase('idem_examples');
     await migrate(db.url);
