@@ -23,8 +23,8 @@ export const migrationsList = [
  * - `transactional: false`: MariaDB commits every DDL statement implicitly, so a transaction around a migration
  *   would promise an atomicity it cannot give. Instead every migration is re-runnable (`IF [NOT] EXISTS`), so a
  *   crash between a migration's DDL and its bookkeeping row is repaired by the next run.
- * - `snapshot: false`: the migrations are hand-written SQL; no `.snapshot-*.json` is written next to them (the
- *   default would write one into the migrations folder on every run).
+ * - `snapshot: false`: the migrations are hand-written SQL, not generated from a schema snapshot, so no
+ *   `.snapshot-<db>.json` is read or written (by default every run that applies something writes one).
  * - `silent: true`: callers print what `migrateUp` returns.
  */
 export const migrationsOptions = {
