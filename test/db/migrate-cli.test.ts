@@ -15,7 +15,9 @@ function newestSource(): number {
   const sources = [
     join(repoRoot, 'src/cli/migrate.ts'),
     join(repoRoot, 'src/db/migrations.ts'),
-    ...readdirSync(join(repoRoot, 'migrations')).map((file) => join(repoRoot, 'migrations', file)),
+    ...readdirSync(join(repoRoot, 'migrations'))
+      .filter((file) => file.endsWith('.ts'))
+      .map((file) => join(repoRoot, 'migrations', file)),
   ];
   return Math.max(...sources.map((file) => statSync(file).mtimeMs));
 }
