@@ -1,0 +1,113 @@
+import { CloudStackError, CloudStackErrorKind } from './errors.js';
+import { openEnvelope, type Json } from './envelope.js';
+import { secretRedactor, type CloudStackLogger } from './logger.js';
+import { backoffDelay, sleep, type Backoff } from './polling.js';
+import { signRequest } from './signing.js';
+import type { HttpTransport } from './cloudstack.transport.js';
+
+/**
+ * One CloudStack call, end to end: sign (fresh `expires` on every try), send with a timeout, open
+ * the envelope, and — for reads only — try again on transient failures with capped backoff.
+ * Writes are sent once; what to do after an ambiguous write failure is the caller's decision.
+ */
+
+/** Settings of an {@link ApiCaller}. */
+export interface ApiCallerOptions {
+  readonly endpoint: string;
+  readonly apiKey: string;
+  readonly secretKey: string;
+  readonly transport: HttpTransport;
+  readonly method: 'GET' | 'POST';
+  readonly requestTimeoutMs: number;
+  readonly expiresInMs: number;
+  /** Tries per read (1 = no retry). */
+  readonly readAttempts: number;
+  readonly retryBackoff: Backoff;
+  readonly logger: CloudStackLogger;
+  readonly now: () => number;
+}
+
+/** Per-call settings. */
+export interface CallOptions {
+  /** A read is safe to repeat. */
+  readonly read: boolean;
+  readonly signal?: AbortSignal;
+  /** Epoch ms after which no try is started and the current one is cut short. */
+  readonly deadlineAt?: number;
+  /** Overrides the default method for this call. */
+  readonly method?: 'GET' | 'POST';
+}
+
+/** Sends signed commands and opens their envelopes. */
+export class ApiCaller {
+  private readonly redact: (text: string) => string;
+
+  constructor(private readonly options: ApiCallerOptions) {
+    this.redact = secretRedactor([options.apiKey, options.secretKey]);
+  }
+
+  /** Calls `command` and returns the inner object of its answer. */
+  async call(command: string, params: Readonly<Record<string, string>>, callOptions: CallOptions): Promise<Json> {
+    const { readAttempts, retryBackoff, logger, now } = this.options;
+    const attempts = callOptions.read ? Math.max(1, readAttempts) : 1;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.once(command, params, callOptions, attempt);
+      } catch (error) {
+        const err = error as CloudStackError;
+        const delay = backoffDelay(retryBackoff, attempt - 1);
+        const timeLeft = callOptions.deadlineAt === undefined || now() + delay < callOptions.deadlineAt;
+        if (!err.retryable || attempt >= attempts || !timeLeft) throw err;
+        logger.warn({ command, attempt, kind: err.kind, errorCode: err.errorCode, httpStatus: err.httpStatus, retryInMs: delay }, 'cloudstack read failed, retrying');
+        await sleep(delay, callOptions.signal).catch(() => {
+          throw this.aborted(command, callOptions.signal);
+        });
+      }
+    }
+  }
+
+  private async once(command: string, params: Readonly<Record<string, string>>, callOptions: CallOptions, attempt: number): Promise<Json> {
+    const { endpoint, apiKey, secretKey, transport, requestTimeoutMs, expiresInMs, logger, now } = this.options;
+    const { read, signal, deadlineAt } = callOptions;
+    if (signal?.aborted) throw this.aborted(command, signal);
+    const method = callOptions.method ?? this.options.method;
+    const timeoutMs = Math.max(1, Math.min(requestTimeoutMs, deadlineAt === undefined ? Infinity : deadlineAt - now()));
+    const timeout = AbortSignal.timeout(timeoutMs);
+    const combined = signal ? AbortSignal.any([signal, timeout]) : timeout;
+    const pairs = signRequest(command, params, { apiKey, secretKey, expires: new Date(now() + expiresInMs) });
+    const started = now();
+    let answer;
+    try {
+      answer = await transport.send({ url: endpoint, method, pairs, signal: combined });
+    } catch (error) {
+      if (signal?.aborted) throw this.aborted(command, signal);
+      const timedOut = timeout.aborted;
+      const kind = timedOut ? CloudStackErrorKind.TIMEOUT : CloudStackErrorKind.TRANSPORT;
+      const what = timedOut ? `no answer within ${timeoutMs} ms` : `transport failure (${this.describe(error)})`;
+      logger.warn({ command, method, attempt, kind, ms: now() - started }, 'cloudstack request failed');
+      throw new CloudStackError(kind, `${command} failed: ${what}`, {
+        command,
+        retryable: true,
+        ambiguous: !read,
+        cause: new Error(this.redact(this.describe(error))),
+      });
+    }
+    logger.debug({ command, method, attempt, httpStatus: answer.status, ms: now() - started }, 'cloudstack request');
+    return openEnvelope(command, answer, read);
+  }
+
+  private aborted(command: string, signal: AbortSignal | undefined): CloudStackError {
+    const reason = signal?.reason instanceof Error ? signal.reason.message : String(signal?.reason ?? 'aborted');
+    return new CloudStackError(CloudStackErrorKind.ABORTED, `${command} aborted: ${this.redact(reason)}`, { command, retryable: false });
+  }
+
+  /** A short, secret-free description of a transport error (its code chain, else its message). */
+  private describe(error: unknown): string {
+    const parts: string[] = [];
+    for (let e: unknown = error, depth = 0; e instanceof Error && depth < 4; e = e.cause, depth++) {
+      const code = (e as { code?: unknown }).code;
+      parts.push(typeof code === 'string' ? code : e.message);
+    }
+    return this.redact(parts.join(': ') || String(error));
+  }
+}

@@ -1,0 +1,172 @@
+/**
+ * The CloudStack resources the failover works with, as the client returns them: camelCase fields,
+ * sizes in bytes, memory in MB. `raw` keeps the whole answer object (keys lowercased) for anything
+ * not mapped here.
+ */
+
+/** VM states (VirtualMachine.State). */
+export enum VmState {
+  STARTING = 'Starting',
+  RUNNING = 'Running',
+  STOPPING = 'Stopping',
+  STOPPED = 'Stopped',
+  DESTROYED = 'Destroyed',
+  EXPUNGING = 'Expunging',
+  MIGRATING = 'Migrating',
+  ERROR = 'Error',
+}
+
+/** Volume states (Volume.State), the subset this service meets. */
+export enum VolumeState {
+  ALLOCATED = 'Allocated',
+  CREATING = 'Creating',
+  READY = 'Ready',
+  SNAPSHOTTING = 'Snapshotting',
+  REVERT_SNAPSHOTTING = 'RevertSnapshotting',
+  DESTROY = 'Destroy',
+  EXPUNGED = 'Expunged',
+}
+
+/** Volume types. */
+export enum VolumeType {
+  ROOT = 'ROOT',
+  DATADISK = 'DATADISK',
+}
+
+/** Snapshot states (Snapshot.State). */
+export enum SnapshotState {
+  CREATING = 'Creating',
+  BACKING_UP = 'BackingUp',
+  BACKED_UP = 'BackedUp',
+  DESTROYED = 'Destroyed',
+  ERROR = 'Error',
+}
+
+/** `jobstatus` of an async job. */
+export enum JobStatus {
+  PENDING = 0,
+  SUCCEEDED = 1,
+  FAILED = 2,
+  CANCELLED = 3,
+}
+
+/** A NIC of a VM. */
+export interface Nic {
+  readonly id: string;
+  readonly networkId: string;
+  readonly networkName?: string;
+  readonly ipAddress?: string;
+  readonly macAddress?: string;
+  readonly isDefault: boolean;
+}
+
+/** A virtual machine. */
+export interface VirtualMachine {
+  readonly id: string;
+  readonly name: string;
+  readonly displayName?: string;
+  /** A {@link VmState} value (kept as string: servers may add states). */
+  readonly state: string;
+  readonly zoneId?: string;
+  readonly templateId?: string;
+  readonly serviceOfferingId?: string;
+  readonly cpuNumber?: number;
+  readonly cpuSpeed?: number;
+  readonly memoryMb?: number;
+  readonly hypervisor?: string;
+  readonly created?: string;
+  /** NICs in device order; the default NIC is the one with `isDefault`. */
+  readonly nics: readonly Nic[];
+  readonly raw: Readonly<Record<string, unknown>>;
+}
+
+/** A volume (disk). */
+export interface Volume {
+  readonly id: string;
+  readonly name: string;
+  /** A {@link VolumeType} value. */
+  readonly type: string;
+  /** A {@link VolumeState} value. */
+  readonly state: string;
+  readonly zoneId?: string;
+  readonly virtualMachineId?: string;
+  readonly vmName?: string;
+  readonly vmState?: string;
+  readonly deviceId?: number;
+  readonly sizeBytes?: number;
+  readonly created?: string;
+  readonly raw: Readonly<Record<string, unknown>>;
+}
+
+/** A volume snapshot. */
+export interface Snapshot {
+  readonly id: string;
+  readonly name?: string;
+  readonly volumeId: string;
+  readonly volumeType?: string;
+  /** A {@link SnapshotState} value. */
+  readonly state: string;
+  readonly revertable?: boolean;
+  readonly intervalType?: string;
+  readonly created?: string;
+  readonly raw: Readonly<Record<string, unknown>>;
+}
+
+/** A guest network. */
+export interface Network {
+  readonly id: string;
+  readonly name: string;
+  readonly zoneId?: string;
+  readonly state?: string;
+  readonly type?: string;
+  readonly cidr?: string;
+  readonly canUseForDeploy?: boolean;
+  readonly raw: Readonly<Record<string, unknown>>;
+}
+
+/** A compute (service) offering. */
+export interface ServiceOffering {
+  readonly id: string;
+  readonly name: string;
+  /** True when CPU/memory are given at deploy time (details[0].cpuNumber / memory). */
+  readonly isCustomized: boolean;
+  readonly cpuNumber?: number;
+  readonly cpuSpeed?: number;
+  readonly memoryMb?: number;
+  readonly raw: Readonly<Record<string, unknown>>;
+}
+
+/** A zone. */
+export interface Zone {
+  readonly id: string;
+  readonly name: string;
+  readonly allocationState?: string;
+  readonly raw: Readonly<Record<string, unknown>>;
+}
+
+/** A template. */
+export interface Template {
+  readonly id: string;
+  readonly name: string;
+  readonly zoneId?: string;
+  readonly isReady?: boolean;
+  readonly osTypeName?: string;
+  readonly hypervisor?: string;
+  readonly raw: Readonly<Record<string, unknown>>;
+}
+
+/** An async job as queryAsyncJobResult reports it. */
+export interface AsyncJob {
+  readonly jobId: string;
+  /** The server's command class name (`cmd`). */
+  readonly cmd?: string;
+  readonly status: JobStatus;
+  readonly procStatus: number;
+  readonly resultCode: number;
+  /** The job result object (keys lowercased): the resource, `success`, or `errorcode`/`errortext`. */
+  readonly result?: Readonly<Record<string, unknown>>;
+  readonly instanceType?: string;
+  readonly instanceId?: string;
+  readonly created?: string;
+  readonly completed?: string;
+}
