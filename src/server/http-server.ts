@@ -84,6 +84,8 @@ export async function startServer({
     schema,
     formatError,
     includeStacktraceInErrorResponses: false,
+    // The service owns SIGTERM/SIGINT (it drains, then closes the ORM); Apollo must not race it.
+    stopOnTerminationSignals: false,
     plugins: [fastifyApolloDrainPlugin(app), closeWebSockets],
   });
   await apollo.start();

@@ -33,7 +33,14 @@ export async function gqlError(url: string, query: string, variables: Record<str
 
 /** A graphql-ws client on the real WebSocket endpoint. */
 export function wsClient(url: string, options: { retryAttempts?: number; lazy?: boolean } = {}): Client {
-  return createClient({ url, webSocketImpl: WebSocket, retryAttempts: options.retryAttempts ?? 0, lazy: options.lazy ?? true });
+  return createClient({
+    url,
+    webSocketImpl: WebSocket,
+    retryAttempts: options.retryAttempts ?? 0,
+    lazy: options.lazy ?? true,
+    // Tests observe closes through client.on('closed'); the default would print them.
+    onNonLazyError: () => {},
+  });
 }
 
 /** Runs one query or mutation over graphql-ws and resolves with its single result. */
