@@ -1,0 +1,59 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../src/config.js';
+
+const error = (env: Record<string, string>) => {
+  try {
+    loadConfig(env);
+  } catch (e) {
+    expect(e).toBeInstanceOf(ConfigError);
+    return e as ConfigError;
+  }
+  throw new Error('expected a ConfigError');
+};
+
+describe('loadConfig', () => {
+  it('defaults to the embedded service: SQLite under ./data, simulator, demo data, 127.0.0.1:4000', () => {
+    const config = loadConfig({});
+    expect(config).toMatchObject({ host: '127.0.0.1', port: 4000, logLevel: 'info', demoData: true, database: { kind: 'sqlite' }, cloud: { kind: 'simulator' } });
+    expect(config.database.kind === 'sqlite' && config.database.file).toMatch(/data\/failover\.sqlite$/);
+    expect(Object.isFrozen(config)).toBe(true);
+  });
+
+  it('reads MariaDB from DATABASE_URL, with no demo data unless asked and the password redacted for display', () => {
+    const config = loadConfig({ DATABASE_URL: 'mariadb://app:s3cret@db.internal:3306/migratekit_oma' });
+    expect(config.database).toEqual({ kind: 'mariadb', url: 'mariadb://app:s3cret@db.internal:3306/migratekit_oma', redactedUrl: 'mariadb://app:***@db.internal:3306/migratekit_oma' });
+    expect(config.demoData).toBe(false);
+    expect(loadConfig({ DATABASE_URL: 'mysql://a@b/c', DEMO_DATA: 'yes' }).demoData).toBe(true);
+    expect(loadConfig({ DATABASE_URL: 'sqlite:/tmp/x.db' }).database).toEqual({ kind: 'sqlite', file: '/tmp/x.db' });
+  });
+
+  it('takes a real CloudStack only when every CLOUDSTACK_ variable is given', () => {
+    const cloud = {
+      CLOUDSTACK_URL: 'https://cloud.example.com/',
+      CLOUDSTACK_API_KEY: 'k',
+      CLOUDSTACK_SECRET_KEY: 's',
+      CLOUDSTACK_ZONE_ID: 'z',
+      CLOUDSTACK_TEMPLATE_ID: 't',
+      CLOUDSTACK_SERVICE_OFFERING_ID: 'o',
+      CLOUDSTACK_APPLIANCE_VM_ID: 'a',
+    };
+    expect(loadConfig(cloud).cloud).toMatchObject({ kind: 'remote', url: 'https://cloud.example.com', zoneId: 'z' });
+    const { CLOUDSTACK_TEMPLATE_ID: _, ...partial } = cloud;
+    expect(error(partial).variable).toBe('CLOUDSTACK_TEMPLATE_ID');
+    expect(error({ ...cloud, CLOUDSTACK_URL: 'cloud.example.com' }).message).toBe('CLOUDSTACK_URL: must be an http(s) URL, e.g. https://cloud.example.com');
+  });
+
+  it('names the variable and the problem, never echoing a secret', () => {
+    expect(error({ PORT: '70000' }).message).toBe('PORT: must be an integer between 0 and 65535 (got "70000")');
+    expect(error({ PORT: '1.5' }).variable).toBe('PORT');
+    expect(error({ SHUTDOWN_TIMEOUT_MS: '-1' }).variable).toBe('SHUTDOWN_TIMEOUT_MS');
+    expect(error({ MAX_PAGE_SIZE: '0' }).variable).toBe('MAX_PAGE_SIZE');
+    expect(error({ DATABASE_URL: 'not a url' }).message).toMatch(/^DATABASE_URL: is not a URL/);
+    expect(error({ DATABASE_URL: 'https://user:pw@host/db' }).message).not.toContain('pw');
+    expect(error({ DATABASE_URL: 'sqlite:' }).variable).toBe('DATABASE_URL');
+  });
+
+  it('treats blank values as unset', () => {
+    expect(loadConfig({ PORT: '', DATABASE_URL: '  ', CLOUDSTACK_URL: '' })).toMatchObject({ port: 4000, database: { kind: 'sqlite' }, cloud: { kind: 'simulator' } });
+  });
+});
