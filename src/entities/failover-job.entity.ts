@@ -4,7 +4,7 @@ import { FailoverStatus, FailoverType } from './enums.js';
 import { Timestamped } from './timestamps.js';
 
 /** One failover operation (seed table `failover_jobs`). */
-@ObjectType({ description: 'A test or live failover of one VM, and what became of it.' })
+@ObjectType({ description: 'A test or live failover of one VM, and what became of it.', simpleResolvers: true })
 @Entity({ tableName: 'failover_jobs' })
 @Index({ name: 'idx_failover_jobs_vm_id', properties: ['vmId'] })
 @Index({ name: 'idx_failover_jobs_replication', properties: ['replicationJobId'] })

@@ -3,7 +3,7 @@ import { Field, ID, ObjectType } from 'type-graphql';
 import { Timestamped } from './timestamps.js';
 
 /** Where one source (VMware) network of a VM lands in CloudStack, for test or for live failover. */
-@ObjectType({ description: 'Where one source network of a VM lands in CloudStack, for test or live failover.' })
+@ObjectType({ description: 'Where one source network of a VM lands in CloudStack, for test or live failover.', simpleResolvers: true })
 @Entity({ tableName: 'network_mappings' })
 @Unique({ name: 'idx_network_mappings_unique', properties: ['vmId', 'sourceNetworkName', 'isTestNetwork'] })
 @Index({ name: 'idx_network_mappings_vm_id', properties: ['vmId'] })

@@ -6,7 +6,7 @@ import { Field, GraphQLISODateTime, ObjectType } from 'type-graphql';
  * CURRENT_TIMESTAMP` pair. The ORM sets both itself too, so the embedded SQLite database (which
  * has no ON UPDATE) keeps them right.
  */
-@ObjectType()
+@ObjectType({ simpleResolvers: true })
 export abstract class Timestamped {
   @Field(() => GraphQLISODateTime, { nullable: true })
   @Property({ type: 'datetime', columnType: 'timestamp', nullable: true, defaultRaw: 'current_timestamp', onCreate: () => new Date() })

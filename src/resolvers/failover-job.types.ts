@@ -20,7 +20,7 @@ export class FailoverJobFilter {
 }
 
 /** How a job mapped one source network (from `failover_jobs.network_mappings`). */
-@ObjectType()
+@ObjectType({ simpleResolvers: true })
 export class JobNetworkMapping {
   @Field(() => String)
   sourceNetworkName!: string;
@@ -29,7 +29,7 @@ export class JobNetworkMapping {
   destinationNetworkId!: string;
 }
 
-@ObjectType()
+@ObjectType({ simpleResolvers: true })
 export class FailoverJobEdge {
   @Field(() => FailoverJob)
   node!: FailoverJob;
@@ -38,7 +38,7 @@ export class FailoverJobEdge {
   cursor!: string;
 }
 
-@ObjectType()
+@ObjectType({ simpleResolvers: true })
 export class FailoverJobConnection {
   @Field(() => [FailoverJobEdge])
   edges!: FailoverJobEdge[];

@@ -5,7 +5,7 @@ import { CheckKind } from '../failover/readiness/check.js';
 registerEnumType(CheckKind, { name: 'ReadinessCheckKind', description: 'DATABASE checks read the appliance database; CLOUD checks ask CloudStack.' });
 
 /** One readiness check's verdict. */
-@ObjectType()
+@ObjectType({ simpleResolvers: true })
 export class ReadinessCheck {
   @Field(() => String)
   name!: string;
@@ -24,7 +24,7 @@ export class ReadinessCheck {
 }
 
 /** Whether a VM can fail over now, and every check behind the answer. */
-@ObjectType()
+@ObjectType({ simpleResolvers: true })
 export class VmReadiness {
   @Field(() => String)
   vmId!: string;

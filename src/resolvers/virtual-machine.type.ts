@@ -3,7 +3,7 @@ import { GraphQLISODateTime } from 'type-graphql';
 import { PageInfo } from './connection.js';
 
 /** A VM the appliance replicates (known from replication_jobs). Its other fields are resolved in batches. */
-@ObjectType({ description: 'A VM the appliance replicates.' })
+@ObjectType({ description: 'A VM the appliance replicates.', simpleResolvers: true })
 export class VirtualMachine {
   @Field(() => ID, { description: 'VMware VM id.' })
   vmId!: string;
@@ -13,7 +13,7 @@ export class VirtualMachine {
 }
 
 /** The replication job a failover would start from. */
-@ObjectType()
+@ObjectType({ simpleResolvers: true })
 export class ReplicationJobSummary {
   @Field(() => String)
   id!: string;
@@ -26,7 +26,7 @@ export class ReplicationJobSummary {
 }
 
 /** A replicated disk and the CloudStack volume it lives in. */
-@ObjectType()
+@ObjectType({ simpleResolvers: true })
 export class VirtualMachineDisk {
   @Field(() => String)
   diskId!: string;
@@ -60,7 +60,7 @@ export class VirtualMachineFilter {
   vmIds?: string[] | null;
 }
 
-@ObjectType()
+@ObjectType({ simpleResolvers: true })
 export class VirtualMachineEdge {
   @Field(() => VirtualMachine)
   node!: VirtualMachine;
@@ -69,7 +69,7 @@ export class VirtualMachineEdge {
   cursor!: string;
 }
 
-@ObjectType()
+@ObjectType({ simpleResolvers: true })
 export class VirtualMachineConnection {
   @Field(() => [VirtualMachineEdge])
   edges!: VirtualMachineEdge[];

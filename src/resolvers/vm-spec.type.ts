@@ -2,7 +2,7 @@ import { Field, Int, ObjectType } from 'type-graphql';
 import type { VmSpecFact } from '../inventory/vm-facts.js';
 
 /** A network adapter of the source VM. */
-@ObjectType()
+@ObjectType({ simpleResolvers: true })
 export class SourceNetwork {
   @Field(() => String)
   name!: string;
@@ -12,7 +12,7 @@ export class SourceNetwork {
 }
 
 /** The source VM's specification, as replicated (or as a job recorded it when it started). */
-@ObjectType()
+@ObjectType({ simpleResolvers: true })
 export class VmSpec {
   @Field(() => Int)
   cpuCount!: number;

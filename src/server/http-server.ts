@@ -1,4 +1,5 @@
 import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
+import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/disabled';
 import fastifyApollo, { fastifyApolloDrainPlugin } from '@as-integrations/fastify';
 import type { EntityManager } from '@mikro-orm/core';
 import Fastify from 'fastify';
@@ -86,7 +87,8 @@ export async function startServer({
     includeStacktraceInErrorResponses: false,
     // The service owns SIGTERM/SIGINT (it drains, then closes the ORM); Apollo must not race it.
     stopOnTerminationSignals: false,
-    plugins: [fastifyApolloDrainPlugin(app), closeWebSockets],
+    // No HTTP caching of this API's answers: cache-control would only instrument every field.
+    plugins: [fastifyApolloDrainPlugin(app), closeWebSockets, ApolloServerPluginCacheControlDisabled()],
   });
   await apollo.start();
   await app.register(fastifyApollo(apollo), { path: GRAPHQL_PATH, context: async () => contextFor() });

@@ -1,0 +1,123 @@
+import { internalError, paramError } from '../simulator.params.js';
+import { csTime, detach, type CloudState, type SimVm, type SimVolume } from '../simulator.state.js';
+import { volumeView } from '../simulator.views.js';
+import { async, check, list, where, type CommandHandler } from './command.js';
+
+/**
+ * Volume commands. attachVolume and detachVolume validate only their parameters synchronously;
+ * every rule about states is checked inside the job (as VolumeApiServiceImpl runs them from the
+ * async job), so a broken rule is a failed job (jobstatus 2, 431). deleteVolume is synchronous.
+ *
+ * Volume type follows the device: attached at device 0 a volume becomes the VM's ROOT; detached, a
+ * ROOT becomes a DATADISK again — so a replicated disk that served as a failed-over VM's root is a
+ * DATADISK when it goes back to the appliance at its original device id.
+ */
+
+const ATTACHABLE = new Set(['Allocated', 'Ready', 'Uploaded']);
+const ROOT_STATE_TEXT = 'Root volume detach can happen only when vm is in states: Stopped or Destroyed';
+
+const result = (state: CloudState, volume: SimVolume) => ({ volume: volumeView(state, volume) });
+
+/** The lowest free device id from 1 (device 0 is only ever taken on request). */
+function freeDeviceId(state: CloudState, vm: SimVm): number {
+  const used = new Set(state.volumesOf(vm.id).map((v) => v.deviceid));
+  let id = 1;
+  while (used.has(id)) id++;
+  return id;
+}
+
+const attachVolume: CommandHandler = ({ state, params }) => {
+  const volume = params.need('id', state.volume);
+  const vm = params.need('virtualmachineid', state.vm);
+  const deviceId = params.integer('deviceid');
+  const deviceInUse = (id: number) => state.volumesOf(vm.id).some((v) => v.deviceid === id && v.id !== volume.id);
+  return async({
+    instanceType: 'Volume',
+    instanceId: volume.id,
+    queueKey: vm.id,
+    validate: () => {
+      check(volume.virtualmachineid === undefined, 'Please specify a volume that is not attached to any VM.');
+      check(volume.state !== 'Destroy', 'Please specify a volume that is not destroyed.');
+      check(ATTACHABLE.has(volume.state), 'Volume state must be in Allocated, Ready or in Uploaded state');
+      check(vm.state === 'Running' || vm.state === 'Stopped', 'Please specify a VM that is either running or stopped.');
+      check(vm.zoneid === volume.zoneid, 'Please specify a VM that is in the same zone as the volume.');
+      if (deviceId === 0) {
+        check(vm.state === 'Stopped', ROOT_STATE_TEXT);
+        check(!deviceInUse(0), 'Vm already has root volume attached to it');
+      } else if (deviceId !== undefined && deviceInUse(deviceId)) {
+        throw internalError(`deviceId ${deviceId} is used by vm ${vm.id}`);
+      }
+    },
+    commit: () => {
+      // The check CloudStack repeats under a lock just before attaching (checkAndSetAttaching).
+      if (volume.virtualmachineid !== undefined) {
+        const holder = state.vm(volume.virtualmachineid);
+        throw internalError(`volume: ${volume.name} is already attached to a VM: ${holder?.name ?? volume.virtualmachineid}`);
+      }
+      const device = deviceId ?? freeDeviceId(state, vm);
+      if (deviceInUse(device)) throw internalError(`deviceId ${device} is used by vm ${vm.id}`);
+      volume.virtualmachineid = vm.id;
+      volume.deviceid = device;
+      volume.attached = csTime();
+      if (device === 0) volume.type = 'ROOT';
+      if (vm.state === 'Running' && volume.state === 'Allocated') volume.state = 'Ready';
+      return result(state, volume);
+    },
+  });
+};
+
+const detachVolume: CommandHandler = ({ state, params }) => {
+  let volume: SimVolume | undefined;
+  if (params.get('id') !== undefined) {
+    volume = params.need('id', state.volume);
+  } else {
+    const vmId = params.get('virtualmachineid');
+    const deviceId = params.integer('deviceid');
+    if (vmId === undefined || deviceId === undefined) throw paramError('Please provide either a volume id, or a tuple(device id, instance id)');
+    const vm = params.need('virtualmachineid', state.vm);
+    volume = state.volumesOf(vm.id).find((v) => v.deviceid === deviceId);
+    if (!volume) throw paramError(`Unable to find volume with device id ${deviceId} on VM ${vm.id}`);
+  }
+  const target = volume;
+  return async({
+    instanceType: 'Volume',
+    instanceId: target.id,
+    queueKey: target.virtualmachineid ?? target.id,
+    validate: () => {
+      check(target.virtualmachineid !== undefined, 'The specified volume is not attached to a VM.');
+      const vm = state.vm(target.virtualmachineid!);
+      const vmState = vm?.state ?? 'Expunging';
+      check(vmState === 'Running' || vmState === 'Stopped' || vmState === 'Destroyed', 'Please specify a VM that is either running or stopped.');
+      if (target.type === 'ROOT') check(vmState === 'Stopped', ROOT_STATE_TEXT);
+    },
+    commit: () => {
+      check(target.virtualmachineid !== undefined, 'The specified volume is not attached to a VM.');
+      detach(target);
+      return result(state, target);
+    },
+  });
+};
+
+const deleteVolume: CommandHandler = ({ state, params }) => {
+  const volume = params.need('id', state.volume);
+  check(volume.state !== 'Snapshotting' && volume.state !== 'RevertSnapshotting', 'There are snapshot operations in progress on the volume, unable to delete it');
+  check(volume.virtualmachineid === undefined, 'Please specify a volume that is not attached to any VM.');
+  volume.state = 'Expunged';
+  volume.removed = csTime();
+  return { kind: 'success' };
+};
+
+const listVolumes: CommandHandler = ({ state, params }) => {
+  const volumes = where(params, state.liveVolumes(), {
+    id: 'id',
+    virtualmachineid: 'virtualmachineid',
+    type: (v, value) => v.type.toLowerCase() === value.toLowerCase(),
+    zoneid: 'zoneid',
+    state: (v, value) => v.state.toLowerCase() === value.toLowerCase(),
+    name: 'name',
+  });
+  return list('volume', volumes.map((v) => volumeView(state, v)));
+};
+
+/** The volume commands by name. */
+export const VOLUME_COMMANDS: Record<string, CommandHandler> = { attachVolume, detachVolume, deleteVolume, listVolumes };

@@ -1,0 +1,205 @@
+import { silentLogger, type CloudStackLogger } from '../logger.js';
+import { SimApiError } from './simulator.params.js';
+import { csTime, newId, type CloudState, type SimJob } from './simulator.state.js';
+
+/**
+ * Async jobs. A command's API layer validates and returns a {@link JobPlan}; the runner records a
+ * job (jobstatus 0) and executes the plan later: after a first slice of the latency it runs the
+ * in-job checks (a failure there is jobstatus 2 with the check's code and text) and the plan's
+ * `begin` (transitional states), then advances `jobprocstatus` once per slice and finally commits.
+ * Jobs that work on the same VM are serialised, as CloudStack's VM work queue does; jobs on
+ * different VMs run side by side — which is how two attaches of one volume can race.
+ */
+
+/** What an async command does once its job runs. */
+export interface JobPlan {
+  readonly instanceType: string;
+  readonly instanceId: string;
+  /** Jobs with the same key run one after the other (the VM id, usually). */
+  readonly queueKey: string;
+  /** The id returned next to the jobid by async creates. */
+  readonly createdId?: string;
+  /** Checks made inside the job; throwing fails the job. */
+  readonly validate?: () => void;
+  /** Transitional state changes once the checks pass. */
+  readonly begin?: () => void;
+  /** Called as jobprocstatus advances (2, 3, …) for intermediate states. */
+  readonly onStep?: (procStatus: number) => void;
+  /** The final change; returns the job result (e.g. `{ virtualmachine: … }`). May throw. */
+  readonly commit: () => Record<string, unknown>;
+  /** Cleans up after a failure (e.g. marks a half-deployed VM as Error). */
+  readonly fail?: (error: SimApiError) => void;
+}
+
+/** Settings of a {@link JobRunner}. */
+export interface JobRunnerOptions {
+  readonly state: CloudState;
+  /** Total time a job takes (read at each job start). */
+  readonly latencyMs: () => number;
+  /** Number of slices the latency is cut into; jobprocstatus counts them. */
+  readonly steps?: number;
+  /** Called after every change to the world (persistence). */
+  readonly onChange: () => void;
+  readonly logger?: CloudStackLogger;
+}
+
+/** Java class names CloudStack reports as a job's `cmd`. */
+const CMD_CLASSES: Record<string, string> = {
+  deployVirtualMachine: 'org.apache.cloudstack.api.command.admin.vm.DeployVMCmdByAdmin',
+  startVirtualMachine: 'org.apache.cloudstack.api.command.admin.vm.StartVMCmdByAdmin',
+  stopVirtualMachine: 'org.apache.cloudstack.api.command.admin.vm.StopVMCmdByAdmin',
+  destroyVirtualMachine: 'org.apache.cloudstack.api.command.admin.vm.DestroyVMCmdByAdmin',
+  attachVolume: 'org.apache.cloudstack.api.command.admin.volume.AttachVolumeCmdByAdmin',
+  detachVolume: 'org.apache.cloudstack.api.command.admin.volume.DetachVolumeCmdByAdmin',
+  createSnapshot: 'org.apache.cloudstack.api.command.user.snapshot.CreateSnapshotCmd',
+  revertSnapshot: 'org.apache.cloudstack.api.command.user.snapshot.RevertSnapshotCmd',
+  deleteSnapshot: 'org.apache.cloudstack.api.command.user.snapshot.DeleteSnapshotCmd',
+};
+
+/** Text of a job cut short by a simulator shutdown, as found after a restart. */
+export const INTERRUPTED_JOB_TEXT = 'Job failed because the management server was restarted while it ran';
+
+/** Runs jobs; {@link idle} resolves when none is running, {@link close} abandons the running ones. */
+export class JobRunner {
+  private readonly state: CloudState;
+  private readonly latencyMs: () => number;
+  private readonly steps: number;
+  private readonly onChange: () => void;
+  private readonly logger: CloudStackLogger;
+  private readonly queues = new Map<string, Promise<void>>();
+  private readonly timers = new Set<{ timer: NodeJS.Timeout; resolve: () => void }>();
+  private readonly idleWaiters: (() => void)[] = [];
+  private active = 0;
+  private closed = false;
+
+  constructor({ state, latencyMs, steps = 4, onChange, logger = silentLogger }: JobRunnerOptions) {
+    this.state = state;
+    this.latencyMs = latencyMs;
+    this.steps = Math.max(2, steps);
+    this.onChange = onChange;
+    this.logger = logger;
+  }
+
+  /** Records a job for `command` and schedules its plan; `injected` makes it fail at its checks. */
+  submit(command: string, plan: JobPlan, injected?: SimApiError): SimJob {
+    const job: SimJob = {
+      jobid: newId(),
+      command,
+      cmd: CMD_CLASSES[command] ?? `org.apache.cloudstack.api.command.${command}`,
+      jobstatus: 0,
+      jobprocstatus: 0,
+      jobresultcode: 0,
+      jobresulttype: 'object',
+      jobinstancetype: plan.instanceType,
+      jobinstanceid: plan.instanceId,
+      created: csTime(),
+    };
+    this.state.world.jobs.push(job);
+    this.onChange();
+    this.active++;
+    const previous = this.queues.get(plan.queueKey) ?? Promise.resolve();
+    const run = previous
+      .then(() => this.execute(job, plan, injected))
+      .catch((error: unknown) => this.logger.error({ jobId: job.jobid, error: String(error) }, 'simulated job crashed'));
+    this.queues.set(plan.queueKey, run);
+    void run.finally(() => {
+      if (this.queues.get(plan.queueKey) === run) this.queues.delete(plan.queueKey);
+      this.active--;
+      if (this.active === 0) this.idleWaiters.splice(0).forEach((resolve) => resolve());
+    });
+    return job;
+  }
+
+  /** Resolves once no job is running (at once when none is). */
+  idle(): Promise<void> {
+    return this.active === 0 || this.closed ? Promise.resolve() : new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /** Stops all timers; running jobs stay in progress (a restart finds them interrupted). */
+  close(): void {
+    this.closed = true;
+    for (const entry of this.timers) {
+      clearTimeout(entry.timer);
+      entry.resolve();
+    }
+    this.timers.clear();
+    this.idleWaiters.splice(0).forEach((resolve) => resolve());
+  }
+
+  private async execute(job: SimJob, plan: JobPlan, injected: SimApiError | undefined): Promise<void> {
+    const slice = this.latencyMs() / this.steps;
+    if (!(await this.wait(slice))) return;
+    try {
+      if (injected) throw injected;
+      plan.validate?.();
+      plan.begin?.();
+      this.progress(job, 1);
+      for (let step = 2; step < this.steps; step++) {
+        if (!(await this.wait(slice))) return;
+        plan.onStep?.(step);
+        this.progress(job, step);
+      }
+      if (!(await this.wait(slice))) return;
+      this.finish(job, 1, 0, plan.commit());
+    } catch (error) {
+      const failure = error instanceof SimApiError ? error : new SimApiError(530, (error as Error).message);
+      plan.fail?.(failure);
+      this.finish(job, 2, failure.errorCode, { errorcode: failure.errorCode, errortext: failure.errorText });
+      this.logger.debug({ command: job.command, jobId: job.jobid, errorCode: failure.errorCode }, 'simulated job failed');
+    }
+  }
+
+  private progress(job: SimJob, procStatus: number): void {
+    job.jobprocstatus = procStatus;
+    this.onChange();
+  }
+
+  private finish(job: SimJob, status: number, resultCode: number, result: Record<string, unknown>): void {
+    job.jobstatus = status;
+    job.jobresultcode = resultCode;
+    job.jobresult = result;
+    job.completed = csTime();
+    this.onChange();
+  }
+
+  /** Waits `ms`; false when the runner was closed meanwhile. */
+  private wait(ms: number): Promise<boolean> {
+    if (this.closed) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const entry = {
+        timer: setTimeout(() => {
+          this.timers.delete(entry);
+          resolve(!this.closed);
+        }, ms),
+        resolve: () => resolve(false),
+      };
+      this.timers.add(entry);
+    });
+  }
+}
+
+/**
+ * After a restart: jobs still in progress in the stored state failed (530), and what they left in
+ * a transitional state falls back (Starting → Stopped, Stopping → Running, volumes → Ready,
+ * snapshots being taken → Error).
+ */
+export function recoverInterruptedJobs(state: CloudState): number {
+  const pending = state.world.jobs.filter((job) => job.jobstatus === 0);
+  for (const job of pending) {
+    job.jobstatus = 2;
+    job.jobresultcode = 530;
+    job.jobresult = { errorcode: 530, errortext: INTERRUPTED_JOB_TEXT };
+    job.completed = csTime();
+  }
+  for (const vm of state.world.vms) {
+    if (vm.state === 'Starting') vm.state = 'Stopped';
+    else if (vm.state === 'Stopping') vm.state = 'Running';
+  }
+  for (const volume of state.world.volumes) {
+    if (volume.state === 'Snapshotting' || volume.state === 'RevertSnapshotting') volume.state = 'Ready';
+  }
+  for (const snapshot of state.world.snapshots) {
+    if (snapshot.state === 'Creating' || snapshot.state === 'BackingUp') snapshot.state = 'Error';
+  }
+  return pending.length;
+}

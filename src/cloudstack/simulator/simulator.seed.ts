@@ -1,0 +1,155 @@
+import {
+  DEMO_APPLIANCE_VM,
+  DEMO_NETWORKS,
+  DEMO_SERVICE_OFFERING,
+  DEMO_TEMPLATE,
+  DEMO_VMS,
+  DEMO_ZONE,
+} from '../../demo/demo-world.js';
+import { csTime, type SimNetwork, type SimVolume, type SimWorld } from './simulator.state.js';
+
+/**
+ * The seeded cloud, built from the demo world so that the embedded service and the simulator
+ * agree: the zone, the boot-stub template, the customised offering (fixed CPU speed, CPU count and
+ * memory given at deploy time), the production and test networks, and the appliance VM — Running,
+ * its own ROOT volume at device 0 and every demo VM's replicated volume attached (Ready, DATADISK)
+ * at its `applianceDeviceId`.
+ */
+
+const GIB = 1024 ** 3;
+
+/** Properties of the seeded world that are not in the demo world. */
+export const SEED = {
+  hypervisor: 'KVM',
+  /** The customised offering's fixed CPU speed (MHz); CPU count and memory come with the deploy. */
+  offeringCpuSpeed: 2000,
+  templateSizeBytes: 8 * GIB,
+  appliance: {
+    cpunumber: 4,
+    memory: 8192,
+    rootSizeBytes: 40 * GIB,
+    ipHost: 5,
+    nicId: '8a3b1c52-6f1e-4a55-9d0a-2f6c7b1e0006',
+    mac: '02:00:0a:0a:00:05',
+  },
+} as const;
+
+/** Hands out the next host address of a network's CIDR (undefined for a network without one). */
+export function nextAddress(network: SimNetwork): string | undefined {
+  if (!network.cidr) return undefined;
+  const [base] = network.cidr.split('/');
+  const octets = base!.split('.').map(Number);
+  const host = network.nexthost++;
+  octets[3] = (octets[3]! + host) % 256;
+  return octets.join('.');
+}
+
+/** Builds a fresh seeded world. */
+export function seedWorld(now: Date = new Date()): SimWorld {
+  const created = csTime(now);
+  const networks: SimNetwork[] = DEMO_NETWORKS.map((n) => ({
+    id: n.id,
+    name: n.name,
+    zoneid: DEMO_ZONE.id,
+    type: n.isTest ? 'L2' : 'Isolated',
+    state: 'Implemented',
+    cidr: n.cidr,
+    traffictype: 'Guest',
+    canusefordeploy: true,
+    nexthost: 10,
+  }));
+  const applianceNetwork = networks.find((n) => n.type === 'Isolated') ?? networks[0]!;
+  const volumes: SimVolume[] = [
+    {
+      id: DEMO_APPLIANCE_VM.rootVolumeId,
+      name: `ROOT-${DEMO_APPLIANCE_VM.name}`,
+      type: 'ROOT',
+      state: 'Ready',
+      zoneid: DEMO_ZONE.id,
+      size: SEED.appliance.rootSizeBytes,
+      created,
+      virtualmachineid: DEMO_APPLIANCE_VM.id,
+      deviceid: 0,
+      attached: created,
+      templateid: DEMO_TEMPLATE.id,
+    },
+    ...DEMO_VMS.flatMap((vm) =>
+      vm.disks.map(
+        (disk): SimVolume => ({
+          id: disk.volumeId,
+          name: disk.volumeName,
+          type: 'DATADISK',
+          state: 'Ready',
+          zoneid: DEMO_ZONE.id,
+          size: disk.sizeGb * GIB,
+          created,
+          virtualmachineid: DEMO_APPLIANCE_VM.id,
+          deviceid: disk.applianceDeviceId,
+          attached: created,
+        }),
+      ),
+    ),
+  ];
+  return {
+    version: 1,
+    zones: [{ id: DEMO_ZONE.id, name: DEMO_ZONE.name, allocationstate: 'Enabled', networktype: 'Advanced' }],
+    templates: [
+      {
+        id: DEMO_TEMPLATE.id,
+        name: DEMO_TEMPLATE.name,
+        displaytext: DEMO_TEMPLATE.name,
+        ostypename: DEMO_TEMPLATE.ostypename,
+        zoneid: DEMO_ZONE.id,
+        hypervisor: SEED.hypervisor,
+        format: 'QCOW2',
+        size: SEED.templateSizeBytes,
+        isready: true,
+        isfeatured: true,
+        ispublic: true,
+        templatetype: 'USER',
+        created,
+      },
+    ],
+    serviceOfferings: [
+      {
+        id: DEMO_SERVICE_OFFERING.id,
+        name: DEMO_SERVICE_OFFERING.name,
+        displaytext: DEMO_SERVICE_OFFERING.name,
+        iscustomized: DEMO_SERVICE_OFFERING.iscustomized,
+        cpuspeed: SEED.offeringCpuSpeed,
+        storagetype: 'shared',
+        created,
+      },
+    ],
+    networks,
+    vms: [
+      {
+        id: DEMO_APPLIANCE_VM.id,
+        name: DEMO_APPLIANCE_VM.name,
+        displayname: DEMO_APPLIANCE_VM.name,
+        state: 'Running',
+        zoneid: DEMO_ZONE.id,
+        templateid: DEMO_TEMPLATE.id,
+        serviceofferingid: DEMO_SERVICE_OFFERING.id,
+        cpunumber: SEED.appliance.cpunumber,
+        cpuspeed: SEED.offeringCpuSpeed,
+        memory: SEED.appliance.memory,
+        hypervisor: SEED.hypervisor,
+        created,
+        nics: [
+          {
+            id: SEED.appliance.nicId,
+            networkid: applianceNetwork.id,
+            deviceid: 0,
+            isdefault: true,
+            macaddress: SEED.appliance.mac,
+            ipaddress: nextAddress({ ...applianceNetwork, nexthost: SEED.appliance.ipHost }),
+          },
+        ],
+      },
+    ],
+    volumes,
+    snapshots: [],
+    jobs: [],
+  };
+}

@@ -1,0 +1,224 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+
+/**
+ * The simulated cloud's state: plain JSON-serialisable records (field names as CloudStack's
+ * answers spell them), so that it can be copied for tests, written to a file and read back.
+ * Removed resources (expunged VMs and volumes, deleted snapshots) keep their record with a
+ * `removed` time, as CloudStack keeps its rows, but are invisible to the API.
+ */
+
+/** A zone. */
+export interface SimZone {
+  id: string;
+  name: string;
+  allocationstate: string;
+  networktype: string;
+}
+
+/** A template. */
+export interface SimTemplate {
+  id: string;
+  name: string;
+  displaytext: string;
+  ostypename: string;
+  zoneid: string;
+  hypervisor: string;
+  format: string;
+  size: number;
+  isready: boolean;
+  isfeatured: boolean;
+  ispublic: boolean;
+  templatetype: string;
+  created: string;
+}
+
+/** A compute offering; `cpunumber`/`memory` absent when customised. */
+export interface SimServiceOffering {
+  id: string;
+  name: string;
+  displaytext: string;
+  iscustomized: boolean;
+  cpunumber?: number;
+  cpuspeed?: number;
+  memory?: number;
+  storagetype: string;
+  created: string;
+}
+
+/** A guest network. */
+export interface SimNetwork {
+  id: string;
+  name: string;
+  zoneid: string;
+  type: string;
+  state: string;
+  cidr?: string;
+  traffictype: string;
+  canusefordeploy: boolean;
+  /** Next host number handed out from the CIDR. */
+  nexthost: number;
+}
+
+/** A NIC of a VM. */
+export interface SimNic {
+  id: string;
+  networkid: string;
+  deviceid: number;
+  isdefault: boolean;
+  macaddress: string;
+  ipaddress?: string;
+}
+
+/** A VM. */
+export interface SimVm {
+  id: string;
+  name: string;
+  displayname: string;
+  state: string;
+  zoneid: string;
+  templateid: string;
+  serviceofferingid: string;
+  cpunumber: number;
+  cpuspeed: number;
+  memory: number;
+  hypervisor: string;
+  created: string;
+  nics: SimNic[];
+  removed?: string;
+}
+
+/** A volume. `virtualmachineid`/`deviceid` are set while attached. */
+export interface SimVolume {
+  id: string;
+  name: string;
+  type: 'ROOT' | 'DATADISK';
+  state: string;
+  zoneid: string;
+  size: number;
+  created: string;
+  virtualmachineid?: string;
+  deviceid?: number;
+  attached?: string;
+  templateid?: string;
+  /** The snapshot the volume was last reverted to (simulator bookkeeping, not in API answers). */
+  revertedto?: string;
+  removed?: string;
+}
+
+/** A volume snapshot. */
+export interface SimSnapshot {
+  id: string;
+  name: string;
+  volumeid: string;
+  volumetype: string;
+  state: string;
+  zoneid: string;
+  intervaltype: string;
+  snapshottype: string;
+  created: string;
+  removed?: string;
+}
+
+/** An async job; `jobresult` is what queryAsyncJobResult returns under that key. */
+export interface SimJob {
+  jobid: string;
+  command: string;
+  cmd: string;
+  jobstatus: number;
+  jobprocstatus: number;
+  jobresultcode: number;
+  jobresulttype: string;
+  jobresult?: Record<string, unknown>;
+  jobinstancetype?: string;
+  jobinstanceid?: string;
+  created: string;
+  completed?: string;
+}
+
+/** The whole simulated cloud. */
+export interface SimWorld {
+  version: 1;
+  zones: SimZone[];
+  templates: SimTemplate[];
+  serviceOfferings: SimServiceOffering[];
+  networks: SimNetwork[];
+  vms: SimVm[];
+  volumes: SimVolume[];
+  snapshots: SimSnapshot[];
+  jobs: SimJob[];
+}
+
+/** A copy of the world for tests; jobs only when asked for. */
+export type SimulatorSnapshot = Omit<SimWorld, 'jobs'> & { jobs?: SimJob[] };
+
+/** CloudStack's time format: `2021-10-04T09:24:38+0000`. */
+export function csTime(date: Date = new Date()): string {
+  return `${date.toISOString().slice(0, 19)}+0000`;
+}
+
+/** A fresh uuid. */
+export const newId = (): string => randomUUID();
+
+/** A locally administered MAC address. */
+export function newMac(): string {
+  const bytes = [0x02, ...randomBytes(5)];
+  return bytes.map((b) => b.toString(16).padStart(2, '0')).join(':');
+}
+
+/**
+ * Clears a volume's attachment. A ROOT volume becomes a DATADISK again (VolumeDaoImpl.detachVolume
+ * does the same), unless `keepType` (an expunged ROOT stays what it was).
+ */
+export function detach(volume: SimVolume, { keepType = false } = {}): void {
+  delete volume.virtualmachineid;
+  delete volume.deviceid;
+  delete volume.attached;
+  if (!keepType && volume.type === 'ROOT') volume.type = 'DATADISK';
+}
+
+/** Lookups over a world that see only what the API sees (nothing removed). */
+export class CloudState {
+  constructor(public world: SimWorld) {}
+
+  private static live<T extends { id: string; removed?: string }>(items: T[], id: string): T | undefined {
+    return items.find((item) => item.id === id && item.removed === undefined);
+  }
+
+  zone = (id: string) => this.world.zones.find((z) => z.id === id);
+  template = (id: string) => this.world.templates.find((t) => t.id === id);
+  offering = (id: string) => this.world.serviceOfferings.find((o) => o.id === id);
+  network = (id: string) => this.world.networks.find((n) => n.id === id);
+  vm = (id: string) => CloudState.live(this.world.vms, id);
+  volume = (id: string) => CloudState.live(this.world.volumes, id);
+  snapshot = (id: string) => CloudState.live(this.world.snapshots, id);
+  job = (id: string) => this.world.jobs.find((j) => j.jobid === id);
+
+  /** VMs the API lists (not removed). */
+  liveVms(): SimVm[] {
+    return this.world.vms.filter((vm) => vm.removed === undefined);
+  }
+
+  /** Volumes the API lists (not removed). */
+  liveVolumes(): SimVolume[] {
+    return this.world.volumes.filter((v) => v.removed === undefined);
+  }
+
+  /** Snapshots the API lists (not removed). */
+  liveSnapshots(): SimSnapshot[] {
+    return this.world.snapshots.filter((s) => s.removed === undefined);
+  }
+
+  /** Volumes attached to a VM, by device id. */
+  volumesOf(vmId: string): SimVolume[] {
+    return this.liveVolumes()
+      .filter((v) => v.virtualmachineid === vmId)
+      .sort((a, b) => (a.deviceid ?? 0) - (b.deviceid ?? 0));
+  }
+
+  /** A deep, JSON-safe copy of the world. */
+  snapshotWorld({ jobs = false } = {}): SimulatorSnapshot {
+    const copy = structuredClone(this.world) as SimulatorSnapshot;
+    if (!jobs) delete copy.jobs;
+    return copy;
+  }
+}
