@@ -1,6 +1,6 @@
 import { Entity, Index, PrimaryKey, Property } from '@mikro-orm/decorators/legacy';
 import { Field, GraphQLISODateTime, ID, Int, ObjectType } from 'type-graphql';
-import { FailoverStatus, FailoverType } from './enums.js';
+import { FailoverStatus, type FailoverType } from './enums.js';
 import { Timestamped } from './timestamps.js';
 
 /** One failover operation (seed table `failover_jobs`). */
@@ -28,7 +28,7 @@ export class FailoverJob extends Timestamped {
   @Property({ type: 'string', length: 255, nullable: true })
   replicationJobId?: string | null;
 
-  @Field(() => FailoverType, { name: 'type' })
+  /** Exposed as `type` (see FailoverJobResolver). */
   @Property({ type: 'string', length: 50 })
   jobType!: FailoverType;
 

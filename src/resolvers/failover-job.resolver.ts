@@ -1,6 +1,6 @@
 import { Arg, Ctx, FieldResolver, Int, Query, Resolver, Root } from 'type-graphql';
 import { FailoverJob } from '../entities/failover-job.entity.js';
-import { isActiveStatus } from '../entities/enums.js';
+import { FailoverType, isActiveStatus } from '../entities/enums.js';
 import type { Context } from '../server/context.js';
 import { findFailoverJob, listFailoverJobs } from '../services/failover-job.queries.js';
 import { FailoverJobConnection, FailoverJobFilter, JobNetworkMapping } from './failover-job.types.js';
@@ -21,6 +21,11 @@ export class FailoverJobResolver {
     @Arg('after', () => String, { nullable: true }) after?: string,
   ): Promise<FailoverJobConnection> {
     return listFailoverJobs(em, { filter, first, after, maxPageSize });
+  }
+
+  @FieldResolver(() => FailoverType)
+  type(@Root() job: FailoverJob): FailoverType {
+    return job.jobType;
   }
 
   @FieldResolver(() => Boolean, { description: 'Whether the job is still running.' })
