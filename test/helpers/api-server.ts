@@ -1,14 +1,32 @@
 import 'reflect-metadata';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { MikroORM } from '@mikro-orm/core';
+import type { DatabaseConfig } from '../../src/config.js';
 import { createOrm, prepareSchema } from '../../src/db/orm.js';
 import { createLogger } from '../../src/logger.js';
 import { startServer, type RunningServer } from '../../src/server/http-server.js';
 import { buildAppSchema } from '../../src/server/schema.js';
-import { createTestDatabase, type TestDatabase } from './mariadb.js';
+import { createTestDatabase } from './mariadb.js';
 
-/** A migrated MariaDB database and the API server on it, for one test file. */
+/** The two databases the service runs on. */
+export type DatabaseKind = 'mariadb' | 'sqlite';
+export const DATABASE_KINDS: readonly DatabaseKind[] = ['mariadb', 'sqlite'];
+
+/** A fresh database of either kind, and how to get rid of it. */
+async function freshDatabase(kind: DatabaseKind, prefix: string): Promise<{ config: DatabaseConfig; dispose(): Promise<void> }> {
+  if (kind === 'mariadb') {
+    const db = await createTestDatabase(prefix);
+    return { config: { kind, url: db.url, redactedUrl: db.url }, dispose: () => db.dispose() };
+  }
+  const dir = mkdtempSync(join(tmpdir(), `${prefix}-`));
+  return { config: { kind, file: join(dir, 'test.sqlite') }, dispose: async () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** A fresh, migrated database and the API server on it, for one test file. */
 export interface ApiHarness {
-  readonly db: TestDatabase;
+  readonly kind: DatabaseKind;
   readonly orm: MikroORM;
   readonly server: RunningServer;
   readonly url: string;
@@ -19,17 +37,20 @@ export interface ApiHarness {
   close(): Promise<void>;
 }
 
-/** Creates a fresh database, migrates it, and serves the API on a free port. */
-export async function startApi(prefix: string, { maxPageSize = 500 }: { maxPageSize?: number } = {}): Promise<ApiHarness> {
-  const db = await createTestDatabase(prefix);
+/** Creates a fresh database (MariaDB unless told), brings its schema up, and serves the API on a free port. */
+export async function startApi(
+  prefix: string,
+  { maxPageSize = 500, kind = 'mariadb' }: { maxPageSize?: number; kind?: DatabaseKind } = {},
+): Promise<ApiHarness> {
+  const db = await freshDatabase(kind, prefix);
   let statements: string[] = [];
-  const database = { kind: 'mariadb', url: db.url, redactedUrl: db.url } as const;
+  const database = db.config;
   const orm = await createOrm(database, { onQuery: (sql) => statements.push(sql) });
   await prepareSchema(orm, database);
   const logger = createLogger({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
   const server = await startServer({ schema: await buildAppSchema(), em: orm.em, logger, port: 0, maxPageSize });
   return {
-    db,
+    kind,
     orm,
     server,
     url: server.url,
