@@ -30,8 +30,16 @@ export const COMMANDS: Readonly<Record<string, CommandHandler>> = {
 /** CloudStack's default (and largest) page size. */
 const DEFAULT_PAGE_SIZE = 500;
 
-/** What to send back. */
-export type ApiAnswer = { readonly drop: true } | { readonly drop?: false; readonly status: number; readonly body: Obj; readonly description?: string };
+/** An HTTP answer: status, JSON body and the `X-Description` header. */
+export interface HttpAnswer {
+  readonly drop?: false;
+  readonly status: number;
+  readonly body: Obj;
+  readonly description?: string;
+}
+
+/** What to send back: an answer, or nothing (the connection is destroyed). */
+export type ApiAnswer = HttpAnswer | { readonly drop: true };
 
 /** What the API layer needs. */
 export interface SimulatedApiOptions {
@@ -45,7 +53,7 @@ export interface SimulatedApiOptions {
 }
 
 /** An error answer: HTTP status = errorcode, `X-Description`, the error envelope. */
-export function errorAnswer(responseName: string, error: SimApiError, { csErrorCode = true } = {}): ApiAnswer {
+export function errorAnswer(responseName: string, error: SimApiError, { csErrorCode = true } = {}): HttpAnswer {
   const inner: Obj = { uuidList: [], errorcode: error.errorCode };
   if (csErrorCode) inner.cserrorcode = error.csErrorCode;
   inner.errortext = error.errorText;
@@ -77,7 +85,7 @@ export class SimulatedApi {
     if (decision.latencyMs > 0) await sleep(decision.latencyMs);
     if (decision.drop === 'before') return { drop: true };
     if (decision.error) return errorAnswer(responseName, decision.error);
-    let answer: Extract<ApiAnswer, { status: number }>;
+    let answer: HttpAnswer;
     try {
       const outcome = handler({ state: this.options.state, params: new RequestParams(command, pairs) });
       answer = { status: 200, body: { [responseName]: this.render(command, outcome, pairs, decision.jobFailure) } };

@@ -1,0 +1,209 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { DEMO_APPLIANCE_VM, DEMO_SERVICE_OFFERING, DEMO_TEMPLATE, DEMO_ZONE } from '../../demo/demo-world.js';
+import { silentLogger, type CloudStackLogger } from '../logger.js';
+import type { ParamPair } from '../signing.js';
+import { FaultInjector } from './faults.js';
+import { handleAdmin, type AdminTarget } from './simulator.admin.js';
+import { errorAnswer, SimulatedApi } from './simulator.api.js';
+import { JobRunner, recoverInterruptedJobs } from './simulator.jobs.js';
+import { SimApiError } from './simulator.params.js';
+import { seedWorld } from './simulator.seed.js';
+import { CloudState, type SimulatorSnapshot, type SimWorld } from './simulator.state.js';
+import { loadWorld, saveWorld } from './simulator.store.js';
+
+/** The fixed key pair of the standalone simulator (`npm run simulator`): demo only, never a real cloud's. */
+export const DEMO_API_KEY = 'simulator-demo-api-key-3f6c1e0a9b2d4c7e8f1a2b3c4d5e6f70';
+/** The secret of {@link DEMO_API_KEY}. */
+export const DEMO_SECRET_KEY = 'simulator-demo-secret-key-9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d';
+
+/** How to start a simulator. */
+export interface SimulatorOptions {
+  /** 0 picks a free port. */
+  readonly port?: number;
+  readonly host?: string;
+  readonly apiKey?: string;
+  readonly secretKey?: string;
+  /** How long an async job takes, in total. */
+  readonly jobLatencyMs?: number;
+  /** Slices of a job (jobprocstatus counts them). */
+  readonly jobSteps?: number;
+  /** Keep the cloud in this JSON file (read at start when it exists, written after every change). */
+  readonly stateFile?: string;
+  /** Start from the demo world (true) or from an empty cloud (false) when there is no state file. */
+  readonly seed?: boolean;
+  readonly logger?: CloudStackLogger;
+}
+
+/** Ids of the seeded world, as the service's CLOUDSTACK_* settings want them. */
+export interface SimulatorIds {
+  readonly zoneId: string;
+  readonly templateId: string;
+  readonly serviceOfferingId: string;
+  readonly applianceVmId: string;
+}
+
+/** A running simulator. */
+export interface Simulator extends AdminTarget {
+  /** Base URL, e.g. `http://127.0.0.1:39811` (the API is at `/client/api`). */
+  readonly url: string;
+  /** The API endpoint. */
+  readonly apiUrl: string;
+  readonly apiKey: string;
+  readonly secretKey: string;
+  readonly ids: SimulatorIds;
+  readonly faults: FaultInjector;
+  /** Jobs found in progress in the state file at start, now failed. */
+  readonly recoveredJobs: number;
+  /** A deep copy of the cloud (JSON-serialisable); jobs only when asked for. */
+  getState(options?: { jobs?: boolean }): SimulatorSnapshot;
+  /** Changes the cloud directly (tests preparing odd situations); persisted like any change. */
+  update(mutate: (world: SimWorld) => void): void;
+  /** Back to the seeded (or empty) world; running jobs are abandoned, faults cleared. */
+  reset(): void;
+  setJobLatency(ms: number): void;
+  readonly jobLatencyMs: number;
+  /** Resolves when no job is running. */
+  idle(): Promise<void>;
+  close(): Promise<void>;
+}
+
+const emptyWorld = (): SimWorld => ({ version: 1, zones: [], templates: [], serviceOfferings: [], networks: [], vms: [], volumes: [], snapshots: [], jobs: [] });
+const MAX_BODY = 1024 * 1024;
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_BODY) reject(new SimApiError(413, 'request body too large'));
+      else chunks.push(chunk);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown, description?: string): void {
+  const headers: Record<string, string> = { 'content-type': 'application/json; charset=UTF-8' };
+  if (description) headers['x-description'] = description.replace(/[^\x20-\x7e]/g, '?');
+  res.writeHead(status, headers).end(JSON.stringify(body));
+}
+
+/**
+ * Starts a CloudStack simulator: `/client/api` (GET and POST, signed as CloudStack wants) over a
+ * seeded or persisted cloud, plus the `/admin` endpoint. Close it with `close()`.
+ */
+export async function startSimulator({
+  port = 0,
+  host = '127.0.0.1',
+  apiKey = DEMO_API_KEY,
+  secretKey = DEMO_SECRET_KEY,
+  jobLatencyMs = 200,
+  jobSteps = 4,
+  stateFile,
+  seed = true,
+  logger = silentLogger,
+}: SimulatorOptions = {}): Promise<Simulator> {
+  const fresh = () => (seed ? seedWorld() : emptyWorld());
+  const stored = stateFile === undefined ? undefined : loadWorld(stateFile);
+  const state = new CloudState(stored ?? fresh());
+  const recoveredJobs = stored ? recoverInterruptedJobs(state) : 0;
+  const persist = () => {
+    if (stateFile !== undefined) saveWorld(stateFile, state.world);
+  };
+  persist();
+  let latency = jobLatencyMs;
+  const newRunner = () => new JobRunner({ state, latencyMs: () => latency, steps: jobSteps, onChange: persist, logger });
+  let runner = newRunner();
+  const faults = new FaultInjector();
+  const api = new SimulatedApi({ state, credentials: { apiKey, secretKey }, faults, jobs: () => runner, onChange: persist, logger });
+
+  const sockets = new Set<Socket>();
+  const simulator = {} as Simulator;
+  const server = createServer((req, res) => {
+    void serve(req, res).catch((error: unknown) => {
+      logger.error({ error: String(error) }, 'simulator: request failed');
+      if (!res.headersSent) sendJson(res, error instanceof SimApiError ? error.errorCode : 500, { error: String((error as Error).message ?? error) });
+    });
+  });
+  async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://simulator');
+    const method = req.method ?? 'GET';
+    const body = method === 'GET' || method === 'HEAD' ? '' : await readBody(req);
+    if (url.pathname === '/client/api' || url.pathname === '/client/api/') {
+      if (method !== 'GET' && method !== 'POST') {
+        const answer = errorAnswer('errorresponse', new SimApiError(405, `method ${method} is not allowed`), { csErrorCode: false });
+        sendJson(res, answer.status, answer.body, answer.description);
+        return;
+      }
+      const pairs: ParamPair[] = [...url.searchParams];
+      const type = req.headers['content-type'] ?? '';
+      if (method === 'POST' && (type === '' || type.startsWith('application/x-www-form-urlencoded'))) pairs.push(...new URLSearchParams(body));
+      const answer = await api.handle(pairs);
+      if (answer.drop) {
+        req.socket.destroy();
+        return;
+      }
+      sendJson(res, answer.status, answer.body, answer.description);
+      return;
+    }
+    if (url.pathname.startsWith('/admin')) {
+      const answer = handleAdmin(method, url, body, simulator);
+      sendJson(res, answer.status, answer.body);
+      return;
+    }
+    sendJson(res, 404, { error: `nothing at ${url.pathname}; the API is at /client/api` });
+  }
+  server.on('connection', (socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address() as AddressInfo;
+  const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  const url = `http://${shownHost}:${address.port}`;
+  let closed: Promise<void> | undefined;
+
+  Object.assign(simulator, {
+    url,
+    apiUrl: `${url}/client/api`,
+    apiKey,
+    secretKey,
+    ids: { zoneId: DEMO_ZONE.id, templateId: DEMO_TEMPLATE.id, serviceOfferingId: DEMO_SERVICE_OFFERING.id, applianceVmId: DEMO_APPLIANCE_VM.id },
+    faults,
+    recoveredJobs,
+    getState: ({ jobs = false }: { jobs?: boolean } = {}) => state.snapshotWorld({ jobs }),
+    update: (mutate: (world: SimWorld) => void) => {
+      mutate(state.world);
+      persist();
+    },
+    reset: () => {
+      runner.close();
+      state.world = fresh();
+      runner = newRunner();
+      faults.clear();
+      persist();
+    },
+    setJobLatency: (ms: number) => {
+      latency = ms;
+    },
+    idle: () => runner.idle(),
+    close: () =>
+      (closed ??= new Promise<void>((resolve) => {
+        runner.close();
+        server.close(() => resolve());
+        for (const socket of sockets) socket.destroy();
+      })),
+  } satisfies Omit<Simulator, 'jobLatencyMs'>);
+  Object.defineProperty(simulator, 'jobLatencyMs', { get: () => latency, enumerable: true });
+  logger.info({ url, stateFile, recoveredJobs }, 'cloudstack simulator listening');
+  return simulator;
+}

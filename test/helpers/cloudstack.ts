@@ -1,0 +1,88 @@
+import { CloudStackClient, type CloudStackClientOptions } from '../../src/cloudstack/cloudstack.client.js';
+import type { CloudStackLogger } from '../../src/cloudstack/logger.js';
+import { startSimulator, type Simulator, type SimulatorOptions } from '../../src/cloudstack/simulator/simulator.server.js';
+
+/** Test helpers for the CloudStack client and simulator: fast settings, captured logs, disposers. */
+
+/** Client settings that keep tests fast: short polls, short retry delays, short deadlines. */
+export const FAST_CLIENT: Partial<CloudStackClientOptions> = {
+  pollBackoff: { initialMs: 5, maxMs: 20, multiplier: 1.5 },
+  retryBackoff: { initialMs: 2, maxMs: 10, multiplier: 2 },
+  requestTimeoutMs: 2_000,
+  operationDeadlineMs: 10_000,
+};
+
+/** One captured log line. */
+export interface LogRecord {
+  readonly level: 'debug' | 'info' | 'warn' | 'error';
+  readonly obj: object;
+  readonly msg: string;
+}
+
+/** A logger that keeps what it is given, and the text of it all for "never contains" checks. */
+export function captureLogger(): CloudStackLogger & { readonly records: LogRecord[]; text(): string } {
+  const records: LogRecord[] = [];
+  const at = (level: LogRecord['level']) => (obj: object, msg: string) => void records.push({ level, obj, msg });
+  return {
+    records,
+    debug: at('debug'),
+    info: at('info'),
+    warn: at('warn'),
+    error: at('error'),
+    text: () => records.map((r) => `${r.msg} ${JSON.stringify(r.obj)}`).join('\n'),
+  };
+}
+
+/** Collects cleanups; `dispose()` runs them newest first. */
+export class Disposers {
+  private readonly items: (() => unknown)[] = [];
+  add<T>(item: T, dispose: (item: T) => unknown): T {
+    this.items.push(() => dispose(item));
+    return item;
+  }
+  async dispose(): Promise<void> {
+    for (const item of this.items.splice(0).reverse()) await item();
+  }
+}
+
+/** A simulator and a client pointed at it. */
+export interface Cloud {
+  readonly sim: Simulator;
+  readonly client: CloudStackClient;
+  readonly logs: ReturnType<typeof captureLogger>;
+  /** Another client on the same simulator with other settings. */
+  clientWith(options: Partial<CloudStackClientOptions>): CloudStackClient;
+}
+
+/** Starts a simulator (small job latency) and a fast client; registered with `disposers`. */
+export async function startCloud(
+  disposers: Disposers,
+  { sim: simOptions = {}, client: clientOptions = {} }: { sim?: SimulatorOptions; client?: Partial<CloudStackClientOptions> } = {},
+): Promise<Cloud> {
+  const sim = disposers.add(await startSimulator({ jobLatencyMs: 20, ...simOptions }), (s) => s.close());
+  const logs = captureLogger();
+  const clientWith = (options: Partial<CloudStackClientOptions>) =>
+    new CloudStackClient({ url: sim.url, apiKey: sim.apiKey, secretKey: sim.secretKey, logger: logs, ...FAST_CLIENT, ...clientOptions, ...options });
+  return { sim, client: clientWith({}), logs, clientWith };
+}
+
+/** Polls `check` until it returns a value other than undefined/false, or fails after `timeoutMs`. */
+export async function waitFor<T>(check: () => T | undefined | false | Promise<T | undefined | false>, { timeoutMs = 5_000, intervalMs = 5 } = {}): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`waitFor: condition not met within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+}
+
+/** Runs `promise` expecting it to reject; returns the rejection. */
+export async function rejectionOf(promise: Promise<unknown>): Promise<Error & Record<string, unknown>> {
+  try {
+    await promise;
+  } catch (error) {
+    return error as Error & Record<string, unknown>;
+  }
+  throw new Error('expected a rejection, got a result');
+}
