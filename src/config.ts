@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { z } from 'zod';
+import { Role, type ApiToken } from './roles.js';
 
 /** Where the service keeps its data. */
 export type DatabaseConfig =
@@ -34,6 +35,8 @@ export interface Config {
   readonly shutdownTimeoutMs: number;
   /** Largest `first` a connection query accepts. */
   readonly maxPageSize: number;
+  /** Bearer tokens and their roles; empty: authentication off. */
+  readonly apiTokens: readonly ApiToken[];
 }
 
 /** A configuration problem: the variable and what is wrong with it, as one line. */
@@ -94,6 +97,7 @@ const envSchema = z.object({
   DEMO_DATA: optionalString,
   SHUTDOWN_TIMEOUT_MS: int(0, 600_000, 10_000),
   MAX_PAGE_SIZE: int(1, 10_000, 500),
+  API_TOKENS: optionalString,
   ...Object.fromEntries(CLOUD_VARIABLES.map((name) => [name, optionalString])),
 });
 
@@ -140,6 +144,26 @@ function parseCloud(env: Record<string, string | undefined>, dataDir: string): C
   };
 }
 
+const MIN_TOKEN_LENGTH = 16;
+
+/** Parses `API_TOKENS`: `role:token` pairs separated by commas (roles: viewer, operator). */
+export function parseApiTokens(raw: string | undefined): ApiToken[] {
+  if (raw === undefined) return [];
+  const roles = Object.values(Role) as string[];
+  return raw.split(',').map((entry, index) => {
+    const separator = entry.indexOf(':');
+    const role = entry.slice(0, separator).trim();
+    const token = entry.slice(separator + 1).trim();
+    if (separator < 0 || !roles.includes(role)) {
+      throw new ConfigError('API_TOKENS', `entry ${index + 1} must be role:token with role ${roles.join(' or ')}`);
+    }
+    if (token.length < MIN_TOKEN_LENGTH) {
+      throw new ConfigError('API_TOKENS', `the token of entry ${index + 1} is shorter than ${MIN_TOKEN_LENGTH} characters`);
+    }
+    return { role: role as Role, token };
+  });
+}
+
 /**
  * Reads the configuration from `env`. Throws a {@link ConfigError} naming the first bad variable.
  * Nothing is defaulted silently that could point a production service at the wrong place: a
@@ -151,7 +175,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     const issue = parsed.error.issues[0]!;
     const variable = String(issue.path[0]);
     const value = env[variable];
-    const shown = value === undefined || /KEY|SECRET|PASSWORD|URL/.test(variable) ? '' : ` (got "${value}")`;
+    const shown = value === undefined || /KEY|SECRET|PASSWORD|URL|TOKEN/.test(variable) ? '' : ` (got "${value}")`;
     throw new ConfigError(variable, `${issue.message}${shown}`);
   }
   const e = parsed.data as z.infer<typeof envSchema> & Record<string, string | undefined>;
@@ -169,5 +193,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     demoData: demoData.data,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     maxPageSize: e.MAX_PAGE_SIZE,
+    apiTokens: parseApiTokens(e.API_TOKENS),
   });
 }

@@ -27,10 +27,14 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
       port: config.port,
       maxPageSize: config.maxPageSize,
       shutdownTimeoutMs: config.shutdownTimeoutMs,
+      apiTokens: config.apiTokens,
       readinessProbe: async () => {
         await orm.em.getConnection().execute('SELECT 1');
       },
     });
+    if (config.apiTokens.length === 0 && !['127.0.0.1', '::1', 'localhost'].includes(config.host)) {
+      logger.warn({ host: config.host }, 'API_TOKENS is not set: anyone who can reach this address can change mappings and run failovers');
+    }
     return {
       url: server.url,
       async stop() {

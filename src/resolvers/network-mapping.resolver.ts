@@ -1,5 +1,6 @@
-import { Arg, Ctx, Mutation, Query, Resolver } from 'type-graphql';
+import { Arg, Authorized, Ctx, Mutation, Query, Resolver } from 'type-graphql';
 import { NetworkMapping } from '../entities/network-mapping.entity.js';
+import { Role } from '../server/auth.js';
 import type { Context } from '../server/context.js';
 import { deleteNetworkMapping, listNetworkMappings, setNetworkMapping } from '../services/network-mappings.js';
 import { NetworkMappingKeyInput, SetNetworkMappingInput } from './network-mapping.input.js';
@@ -11,11 +12,13 @@ export class NetworkMappingResolver {
     return listNetworkMappings(em, vmId);
   }
 
+  @Authorized(Role.OPERATOR)
   @Mutation(() => NetworkMapping, { description: 'Creates or replaces the mapping of one source network.' })
   setNetworkMapping(@Arg('input', () => SetNetworkMappingInput) input: SetNetworkMappingInput, @Ctx() { em, loaders }: Context): Promise<NetworkMapping> {
     return setNetworkMapping(em, loaders, input);
   }
 
+  @Authorized(Role.OPERATOR)
   @Mutation(() => NetworkMapping, { description: 'Deletes one mapping; returns it as it was.' })
   deleteNetworkMapping(@Arg('input', () => NetworkMappingKeyInput) input: NetworkMappingKeyInput, @Ctx() { em }: Context): Promise<NetworkMapping> {
     return deleteNetworkMapping(em, input);

@@ -2,6 +2,7 @@ import type { EntityManager } from '@mikro-orm/core';
 import DataLoader from 'dataloader';
 import { loadVmFacts, type VmFacts } from '../inventory/vm-facts.js';
 import type { Logger } from '../logger.js';
+import type { AuthContext, Principal } from './auth.js';
 
 /** Per-request batch loaders: everything a page asks of the same VMs is read once, in batches. */
 export interface Loaders {
@@ -9,7 +10,7 @@ export interface Loaders {
 }
 
 /** What every resolver receives: a request-scoped EntityManager, loaders, and the service's settings. */
-export interface Context {
+export interface Context extends AuthContext {
   readonly em: EntityManager;
   readonly loaders: Loaders;
   readonly logger: Logger;
@@ -27,7 +28,10 @@ export function createLoaders(em: EntityManager): Loaders {
 }
 
 /** A fresh context: forks the ORM's EntityManager so requests never share an identity map. */
-export function createContext(root: EntityManager, logger: Logger, maxPageSize: number): Context {
+export function createContext(
+  root: EntityManager,
+  { logger, maxPageSize, principal, authEnabled }: { logger: Logger; maxPageSize: number; principal: Principal | null; authEnabled: boolean },
+): Context {
   const em = root.fork();
-  return { em, loaders: createLoaders(em), logger, maxPageSize };
+  return { em, loaders: createLoaders(em), logger: principal ? logger.child({ token: principal.tokenId }) : logger, maxPageSize, principal, authEnabled };
 }

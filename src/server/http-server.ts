@@ -7,6 +7,7 @@ import type { GraphQLSchema } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import type { Logger } from '../logger.js';
+import { TokenAuthenticator, type ApiToken } from './auth.js';
 import { createContext, type Context } from './context.js';
 import { createFormatError } from './format-error.js';
 
@@ -25,6 +26,8 @@ export interface StartServerOptions {
   shutdownTimeoutMs?: number;
   /** Answers /readyz: resolves when the service can take work. */
   readinessProbe?: () => Promise<void>;
+  /** Bearer tokens; none: authentication off. */
+  apiTokens?: readonly ApiToken[];
 }
 
 /** A running API server. */
@@ -49,16 +52,28 @@ export async function startServer({
   maxPageSize = 500,
   shutdownTimeoutMs = 10_000,
   readinessProbe = async () => {},
+  apiTokens = [],
 }: StartServerOptions): Promise<RunningServer> {
   const app = Fastify({ logger: false, forceCloseConnections: 'idle' });
   const formatError = createFormatError(logger);
-  const contextFor = (): Context => createContext(em, logger, maxPageSize);
+  const auth = new TokenAuthenticator(apiTokens);
+  const contextFor = (authorization: unknown): Context =>
+    createContext(em, { logger, maxPageSize, principal: auth.authenticate(authorization), authEnabled: auth.enabled });
 
   const wsServer = new WebSocketServer({ server: app.server, path: GRAPHQL_PATH });
   const wsCleanup = useServer<Record<string, unknown> | undefined, Record<string, never>>(
     {
       schema,
-      context: () => contextFor() as unknown as Record<string, unknown>,
+      // A socket without a valid token is closed at connection_init (4403 Forbidden).
+      onConnect: (ctx) => {
+        try {
+          auth.authenticate(ctx.connectionParams?.authorization);
+          return true;
+        } catch {
+          return false;
+        }
+      },
+      context: (ctx) => contextFor(ctx.connectionParams?.authorization) as unknown as Record<string, unknown>,
       onNext: (_ctx, _id, _payload, _args, result) =>
         result.errors ? { ...result, errors: result.errors.map((e) => formatError(e.toJSON(), e)) } : undefined,
       // graphql-ws reports here the operations that did not parse or validate.
@@ -91,7 +106,7 @@ export async function startServer({
     plugins: [fastifyApolloDrainPlugin(app), closeWebSockets, ApolloServerPluginCacheControlDisabled()],
   });
   await apollo.start();
-  await app.register(fastifyApollo(apollo), { path: GRAPHQL_PATH, context: async () => contextFor() });
+  await app.register(fastifyApollo(apollo), { path: GRAPHQL_PATH, context: async (request) => contextFor(request.headers.authorization) });
 
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_req, reply) => {

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { MikroORM } from '@mikro-orm/core';
 import type { DatabaseConfig } from '../../src/config.js';
+import type { ApiToken } from '../../src/roles.js';
 import { createOrm, prepareSchema } from '../../src/db/orm.js';
 import { createLogger } from '../../src/logger.js';
 import { startServer, type RunningServer } from '../../src/server/http-server.js';
@@ -40,7 +41,7 @@ export interface ApiHarness {
 /** Creates a fresh database (MariaDB unless told), brings its schema up, and serves the API on a free port. */
 export async function startApi(
   prefix: string,
-  { maxPageSize = 500, kind = 'mariadb' }: { maxPageSize?: number; kind?: DatabaseKind } = {},
+  { maxPageSize = 500, kind = 'mariadb', apiTokens = [] }: { maxPageSize?: number; kind?: DatabaseKind; apiTokens?: readonly ApiToken[] } = {},
 ): Promise<ApiHarness> {
   const db = await freshDatabase(kind, prefix);
   let statements: string[] = [];
@@ -48,7 +49,7 @@ export async function startApi(
   const orm = await createOrm(database, { onQuery: (sql) => statements.push(sql) });
   await prepareSchema(orm, database);
   const logger = createLogger({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
-  const server = await startServer({ schema: await buildAppSchema(), em: orm.em, logger, port: 0, maxPageSize });
+  const server = await startServer({ schema: await buildAppSchema(), em: orm.em, logger, port: 0, maxPageSize, apiTokens });
   return {
     kind,
     orm,

@@ -86,3 +86,29 @@ export async function rejectionOf(promise: Promise<unknown>): Promise<Error & Re
   }
   throw new Error('expected a rejection, got a result');
 }
+
+/** A raw API answer. */
+export interface RawResponse {
+  readonly status: number;
+  readonly description: string | null;
+  readonly json: Record<string, Record<string, unknown>>;
+}
+
+/**
+ * Sends parameters exactly as given (names, case and order untouched) to `apiUrl`, by GET or
+ * form POST; `signWith` adds a signature computed over those names with that secret.
+ */
+export async function sendRaw(
+  apiUrl: string,
+  pairs: readonly (readonly [string, string])[],
+  { method = 'GET', signWith }: { method?: 'GET' | 'POST'; signWith?: string } = {},
+): Promise<RawResponse> {
+  const { canonicalString, computeSignature } = await import('../../src/cloudstack/signing.js');
+  const all = signWith === undefined ? [...pairs] : [...pairs, ['signature', computeSignature(canonicalString(pairs), signWith)] as const];
+  const encoded = all.map(([n, v]) => `${encodeURIComponent(n)}=${encodeURIComponent(v)}`).join('&');
+  const response =
+    method === 'GET'
+      ? await fetch(`${apiUrl}?${encoded}`)
+      : await fetch(apiUrl, { method: 'POST', body: encoded, headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+  return { status: response.status, description: response.headers.get('x-description'), json: (await response.json()) as RawResponse['json'] };
+}

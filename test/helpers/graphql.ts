@@ -8,13 +8,18 @@ export interface GqlResponse<T = Record<string, any>> {
 }
 
 /** POSTs one operation to the HTTP endpoint. */
-export async function gql<T = Record<string, any>>(url: string, query: string, variables: Record<string, unknown> = {}): Promise<GqlResponse<T>> {
+export async function gql<T = Record<string, any>>(
+  url: string,
+  query: string,
+  variables: Record<string, unknown> = {},
+  headers: Record<string, string> = {},
+): Promise<GqlResponse<T> & { status: number }> {
   const response = await fetch(url, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', ...headers },
     body: JSON.stringify({ query, variables }),
   });
-  return (await response.json()) as GqlResponse<T>;
+  return { ...((await response.json()) as GqlResponse<T>), status: response.status };
 }
 
 /** POSTs and returns `data`, failing the test with the errors when there are any. */
@@ -32,12 +37,13 @@ export async function gqlError(url: string, query: string, variables: Record<str
 }
 
 /** A graphql-ws client on the real WebSocket endpoint. */
-export function wsClient(url: string, options: { retryAttempts?: number; lazy?: boolean } = {}): Client {
+export function wsClient(url: string, options: { retryAttempts?: number; lazy?: boolean; connectionParams?: Record<string, unknown> } = {}): Client {
   return createClient({
     url,
     webSocketImpl: WebSocket,
     retryAttempts: options.retryAttempts ?? 0,
     lazy: options.lazy ?? true,
+    ...(options.connectionParams ? { connectionParams: options.connectionParams } : {}),
     // Tests observe closes through client.on('closed'); the default would print them.
     onNonLazyError: () => {},
   });

@@ -57,3 +57,21 @@ describe('loadConfig', () => {
     expect(loadConfig({ PORT: '', DATABASE_URL: '  ', CLOUDSTACK_URL: '' })).toMatchObject({ port: 4000, database: { kind: 'sqlite' }, cloud: { kind: 'simulator' } });
   });
 });
+
+describe('API_TOKENS', () => {
+  it('reads role:token pairs', () => {
+    expect(loadConfig({ API_TOKENS: 'operator:0123456789abcdef, viewer:fedcba9876543210' }).apiTokens).toEqual([
+      { role: 'operator', token: '0123456789abcdef' },
+      { role: 'viewer', token: 'fedcba9876543210' },
+    ]);
+    expect(loadConfig({}).apiTokens).toEqual([]);
+  });
+
+  it('refuses unknown roles and short tokens without echoing them', () => {
+    const badRole = error({ API_TOKENS: 'admin:0123456789abcdef' });
+    expect(badRole.message).toBe('API_TOKENS: entry 1 must be role:token with role viewer or operator');
+    const short = error({ API_TOKENS: 'viewer:0123456789abcdef,operator:tiny9' });
+    expect(short.message).toBe('API_TOKENS: the token of entry 2 is shorter than 16 characters');
+    expect(short.message).not.toContain('tiny9');
+  });
+});
