@@ -1,0 +1,208 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { CloudStackErrorKind } from '../../src/cloudstack/errors.js';
+import { DEMO_APPLIANCE_VM, DEMO_NETWORKS, DEMO_VMS } from '../../src/demo/demo-world.js';
+import { Disposers, rejectionOf, startCloud, type Cloud } from '../helpers/cloudstack.js';
+
+const disposers = new Disposers();
+let cloud: Cloud;
+beforeAll(async () => {
+  cloud = await startCloud(disposers);
+});
+beforeEach(() => cloud.sim.reset());
+afterAll(() => disposers.dispose());
+
+const WEB = DEMO_VMS[0]!;
+const DB = DEMO_VMS[1]!;
+const WEB_DISK = WEB.disks[0]!.volumeId;
+const [DB_OS, DB_DATA] = DB.disks.map((d) => d.volumeId) as [string, string];
+
+const deployStopped = (name: string) =>
+  cloud.client.deployVirtualMachine({
+    zoneId: cloud.sim.ids.zoneId,
+    serviceOfferingId: cloud.sim.ids.serviceOfferingId,
+    templateId: cloud.sim.ids.templateId,
+    networkIds: [DEMO_NETWORKS[2]!.id],
+    name,
+    cpuNumber: 2,
+    memoryMb: 2048,
+    startVm: false,
+  });
+
+/** Expects a failed job with code 431 (or `code`) and exactly this text. */
+async function expectJobFailure(promise: Promise<unknown>, errorText: string, errorCode = 431) {
+  const error = await rejectionOf(promise);
+  expect(error).toMatchObject({ kind: CloudStackErrorKind.JOB_FAILED, errorCode, errorText, retryable: false });
+}
+
+describe('the seeded appliance', () => {
+  it('is Running with its own ROOT at device 0 and every replicated volume attached at its appliance device id', async () => {
+    const [appliance] = await cloud.client.listVirtualMachines({ id: DEMO_APPLIANCE_VM.id });
+    expect(appliance).toMatchObject({ name: DEMO_APPLIANCE_VM.name, state: 'Running' });
+    const volumes = await cloud.client.listVolumes({ virtualMachineId: DEMO_APPLIANCE_VM.id });
+    const expected = [
+      { id: DEMO_APPLIANCE_VM.rootVolumeId, deviceId: 0, type: 'ROOT' },
+      ...DEMO_VMS.flatMap((vm) => vm.disks.map((d) => ({ id: d.volumeId, deviceId: d.applianceDeviceId, type: 'DATADISK' }))),
+    ].sort((a, b) => a.deviceId - b.deviceId);
+    expect(volumes.map((v) => ({ id: v.id, deviceId: v.deviceId, type: v.type }))).toEqual(expected);
+    expect(volumes.every((v) => v.state === 'Ready')).toBe(true);
+    expect(volumes.find((v) => v.id === WEB_DISK)?.sizeBytes).toBe(WEB.disks[0]!.sizeGb * 1024 ** 3);
+  });
+});
+
+describe('root swap', () => {
+  it('boots a VM from a replicated root: deploy stopped, detach template ROOT, attach at 0 (becomes ROOT), data at 1, start', async () => {
+    const vm = await deployStopped('db-01-test');
+    const [templateRoot] = await cloud.client.listVolumes({ virtualMachineId: vm.id, type: 'ROOT' });
+    const detached = await cloud.client.detachVolume({ id: templateRoot!.id });
+    expect(detached).toMatchObject({ type: 'DATADISK', state: 'Allocated' });
+    expect(detached.virtualMachineId).toBeUndefined();
+
+    await cloud.client.detachVolume({ id: DB_OS }); // data disk of a Running VM: allowed
+    await cloud.client.detachVolume({ id: DB_DATA });
+    const root = await cloud.client.attachVolume({ id: DB_OS, virtualMachineId: vm.id, deviceId: 0 });
+    expect(root).toMatchObject({ type: 'ROOT', deviceId: 0, virtualMachineId: vm.id });
+    const data = await cloud.client.attachVolume({ id: DB_DATA, virtualMachineId: vm.id, deviceId: 1 });
+    expect(data).toMatchObject({ type: 'DATADISK', deviceId: 1 });
+
+    expect((await cloud.client.startVirtualMachine({ id: vm.id })).state).toBe('Running');
+    const volumes = await cloud.client.listVolumes({ virtualMachineId: vm.id });
+    expect(volumes.map((v) => [v.id, v.type, v.deviceId, v.vmState])).toEqual([
+      [DB_OS, 'ROOT', 0, 'Running'],
+      [DB_DATA, 'DATADISK', 1, 'Running'],
+    ]);
+    await cloud.client.deleteVolume({ id: templateRoot!.id });
+    expect(await cloud.client.listVolumes({ id: templateRoot!.id })).toEqual([]);
+  });
+
+  it('gives the volume back to the appliance at its original device id as a DATADISK', async () => {
+    const vm = await deployStopped('web-01-test');
+    const [templateRoot] = await cloud.client.listVolumes({ virtualMachineId: vm.id, type: 'ROOT' });
+    await cloud.client.detachVolume({ id: templateRoot!.id });
+    await cloud.client.detachVolume({ id: WEB_DISK });
+    await cloud.client.attachVolume({ id: WEB_DISK, virtualMachineId: vm.id, deviceId: 0 });
+
+    const back = await cloud.client.detachVolume({ virtualMachineId: vm.id, deviceId: 0 });
+    expect(back).toMatchObject({ id: WEB_DISK, type: 'DATADISK' });
+    const reattached = await cloud.client.attachVolume({ id: WEB_DISK, virtualMachineId: DEMO_APPLIANCE_VM.id, deviceId: WEB.disks[0]!.applianceDeviceId });
+    expect(reattached).toMatchObject({ type: 'DATADISK', deviceId: WEB.disks[0]!.applianceDeviceId, virtualMachineId: DEMO_APPLIANCE_VM.id, vmState: 'Running' });
+  });
+});
+
+describe('attachVolume rules (checked in the job: jobstatus 2)', () => {
+  it('refuses a volume attached to any VM', async () => {
+    const vm = await deployStopped('x');
+    await expectJobFailure(cloud.client.attachVolume({ id: WEB_DISK, virtualMachineId: vm.id }), 'Please specify a volume that is not attached to any VM.');
+  });
+
+  it('refuses a destroyed volume, and one in a state other than Allocated/Ready/Uploaded', async () => {
+    const vm = await deployStopped('x');
+    await cloud.client.detachVolume({ id: WEB_DISK });
+    cloud.sim.update((w) => void (w.volumes.find((v) => v.id === WEB_DISK)!.state = 'Destroy'));
+    await expectJobFailure(cloud.client.attachVolume({ id: WEB_DISK, virtualMachineId: vm.id }), 'Please specify a volume that is not destroyed.');
+    cloud.sim.update((w) => void (w.volumes.find((v) => v.id === WEB_DISK)!.state = 'Creating'));
+    await expectJobFailure(cloud.client.attachVolume({ id: WEB_DISK, virtualMachineId: vm.id }), 'Volume state must be in Allocated, Ready or in Uploaded state');
+  });
+
+  it('refuses a VM that is neither Running nor Stopped, and a VM in another zone', async () => {
+    const vm = await deployStopped('x');
+    await cloud.client.detachVolume({ id: WEB_DISK });
+    await cloud.client.destroyVirtualMachine({ id: vm.id });
+    await expectJobFailure(cloud.client.attachVolume({ id: WEB_DISK, virtualMachineId: vm.id }), 'Please specify a VM that is either running or stopped.');
+    cloud.sim.update((w) => void (w.volumes.find((v) => v.id === WEB_DISK)!.zoneid = 'another-zone'));
+    await expectJobFailure(
+      cloud.client.attachVolume({ id: WEB_DISK, virtualMachineId: DEMO_APPLIANCE_VM.id }),
+      'Please specify a VM that is in the same zone as the volume.',
+    );
+  });
+
+  it('at device 0: refuses a Running VM and a VM that already has a root', async () => {
+    await cloud.client.detachVolume({ id: WEB_DISK });
+    await expectJobFailure(
+      cloud.client.attachVolume({ id: WEB_DISK, virtualMachineId: DEMO_APPLIANCE_VM.id, deviceId: 0 }),
+      'Root volume detach can happen only when vm is in states: Stopped or Destroyed',
+    );
+    const vm = await deployStopped('x');
+    await expectJobFailure(cloud.client.attachVolume({ id: WEB_DISK, virtualMachineId: vm.id, deviceId: 0 }), 'Vm already has root volume attached to it');
+  });
+
+  it('refuses a device id already in use (530) and picks the lowest free one when none is given', async () => {
+    await cloud.client.detachVolume({ id: DB_OS });
+    await expectJobFailure(cloud.client.attachVolume({ id: DB_OS, virtualMachineId: DEMO_APPLIANCE_VM.id, deviceId: 1 }), `deviceId 1 is used by vm ${DEMO_APPLIANCE_VM.id}`, 530);
+    const attached = await cloud.client.attachVolume({ id: DB_OS, virtualMachineId: DEMO_APPLIANCE_VM.id });
+    expect(attached.deviceId).toBe(DB.disks[0]!.applianceDeviceId);
+  });
+
+  it('lets two concurrent attaches of one volume race: one wins, the other fails 530', async () => {
+    const a = await deployStopped('racer-a');
+    const b = await deployStopped('racer-b');
+    await cloud.client.detachVolume({ id: WEB_DISK });
+    const results = await Promise.allSettled([
+      cloud.client.attachVolume({ id: WEB_DISK, virtualMachineId: a.id }),
+      cloud.client.attachVolume({ id: WEB_DISK, virtualMachineId: b.id }),
+    ]);
+    const won = results.filter((r) => r.status === 'fulfilled');
+    const lost = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as Error & Record<string, unknown>] : []));
+    expect(won).toHaveLength(1);
+    const winner = (won[0] as PromiseFulfilledResult<{ vmName?: string }>).value.vmName;
+    expect(lost[0]).toMatchObject({ kind: CloudStackErrorKind.JOB_FAILED, errorCode: 530, errorText: `volume: ${WEB.disks[0]!.volumeName} is already attached to a VM: ${winner}` });
+  });
+
+  it('validates ids synchronously (431 before any job)', async () => {
+    const error = await rejectionOf(cloud.client.attachVolume({ id: 'no-such-volume', virtualMachineId: DEMO_APPLIANCE_VM.id }));
+    expect(error).toMatchObject({ kind: CloudStackErrorKind.API, httpStatus: 431 });
+    expect(error.errorText).toContain('Invalid parameter id value=no-such-volume');
+    expect(error.jobId).toBeUndefined();
+  });
+});
+
+describe('detachVolume rules', () => {
+  it('refuses a volume that is not attached', async () => {
+    await cloud.client.detachVolume({ id: WEB_DISK });
+    await expectJobFailure(cloud.client.detachVolume({ id: WEB_DISK }), 'The specified volume is not attached to a VM.');
+  });
+
+  it('detaches a ROOT only from a Stopped VM', async () => {
+    await expectJobFailure(
+      cloud.client.detachVolume({ id: DEMO_APPLIANCE_VM.rootVolumeId }),
+      'Root volume detach can happen only when vm is in states: Stopped or Destroyed',
+    );
+    await cloud.client.stopVirtualMachine({ id: DEMO_APPLIANCE_VM.id });
+    expect(await cloud.client.detachVolume({ id: DEMO_APPLIANCE_VM.rootVolumeId })).toMatchObject({ type: 'DATADISK' });
+  });
+
+  it('needs an id or the pair (virtualmachineid, deviceid)', async () => {
+    const { sendRaw } = await import('../helpers/cloudstack.js');
+    const answer = await sendRaw(
+      cloud.sim.apiUrl,
+      [['command', 'detachVolume'], ['apikey', cloud.sim.apiKey], ['response', 'json'], ['deviceid', '1']],
+      { signWith: cloud.sim.secretKey },
+    );
+    expect(answer.status).toBe(431);
+    expect(answer.json.detachvolumeresponse!.errortext).toBe('Please provide either a volume id, or a tuple(device id, instance id)');
+  });
+});
+
+describe('deleteVolume and listVolumes', () => {
+  it('refuses to delete an attached volume (sync 431); deletes a detached one', async () => {
+    const error = await rejectionOf(cloud.client.deleteVolume({ id: WEB_DISK }));
+    expect(error).toMatchObject({ kind: CloudStackErrorKind.API, errorCode: 431, errorText: 'Please specify a volume that is not attached to any VM.' });
+    await cloud.client.detachVolume({ id: WEB_DISK });
+    await cloud.client.deleteVolume({ id: WEB_DISK });
+    expect(await cloud.client.listVolumes({ id: WEB_DISK })).toEqual([]);
+    expect(cloud.sim.getState().volumes.find((v) => v.id === WEB_DISK)).toMatchObject({ state: 'Expunged' });
+  });
+
+  it('refuses to delete a volume with a snapshot operation in progress', async () => {
+    await cloud.client.detachVolume({ id: WEB_DISK });
+    cloud.sim.update((w) => void (w.volumes.find((v) => v.id === WEB_DISK)!.state = 'Snapshotting'));
+    expect((await rejectionOf(cloud.client.deleteVolume({ id: WEB_DISK }))).errorText).toBe(
+      'There are snapshot operations in progress on the volume, unable to delete it',
+    );
+  });
+
+  it('filters by type, state and name', async () => {
+    expect((await cloud.client.listVolumes({ type: 'ROOT' })).map((v) => v.id)).toEqual([DEMO_APPLIANCE_VM.rootVolumeId]);
+    expect(await cloud.client.listVolumes({ state: 'Ready' })).toHaveLength(5);
+    expect((await cloud.client.listVolumes({ name: WEB.disks[0]!.volumeName })).map((v) => v.id)).toEqual([WEB_DISK]);
+  });
+});
