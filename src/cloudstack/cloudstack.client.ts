@@ -266,16 +266,13 @@ export class CloudStackClient implements P.CloudStack {
 
   /** {@link pollUntil} with the client's backoff, the operation's deadline and abort handling. */
   private async poll<T>(command: string, op: Operation, jobId: string | undefined, probe: () => Promise<T | undefined>): Promise<T> {
+    const deadline = () =>
+      new CloudStackError(CloudStackErrorKind.DEADLINE, `${command} did not finish within ${op.deadlineAt - op.started} ms`, { command, jobId, retryable: true, ambiguous: true });
     try {
-      return await pollUntil(probe, {
-        backoff: this.pollBackoff,
-        deadlineAt: op.deadlineAt,
-        signal: op.signal,
-        now: this.now,
-        onDeadline: () =>
-          new CloudStackError(CloudStackErrorKind.DEADLINE, `${command} did not finish within ${op.deadlineAt - op.started} ms`, { command, jobId, retryable: true, ambiguous: true }),
-      });
+      return await pollUntil(probe, { backoff: this.pollBackoff, deadlineAt: op.deadlineAt, signal: op.signal, now: this.now, onDeadline: deadline });
     } catch (error) {
+      // A poll cut short by the deadline is the operation's deadline, not a failure of the poll.
+      if (error instanceof CloudStackError && error.kind === CloudStackErrorKind.TIMEOUT && this.now() >= op.deadlineAt) throw deadline();
       if (error instanceof CloudStackError) throw error;
       if (op.signal?.aborted) throw new CloudStackError(CloudStackErrorKind.ABORTED, `${command} aborted`, { command, jobId, retryable: false });
       throw error;

@@ -51,7 +51,7 @@ export interface PollOptions {
 
 /**
  * Calls `probe` until it returns something other than `undefined`, sleeping per `backoff` between
- * probes. Throws `onDeadline()` when the next probe would start after the deadline, and the
+ * probes. Throws `onDeadline()` once the deadline has passed (no probe starts after it), and the
  * signal's reason when it aborts.
  */
 export async function pollUntil<T>(probe: (attempt: number) => Promise<T | undefined>, options: PollOptions): Promise<T> {
@@ -60,16 +60,9 @@ export async function pollUntil<T>(probe: (attempt: number) => Promise<T | undef
     signal?.throwIfAborted();
     const result = await probe(attempt);
     if (result !== undefined) return result;
-    const delay = backoffDelay(backoff, attempt);
     const remaining = deadlineAt - now();
     if (remaining <= 0) throw onDeadline();
-    await sleep(Math.min(delay, remaining), signal);
-    if (now() >= deadlineAt) {
-      // One last look exactly at the deadline before giving up.
-      signal?.throwIfAborted();
-      const last = await probe(attempt + 1);
-      if (last !== undefined) return last;
-      throw onDeadline();
-    }
+    await sleep(Math.min(backoffDelay(backoff, attempt), remaining), signal);
+    if (now() >= deadlineAt) throw onDeadline();
   }
 }

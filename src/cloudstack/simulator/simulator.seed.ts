@@ -20,6 +20,8 @@ const GIB = 1024 ** 3;
 
 /** Properties of the seeded world that are not in the demo world. */
 export const SEED = {
+  /** Creation time of every seeded resource (fixed, so that two seedings are equal). */
+  created: new Date('2026-11-20T09:00:00Z'),
   hypervisor: 'KVM',
   /** The customised offering's fixed CPU speed (MHz); CPU count and memory come with the deploy. */
   offeringCpuSpeed: 2000,
@@ -44,8 +46,8 @@ export function nextAddress(network: SimNetwork): string | undefined {
   return octets.join('.');
 }
 
-/** Builds a fresh seeded world. */
-export function seedWorld(now: Date = new Date()): SimWorld {
+/** Builds a fresh seeded world (equal to every other one). */
+export function seedWorld(now: Date = SEED.created): SimWorld {
   const created = csTime(now);
   const networks: SimNetwork[] = DEMO_NETWORKS.map((n) => ({
     id: n.id,

@@ -63,7 +63,7 @@ export interface Simulator extends AdminTarget {
   reset(): void;
   setJobLatency(ms: number): void;
   readonly jobLatencyMs: number;
-  /** Resolves when no job is running. */
+  /** Resolves when no API request is being handled and no job is running. */
   idle(): Promise<void>;
   close(): Promise<void>;
 }
@@ -121,6 +121,7 @@ export async function startSimulator({
   const api = new SimulatedApi({ state, credentials: { apiKey, secretKey }, faults, jobs: () => runner, onChange: persist, logger });
 
   const sockets = new Set<Socket>();
+  const inFlight = new Set<Promise<unknown>>();
   const simulator = {} as Simulator;
   const server = createServer((req, res) => {
     void serve(req, res).catch((error: unknown) => {
@@ -141,7 +142,9 @@ export async function startSimulator({
       const pairs: ParamPair[] = [...url.searchParams];
       const type = req.headers['content-type'] ?? '';
       if (method === 'POST' && (type === '' || type.startsWith('application/x-www-form-urlencoded'))) pairs.push(...new URLSearchParams(body));
-      const answer = await api.handle(pairs);
+      const handling = api.handle(pairs);
+      inFlight.add(handling);
+      const answer = await handling.finally(() => inFlight.delete(handling));
       if (answer.drop) {
         req.socket.destroy();
         return;
@@ -195,7 +198,13 @@ export async function startSimulator({
     setJobLatency: (ms: number) => {
       latency = ms;
     },
-    idle: () => runner.idle(),
+    idle: async () => {
+      for (;;) {
+        if (inFlight.size > 0) await Promise.allSettled([...inFlight]);
+        await runner.idle();
+        if (inFlight.size === 0) return;
+      }
+    },
     close: () =>
       (closed ??= new Promise<void>((resolve) => {
         runner.close();

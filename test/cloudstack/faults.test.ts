@@ -1,0 +1,168 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { CloudStackErrorKind } from '../../src/cloudstack/errors.js';
+import { FaultKind } from '../../src/cloudstack/simulator/faults.js';
+import { DEMO_NETWORKS, DEMO_VMS } from '../../src/demo/demo-world.js';
+import { Disposers, rejectionOf, startCloud, type Cloud } from '../helpers/cloudstack.js';
+
+const disposers = new Disposers();
+let cloud: Cloud;
+beforeAll(async () => {
+  cloud = await startCloud(disposers);
+});
+beforeEach(() => {
+  cloud.sim.reset();
+  cloud.sim.setJobLatency(20);
+});
+afterAll(() => disposers.dispose());
+
+const DISK = DEMO_VMS[0]!.disks[0]!.volumeId;
+const calls = (command: string) => cloud.sim.faults.calls()[command] ?? 0;
+const deployParams = (name?: string) => ({
+  zoneId: cloud.sim.ids.zoneId,
+  serviceOfferingId: cloud.sim.ids.serviceOfferingId,
+  templateId: cloud.sim.ids.templateId,
+  networkIds: [DEMO_NETWORKS[2]!.id],
+  name,
+  cpuNumber: 2,
+  memoryMb: 2048,
+});
+
+describe('sync error on the nth call', () => {
+  it('fails exactly the nth call; a read retries past a 5xx', async () => {
+    cloud.sim.faults.add({ command: 'listVolumes', kind: FaultKind.ERROR, nth: 2, errorCode: 530, errorText: 'database hiccup' });
+    await cloud.client.listVolumes();
+    expect(await cloud.client.listVolumes()).toHaveLength(5); // 2nd call failed, the retry (3rd) succeeded
+    expect(calls('listVolumes')).toBe(3);
+    expect(cloud.logs.records.some((r) => r.level === 'warn' && r.msg.includes('retrying'))).toBe(true);
+  });
+
+  it('gives up after readAttempts and surfaces the typed error', async () => {
+    cloud.sim.faults.add({ command: 'listZones', kind: FaultKind.ERROR, count: 0, errorCode: 530, errorText: 'down' });
+    const error = await rejectionOf(cloud.clientWith({ readAttempts: 3 }).listZones());
+    expect(error).toMatchObject({ kind: CloudStackErrorKind.API, httpStatus: 530, errorCode: 530, errorText: 'down', retryable: true });
+    expect(calls('listZones')).toBe(3);
+  });
+
+  it('does not retry a 431 read, nor any failed write', async () => {
+    cloud.sim.faults.add({ command: 'listZones', kind: FaultKind.ERROR, errorCode: 431, errorText: 'bad' });
+    expect((await rejectionOf(cloud.client.listZones())).retryable).toBe(false);
+    expect(calls('listZones')).toBe(1);
+    cloud.sim.faults.add({ command: 'attachVolume', kind: FaultKind.ERROR, errorCode: 530, errorText: 'boom' });
+    await cloud.client.detachVolume({ id: DISK });
+    const error = await rejectionOf(cloud.client.attachVolume({ id: DISK, virtualMachineId: cloud.sim.ids.applianceVmId }));
+    expect(error).toMatchObject({ errorCode: 530, retryable: false });
+    expect(calls('attachVolume')).toBe(1);
+  });
+
+  it('fails a read transiently while its job is polled, and the poll carries on', async () => {
+    cloud.sim.faults.add({ command: 'queryAsyncJobResult', kind: FaultKind.ERROR, nth: 1, count: 2, errorCode: 503, errorText: 'busy' });
+    expect(await cloud.client.detachVolume({ id: DISK })).toMatchObject({ id: DISK });
+  });
+});
+
+describe('async job failure', () => {
+  it('fails the job with the given code and text, and changes nothing', async () => {
+    const before = cloud.sim.getState();
+    cloud.sim.faults.add({ command: 'detachVolume', kind: FaultKind.JOB_FAILURE, errorCode: 530, errorText: 'Failed to detach volume: agent unavailable' });
+    const error = await rejectionOf(cloud.client.detachVolume({ id: DISK }));
+    expect(error).toMatchObject({ kind: CloudStackErrorKind.JOB_FAILED, errorCode: 530, errorText: 'Failed to detach volume: agent unavailable', retryable: false });
+    expect(cloud.sim.getState()).toEqual(before);
+    const job = cloud.sim.getState({ jobs: true }).jobs!.at(-1)!;
+    expect(job).toMatchObject({ jobstatus: 2, jobresultcode: 530, jobresult: { errorcode: 530, errortext: 'Failed to detach volume: agent unavailable' } });
+  });
+
+  it('leaves a VM whose deploy job failed in state Error', async () => {
+    cloud.sim.faults.add({ command: 'deployVirtualMachine', kind: FaultKind.JOB_FAILURE, errorCode: 533, errorText: 'Unable to create a deployment for VM' });
+    const error = await rejectionOf(cloud.client.deployVirtualMachine(deployParams('unlucky')));
+    expect(error).toMatchObject({ kind: CloudStackErrorKind.JOB_FAILED, errorCode: 533 });
+    expect((await cloud.client.listVirtualMachines({ name: 'unlucky' }))[0]!.state).toBe('Error');
+  });
+});
+
+describe('latency', () => {
+  it('holds a call; a read that times out is retried', async () => {
+    cloud.sim.faults.add({ command: 'listNetworks', kind: FaultKind.LATENCY, ms: 300 });
+    const networks = await cloud.clientWith({ requestTimeoutMs: 100 }).listNetworks();
+    expect(networks).toHaveLength(DEMO_NETWORKS.length);
+    expect(calls('listNetworks')).toBe(2);
+  });
+
+  it('looks a timed-out create up by name before sending it again; the late original then loses on the name', async () => {
+    cloud.sim.faults.add({ command: 'deployVirtualMachine', kind: FaultKind.LATENCY, ms: 150 });
+    const client = cloud.clientWith({ requestTimeoutMs: 60 });
+    const vm = await client.deployVirtualMachine({ ...deployParams('web-01-test'), startVm: false });
+    // The first try is still held by the server when the client looks: not found, sent again.
+    expect(calls('deployVirtualMachine')).toBe(2);
+    await cloud.sim.idle(); // the held first try has now run too, and was refused on the name
+    expect(calls('listVirtualMachines')).toBeGreaterThanOrEqual(1);
+    const named = cloud.sim.getState().vms.filter((v) => v.name === 'web-01-test');
+    expect(named).toHaveLength(1);
+    expect(vm).toMatchObject({ id: named[0]!.id, state: 'Stopped' });
+  });
+});
+
+describe('dropped connection', () => {
+  it('retries a read whose connection was dropped', async () => {
+    cloud.sim.faults.add({ command: 'listZones', kind: FaultKind.DROP });
+    expect(await cloud.client.listZones()).toHaveLength(1);
+    expect(calls('listZones')).toBe(2);
+  });
+
+  it('after a deploy ran but its answer was lost: finds the VM by name, waits for it, does not deploy twice', async () => {
+    cloud.sim.faults.add({ command: 'deployVirtualMachine', kind: FaultKind.DROP, when: 'after' });
+    const vm = await cloud.client.deployVirtualMachine(deployParams('web-01-test'));
+    expect(vm).toMatchObject({ name: 'web-01-test', state: 'Running' });
+    expect(calls('deployVirtualMachine')).toBe(1);
+    expect(cloud.sim.getState().vms.filter((v) => v.name === 'web-01-test')).toHaveLength(1);
+  });
+
+  it('before a deploy ran: not found by name, so it is sent again — once', async () => {
+    cloud.sim.faults.add({ command: 'deployVirtualMachine', kind: FaultKind.DROP, when: 'before' });
+    const vm = await cloud.client.deployVirtualMachine({ ...deployParams('web-01-test'), startVm: false });
+    expect(vm.state).toBe('Stopped');
+    expect(calls('deployVirtualMachine')).toBe(2);
+    expect(cloud.sim.getState().vms.filter((v) => v.name === 'web-01-test')).toHaveLength(1);
+  });
+
+  it('without a name there is nothing to look up: the ambiguous error is thrown, nothing is re-sent', async () => {
+    cloud.sim.faults.add({ command: 'deployVirtualMachine', kind: FaultKind.DROP, when: 'after' });
+    const error = await rejectionOf(cloud.client.deployVirtualMachine(deployParams()));
+    expect(error).toMatchObject({ kind: CloudStackErrorKind.TRANSPORT, ambiguous: true, retryable: true, command: 'deployVirtualMachine' });
+    expect(calls('deployVirtualMachine')).toBe(1);
+  });
+
+  it('after a snapshot was taken but its answer lost: finds it by volume and name, waits until BackedUp', async () => {
+    cloud.sim.setJobLatency(80);
+    cloud.sim.faults.add({ command: 'createSnapshot', kind: FaultKind.DROP, when: 'after' });
+    const snapshot = await cloud.client.createSnapshot({ volumeId: DISK, name: 'pre-failover' });
+    expect(snapshot).toMatchObject({ name: 'pre-failover', state: 'BackedUp', volumeId: DISK });
+    expect(calls('createSnapshot')).toBe(1);
+    expect(cloud.sim.getState().snapshots).toHaveLength(1);
+  });
+
+  it('does not re-send other writes either: an attach whose connection dropped is reported as ambiguous', async () => {
+    await cloud.client.detachVolume({ id: DISK });
+    cloud.sim.faults.add({ command: 'attachVolume', kind: FaultKind.DROP, when: 'after' });
+    const error = await rejectionOf(cloud.client.attachVolume({ id: DISK, virtualMachineId: cloud.sim.ids.applianceVmId }));
+    expect(error).toMatchObject({ kind: CloudStackErrorKind.TRANSPORT, ambiguous: true });
+    expect(calls('attachVolume')).toBe(1);
+  });
+});
+
+describe('the fault injector', () => {
+  it('fires on nth..nth+count-1 only, matches any command with *, and can be removed', async () => {
+    const fault = cloud.sim.faults.add({ command: '*', kind: FaultKind.ERROR, nth: 2, count: 2, errorCode: 431, errorText: 'x' });
+    const outcomes = [];
+    for (let i = 0; i < 4; i++) outcomes.push(await cloud.client.listZones().then(() => 'ok', () => 'failed'));
+    expect(outcomes).toEqual(['ok', 'failed', 'failed', 'ok']);
+    expect(cloud.sim.faults.list()[0]).toMatchObject({ id: fault.id, seen: 4, fired: 2 });
+    expect(cloud.sim.faults.remove(fault.id)).toBe(true);
+    expect(cloud.sim.faults.list()).toEqual([]);
+  });
+
+  it('rejects malformed specifications', () => {
+    expect(() => cloud.sim.faults.add({ command: 'x', kind: 'explode' as FaultKind })).toThrow(/kind must be one of/);
+    expect(() => cloud.sim.faults.add({ command: 'x', kind: FaultKind.LATENCY })).toThrow(/needs ms/);
+    expect(() => cloud.sim.faults.add({ command: 'x', kind: FaultKind.ERROR, nth: 0 })).toThrow(/nth/);
+  });
+});

@@ -1,0 +1,112 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { CloudStackErrorKind } from '../../src/cloudstack/errors.js';
+import { DEMO_APPLIANCE_VM, DEMO_VMS } from '../../src/demo/demo-world.js';
+import { Disposers, rejectionOf, startCloud, waitFor, type Cloud } from '../helpers/cloudstack.js';
+
+const disposers = new Disposers();
+let cloud: Cloud;
+beforeAll(async () => {
+  cloud = await startCloud(disposers);
+});
+beforeEach(() => {
+  cloud.sim.reset();
+  cloud.sim.setJobLatency(20);
+});
+afterAll(() => disposers.dispose());
+
+const DISK = DEMO_VMS[0]!.disks[0]!;
+
+describe('createSnapshot', () => {
+  it('snapshots a Ready volume: Creating → (volume Snapshotting) → BackingUp → BackedUp', async () => {
+    cloud.sim.setJobLatency(200);
+    const seen = new Set<string>();
+    const watching = waitFor(() => {
+      const state = cloud.sim.getState();
+      const snapshot = state.snapshots[0];
+      if (snapshot) seen.add(`snapshot:${snapshot.state}`);
+      seen.add(`volume:${state.volumes.find((v) => v.id === DISK.volumeId)!.state}`);
+      return snapshot?.state === 'BackedUp';
+    }, { intervalMs: 2 });
+    const snapshot = await cloud.client.createSnapshot({ volumeId: DISK.volumeId, name: 'failover-web-01-disk-2000' });
+    await watching;
+    expect(snapshot).toMatchObject({ name: 'failover-web-01-disk-2000', volumeId: DISK.volumeId, state: 'BackedUp', volumeType: 'DATADISK', revertable: true, intervalType: 'MANUAL' });
+    expect([...seen]).toEqual(expect.arrayContaining(['snapshot:Creating', 'volume:Snapshotting', 'snapshot:BackingUp', 'snapshot:BackedUp', 'volume:Ready']));
+    expect(cloud.sim.getState().volumes.find((v) => v.id === DISK.volumeId)!.state).toBe('Ready');
+  });
+
+  it('names an unnamed snapshot <vm>_<volume>_<timestamp>', async () => {
+    const snapshot = await cloud.client.createSnapshot({ volumeId: DISK.volumeId });
+    expect(snapshot.name).toMatch(new RegExp(`^${DEMO_APPLIANCE_VM.name}_${DISK.volumeName}_\\d{14}$`));
+  });
+
+  it('refuses a volume that is not Ready, synchronously', async () => {
+    cloud.sim.update((w) => void (w.volumes.find((v) => v.id === DISK.volumeId)!.state = 'Allocated'));
+    const error = await rejectionOf(cloud.client.createSnapshot({ volumeId: DISK.volumeId }));
+    expect(error).toMatchObject({
+      kind: CloudStackErrorKind.API,
+      errorCode: 431,
+      errorText: `VolumeId: ${DISK.volumeId} is not in Ready state but Allocated. Cannot take snapshot.`,
+    });
+    expect(cloud.sim.getState().snapshots).toEqual([]);
+  });
+});
+
+describe('revertSnapshot', () => {
+  it('reverts a detached volume', async () => {
+    const snapshot = await cloud.client.createSnapshot({ volumeId: DISK.volumeId, name: 's1' });
+    await cloud.client.detachVolume({ id: DISK.volumeId });
+    const reverted = await cloud.client.revertSnapshot({ id: snapshot.id });
+    expect(reverted?.id).toBe(snapshot.id);
+    expect(cloud.sim.getState().volumes.find((v) => v.id === DISK.volumeId)).toMatchObject({ state: 'Ready', revertedto: snapshot.id });
+  });
+
+  it('refuses a volume attached to a VM that is not Stopped, then reverts once it is', async () => {
+    const snapshot = await cloud.client.createSnapshot({ volumeId: DISK.volumeId, name: 's1' });
+    const error = await rejectionOf(cloud.client.revertSnapshot({ id: snapshot.id }));
+    expect(error).toMatchObject({ kind: CloudStackErrorKind.JOB_FAILED, errorCode: 431, errorText: 'The VM the specified disk is attached to is not in the shutdown state.' });
+    await cloud.client.stopVirtualMachine({ id: DEMO_APPLIANCE_VM.id });
+    await cloud.client.revertSnapshot({ id: snapshot.id });
+    expect(cloud.sim.getState().volumes.find((v) => v.id === DISK.volumeId)!.revertedto).toBe(snapshot.id);
+  });
+
+  it('refuses a volume that is not Ready', async () => {
+    const snapshot = await cloud.client.createSnapshot({ volumeId: DISK.volumeId, name: 's1' });
+    await cloud.client.detachVolume({ id: DISK.volumeId });
+    cloud.sim.update((w) => void (w.volumes.find((v) => v.id === DISK.volumeId)!.state = 'Allocated'));
+    const error = await rejectionOf(cloud.client.revertSnapshot({ id: snapshot.id }));
+    expect(error).toMatchObject({ kind: CloudStackErrorKind.JOB_FAILED, errorCode: 431, errorText: 'The volume is not in Ready state.' });
+  });
+});
+
+describe('deleteSnapshot and listSnapshots', () => {
+  it('deletes a snapshot: it disappears from lists and its id stops resolving', async () => {
+    const snapshot = await cloud.client.createSnapshot({ volumeId: DISK.volumeId, name: 's1' });
+    await cloud.client.deleteSnapshot({ id: snapshot.id });
+    expect(await cloud.client.listSnapshots({ volumeId: DISK.volumeId })).toEqual([]);
+    expect(cloud.sim.getState().snapshots[0]).toMatchObject({ id: snapshot.id, state: 'Destroyed' });
+    expect((await rejectionOf(cloud.client.deleteSnapshot({ id: snapshot.id }))).errorCode).toBe(431);
+  });
+
+  it('refuses to delete a snapshot still being taken', async () => {
+    cloud.sim.update((w) =>
+      w.snapshots.push({ id: 'snap-busy', name: 'busy', volumeid: DISK.volumeId, volumetype: 'DATADISK', state: 'BackingUp', zoneid: cloud.sim.ids.zoneId, intervaltype: 'MANUAL', snapshottype: 'MANUAL', created: '2026-01-01T00:00:00+0000' }),
+    );
+    const error = await rejectionOf(cloud.client.deleteSnapshot({ id: 'snap-busy' }));
+    expect(error).toMatchObject({ kind: CloudStackErrorKind.JOB_FAILED, errorCode: 431, errorText: "Can't delete snapshotshot snap-busy due to it is in BackingUp Status" });
+  });
+
+  it('filters by volume, name and id', async () => {
+    const a = await cloud.client.createSnapshot({ volumeId: DISK.volumeId, name: 'a' });
+    const b = await cloud.client.createSnapshot({ volumeId: DEMO_VMS[1]!.disks[0]!.volumeId, name: 'b' });
+    expect((await cloud.client.listSnapshots({ volumeId: DISK.volumeId })).map((s) => s.id)).toEqual([a.id]);
+    expect((await cloud.client.listSnapshots({ name: 'b' })).map((s) => s.id)).toEqual([b.id]);
+    expect((await cloud.client.listSnapshots({ id: a.id, intervalType: 'MANUAL' })).map((s) => s.name)).toEqual(['a']);
+    expect(await cloud.client.listSnapshots()).toHaveLength(2);
+  });
+});
+
+it('snapshots every disk of a VM side by side', async () => {
+  const disks = DEMO_VMS[1]!.disks;
+  const snapshots = await Promise.all(disks.map((d) => cloud.client.createSnapshot({ volumeId: d.volumeId, name: `pre-${d.diskId}` })));
+  expect(snapshots.map((s) => [s.volumeId, s.state])).toEqual(disks.map((d) => [d.volumeId, 'BackedUp']));
+});
