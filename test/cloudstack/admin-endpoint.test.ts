@@ -1,15 +1,9 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { CloudStackErrorKind } from '../../src/cloudstack/errors.js';
 import { DEMO_VMS } from '../../src/demo/demo-world.js';
-import { Disposers, rejectionOf, startCloud, type Cloud } from '../helpers/cloudstack.js';
+import { rejectionOf, useCloud } from '../helpers/cloudstack.js';
 
-const disposers = new Disposers();
-let cloud: Cloud;
-beforeAll(async () => {
-  cloud = await startCloud(disposers);
-});
-beforeEach(() => cloud.sim.reset());
-afterAll(() => disposers.dispose());
+const cloud = useCloud();
 
 async function admin(method: string, path: string, body?: unknown) {
   const response = await fetch(`${cloud.sim.url}${path}`, {

@@ -1,26 +1,17 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { CloudStackErrorKind } from '../../src/cloudstack/errors.js';
 import type { JobProgress } from '../../src/cloudstack/cloudstack.port.js';
 import { JobStatus } from '../../src/cloudstack/cloudstack.types.js';
 import { DEMO_APPLIANCE_VM, DEMO_VMS } from '../../src/demo/demo-world.js';
-import { Disposers, rejectionOf, sendRaw, startCloud, waitFor, type Cloud } from '../helpers/cloudstack.js';
+import { callRaw, rejectionOf, useCloud, waitFor } from '../helpers/cloudstack.js';
 
-const disposers = new Disposers();
-let cloud: Cloud;
-beforeAll(async () => {
-  cloud = await startCloud(disposers);
-});
-beforeEach(async () => {
-  cloud.sim.reset();
-  cloud.sim.setJobLatency(20);
-});
-afterAll(() => disposers.dispose());
+const cloud = useCloud();
 
 const DISK = DEMO_VMS[0]!.disks[0]!.volumeId;
 
 /** Submits detachVolume by hand and returns its job id. */
 async function submitDetach(): Promise<string> {
-  const answer = await sendRaw(cloud.sim.apiUrl, [['command', 'detachVolume'], ['apikey', cloud.sim.apiKey], ['response', 'json'], ['id', DISK]], { signWith: cloud.sim.secretKey });
+  const answer = await callRaw(cloud.sim, 'detachVolume', [['id', DISK]]);
   return answer.json.detachvolumeresponse!.jobid as string;
 }
 
@@ -42,8 +33,7 @@ describe('async jobs', () => {
   });
 
   it('shapes a failed job as jobstatus 2 with errorcode/errortext in jobresult', async () => {
-    const { sendRaw: send } = await import('../helpers/cloudstack.js');
-    const answer = await send(cloud.sim.apiUrl, [['command', 'startVirtualMachine'], ['apikey', cloud.sim.apiKey], ['response', 'json'], ['id', DEMO_APPLIANCE_VM.id]], { signWith: cloud.sim.secretKey });
+    const answer = await callRaw(cloud.sim, 'startVirtualMachine', [['id', DEMO_APPLIANCE_VM.id]]);
     const jobId = answer.json.startvirtualmachineresponse!.jobid as string;
     const job = await waitFor(async () => {
       const j = await cloud.client.queryAsyncJobResult({ jobId });

@@ -1,17 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { CloudStackErrorKind } from '../../src/cloudstack/errors.js';
 import { DEMO_NETWORKS, DEMO_SERVICE_OFFERING, DEMO_TEMPLATE, DEMO_ZONE } from '../../src/demo/demo-world.js';
-import { Disposers, rejectionOf, sendRaw, startCloud, type Cloud } from '../helpers/cloudstack.js';
+import { callRaw, rejectionOf, useCloud } from '../helpers/cloudstack.js';
 
-const disposers = new Disposers();
-let cloud: Cloud;
-beforeAll(async () => {
-  cloud = await startCloud(disposers);
-});
-afterAll(() => disposers.dispose());
-
-const raw = (command: string, extra: [string, string][] = []) =>
-  sendRaw(cloud.sim.apiUrl, [['command', command], ['apikey', cloud.sim.apiKey], ['response', 'json'], ...extra], { signWith: cloud.sim.secretKey });
+const cloud = useCloud({ reset: false });
+const raw = (command: string, extra: [string, string][] = []) => callRaw(cloud.sim, command, extra);
 
 describe('the catalog of the seeded world', () => {
   it('lists the demo zone, by id and by name', async () => {

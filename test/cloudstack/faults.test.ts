@@ -1,31 +1,14 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { CloudStackErrorKind } from '../../src/cloudstack/errors.js';
 import { FaultKind } from '../../src/cloudstack/simulator/faults.js';
 import { DEMO_NETWORKS, DEMO_VMS } from '../../src/demo/demo-world.js';
-import { Disposers, rejectionOf, startCloud, type Cloud } from '../helpers/cloudstack.js';
+import { deployParams as params, rejectionOf, useCloud } from '../helpers/cloudstack.js';
 
-const disposers = new Disposers();
-let cloud: Cloud;
-beforeAll(async () => {
-  cloud = await startCloud(disposers);
-});
-beforeEach(() => {
-  cloud.sim.reset();
-  cloud.sim.setJobLatency(20);
-});
-afterAll(() => disposers.dispose());
+const cloud = useCloud();
 
 const DISK = DEMO_VMS[0]!.disks[0]!.volumeId;
 const calls = (command: string) => cloud.sim.faults.calls()[command] ?? 0;
-const deployParams = (name?: string) => ({
-  zoneId: cloud.sim.ids.zoneId,
-  serviceOfferingId: cloud.sim.ids.serviceOfferingId,
-  templateId: cloud.sim.ids.templateId,
-  networkIds: [DEMO_NETWORKS[2]!.id],
-  name,
-  cpuNumber: 2,
-  memoryMb: 2048,
-});
+const deployParams = (name?: string) => params(cloud.sim, { name });
 
 describe('sync error on the nth call', () => {
   it('fails exactly the nth call; a read retries past a 5xx', async () => {

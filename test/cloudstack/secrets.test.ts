@@ -1,9 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { CloudStackClient } from '../../src/cloudstack/cloudstack.client.js';
 import { FetchTransport, type HttpRequest, type HttpTransport } from '../../src/cloudstack/cloudstack.transport.js';
 import { FaultKind } from '../../src/cloudstack/simulator/faults.js';
-import { DEMO_NETWORKS } from '../../src/demo/demo-world.js';
-import { captureLogger, Disposers, FAST_CLIENT, rejectionOf, startCloud, type Cloud } from '../helpers/cloudstack.js';
+import { captureLogger, deployParams, FAST_CLIENT, rejectionOf, useCloud } from '../helpers/cloudstack.js';
 
 /** A transport that records every signature it sends, and can fail the way a careless library does. */
 class RecordingTransport implements HttpTransport {
@@ -21,12 +20,7 @@ class RecordingTransport implements HttpTransport {
   }
 }
 
-const disposers = new Disposers();
-let cloud: Cloud;
-beforeAll(async () => {
-  cloud = await startCloud(disposers, { sim: { apiKey: 'api-key-that-must-stay-hidden-1234', secretKey: 'secret-key-that-must-stay-hidden-5678' } });
-});
-afterAll(() => disposers.dispose());
+const cloud = useCloud({ reset: false, sim: { apiKey: 'api-key-that-must-stay-hidden-1234', secretKey: 'secret-key-that-must-stay-hidden-5678' } });
 
 function everythingAbout(error: Error & Record<string, unknown>): string {
   const cause = error.cause as Error | undefined;
@@ -46,15 +40,7 @@ describe('secrets', () => {
       const client = make({ method });
       // Successes, for the debug logs.
       await client.listVolumes();
-      const vm = await client.deployVirtualMachine({
-        zoneId: cloud.sim.ids.zoneId,
-        serviceOfferingId: cloud.sim.ids.serviceOfferingId,
-        templateId: cloud.sim.ids.templateId,
-        networkIds: [DEMO_NETWORKS[2]!.id],
-        name: `secret-test-${method.toLowerCase()}`,
-        cpuNumber: 1,
-        memoryMb: 512,
-      });
+      const vm = await client.deployVirtualMachine(deployParams(cloud.sim, { name: `secret-test-${method.toLowerCase()}` }));
       // A sync error, a failed job, a dropped connection, a timeout, a 401, an abort.
       await collect(client.attachVolume({ id: 'nope', virtualMachineId: vm.id }));
       await collect(client.startVirtualMachine({ id: vm.id }));

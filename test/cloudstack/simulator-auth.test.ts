@@ -1,16 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { CloudStackError, CloudStackErrorKind } from '../../src/cloudstack/errors.js';
 import { formatExpires } from '../../src/cloudstack/signing.js';
 import { UNAUTHORIZED_TEXT } from '../../src/cloudstack/simulator/simulator.auth.js';
-import { DEMO_NETWORKS } from '../../src/demo/demo-world.js';
-import { Disposers, rejectionOf, sendRaw, startCloud, type Cloud } from '../helpers/cloudstack.js';
+import { deployParams, rejectionOf, sendRaw, useCloud } from '../helpers/cloudstack.js';
 
-const disposers = new Disposers();
-let cloud: Cloud;
-beforeAll(async () => {
-  cloud = await startCloud(disposers);
-});
-afterAll(() => disposers.dispose());
+const cloud = useCloud({ reset: false });
 
 const inTenMinutes = () => formatExpires(new Date(Date.now() + 600_000));
 const base = (command: string) =>
@@ -36,16 +30,7 @@ describe('simulator signature check', () => {
     ['reserved characters', "a+b=c&d/e?f'g!h%i"],
   ])('signs and verifies a value with %s, by GET and by POST', async (_what, displayName) => {
     for (const method of ['GET', 'POST'] as const) {
-      const vm = await cloud.clientWith({ method }).deployVirtualMachine({
-        zoneId: cloud.sim.ids.zoneId,
-        serviceOfferingId: cloud.sim.ids.serviceOfferingId,
-        templateId: cloud.sim.ids.templateId,
-        networkIds: [DEMO_NETWORKS[2]!.id],
-        displayName,
-        cpuNumber: 1,
-        memoryMb: 512,
-        startVm: false,
-      });
+      const vm = await cloud.clientWith({ method }).deployVirtualMachine(deployParams(cloud.sim, { displayName, startVm: false }));
       expect(vm.displayName).toBe(displayName);
     }
   });

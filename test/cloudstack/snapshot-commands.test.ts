@@ -1,18 +1,9 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { CloudStackErrorKind } from '../../src/cloudstack/errors.js';
 import { DEMO_APPLIANCE_VM, DEMO_VMS } from '../../src/demo/demo-world.js';
-import { Disposers, rejectionOf, startCloud, waitFor, type Cloud } from '../helpers/cloudstack.js';
+import { rejectionOf, useCloud, waitFor } from '../helpers/cloudstack.js';
 
-const disposers = new Disposers();
-let cloud: Cloud;
-beforeAll(async () => {
-  cloud = await startCloud(disposers);
-});
-beforeEach(() => {
-  cloud.sim.reset();
-  cloud.sim.setJobLatency(20);
-});
-afterAll(() => disposers.dispose());
+const cloud = useCloud();
 
 const DISK = DEMO_VMS[0]!.disks[0]!;
 

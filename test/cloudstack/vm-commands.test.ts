@@ -1,27 +1,12 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { CloudStackErrorKind } from '../../src/cloudstack/errors.js';
 import { DEMO_APPLIANCE_VM, DEMO_NETWORKS, DEMO_VMS } from '../../src/demo/demo-world.js';
-import { Disposers, rejectionOf, startCloud, type Cloud } from '../helpers/cloudstack.js';
+import { callRaw, deployParams, rejectionOf, useCloud } from '../helpers/cloudstack.js';
 
-const disposers = new Disposers();
-let cloud: Cloud;
-beforeAll(async () => {
-  cloud = await startCloud(disposers);
-});
-beforeEach(() => cloud.sim.reset());
-afterAll(() => disposers.dispose());
+const cloud = useCloud();
 
 const [PROD, PROD_BACKEND, TEST, TEST_BACKEND] = DEMO_NETWORKS.map((n) => n.id) as [string, string, string, string];
-const deploy = (extra: Record<string, unknown> = {}) =>
-  cloud.client.deployVirtualMachine({
-    zoneId: cloud.sim.ids.zoneId,
-    serviceOfferingId: cloud.sim.ids.serviceOfferingId,
-    templateId: cloud.sim.ids.templateId,
-    networkIds: [TEST],
-    cpuNumber: 2,
-    memoryMb: 4096,
-    ...extra,
-  });
+const deploy = (extra: Parameters<typeof deployParams>[1] = {}) => cloud.client.deployVirtualMachine(deployParams(cloud.sim, { memoryMb: 4096, ...extra }));
 
 describe('deployVirtualMachine', () => {
   it('deploys Stopped with startvm=false: custom CPU/memory, NICs in networkids order (first default), a template ROOT', async () => {
@@ -62,21 +47,13 @@ describe('deployVirtualMachine', () => {
   });
 
   it('reads details keys case-sensitively (details[0].cpunumber is not cpuNumber)', async () => {
-    const { sendRaw } = await import('../helpers/cloudstack.js');
-    const { formatExpires } = await import('../../src/cloudstack/signing.js');
-    const pairs: [string, string][] = [
-      ['command', 'deployVirtualMachine'],
-      ['apikey', cloud.sim.apiKey],
-      ['response', 'json'],
+    const answer = await callRaw(cloud.sim, 'deployVirtualMachine', [
       ['zoneid', cloud.sim.ids.zoneId],
       ['serviceofferingid', cloud.sim.ids.serviceOfferingId],
       ['templateid', cloud.sim.ids.templateId],
       ['details[0].cpunumber', '2'],
       ['details[0].memory', '1024'],
-      ['signatureversion', '3'],
-      ['expires', formatExpires(new Date(Date.now() + 60_000))],
-    ];
-    const answer = await sendRaw(cloud.sim.apiUrl, pairs, { signWith: cloud.sim.secretKey });
+    ]);
     expect(answer.status).toBe(431);
     expect(answer.json.deployvirtualmachineresponse!.errortext).toMatch(/^Invalid cpu cores value/);
   });
@@ -186,8 +163,7 @@ describe('listVirtualMachines', () => {
     expect((await cloud.client.listVirtualMachines({ name: 'web-01' })).map((v) => v.id)).toEqual([a.id]);
     expect((await cloud.client.listVirtualMachines({ state: 'Running' })).map((v) => v.id)).toEqual([DEMO_APPLIANCE_VM.id]);
     expect(await cloud.client.listVirtualMachines({ zoneId: cloud.sim.ids.zoneId })).toHaveLength(3);
-    const { sendRaw } = await import('../helpers/cloudstack.js');
-    const raw = await sendRaw(cloud.sim.apiUrl, [['command', 'listVirtualMachines'], ['apikey', cloud.sim.apiKey], ['response', 'json'], ['name', 'WEB-01']], { signWith: cloud.sim.secretKey });
+    const raw = await callRaw(cloud.sim, 'listVirtualMachines', [['name', 'WEB-01']]);
     expect(raw.json.listvirtualmachinesresponse!.count).toBe(2);
   });
 });

@@ -1,32 +1,16 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { CloudStackErrorKind } from '../../src/cloudstack/errors.js';
-import { DEMO_APPLIANCE_VM, DEMO_NETWORKS, DEMO_VMS } from '../../src/demo/demo-world.js';
-import { Disposers, rejectionOf, startCloud, type Cloud } from '../helpers/cloudstack.js';
+import { DEMO_APPLIANCE_VM, DEMO_VMS } from '../../src/demo/demo-world.js';
+import { callRaw, deployParams, rejectionOf, useCloud } from '../helpers/cloudstack.js';
 
-const disposers = new Disposers();
-let cloud: Cloud;
-beforeAll(async () => {
-  cloud = await startCloud(disposers);
-});
-beforeEach(() => cloud.sim.reset());
-afterAll(() => disposers.dispose());
+const cloud = useCloud();
 
 const WEB = DEMO_VMS[0]!;
 const DB = DEMO_VMS[1]!;
 const WEB_DISK = WEB.disks[0]!.volumeId;
 const [DB_OS, DB_DATA] = DB.disks.map((d) => d.volumeId) as [string, string];
 
-const deployStopped = (name: string) =>
-  cloud.client.deployVirtualMachine({
-    zoneId: cloud.sim.ids.zoneId,
-    serviceOfferingId: cloud.sim.ids.serviceOfferingId,
-    templateId: cloud.sim.ids.templateId,
-    networkIds: [DEMO_NETWORKS[2]!.id],
-    name,
-    cpuNumber: 2,
-    memoryMb: 2048,
-    startVm: false,
-  });
+const deployStopped = (name: string) => cloud.client.deployVirtualMachine(deployParams(cloud.sim, { name, startVm: false }));
 
 /** Expects a failed job with code 431 (or `code`) and exactly this text. */
 async function expectJobFailure(promise: Promise<unknown>, errorText: string, errorCode = 431) {
@@ -171,12 +155,7 @@ describe('detachVolume rules', () => {
   });
 
   it('needs an id or the pair (virtualmachineid, deviceid)', async () => {
-    const { sendRaw } = await import('../helpers/cloudstack.js');
-    const answer = await sendRaw(
-      cloud.sim.apiUrl,
-      [['command', 'detachVolume'], ['apikey', cloud.sim.apiKey], ['response', 'json'], ['deviceid', '1']],
-      { signWith: cloud.sim.secretKey },
-    );
+    const answer = await callRaw(cloud.sim, 'detachVolume', [['deviceid', '1']]);
     expect(answer.status).toBe(431);
     expect(answer.json.detachvolumeresponse!.errortext).toBe('Please provide either a volume id, or a tuple(device id, instance id)');
   });

@@ -1,4 +1,8 @@
+import { afterAll, beforeAll, beforeEach } from 'vitest';
 import { CloudStackClient, type CloudStackClientOptions } from '../../src/cloudstack/cloudstack.client.js';
+import type { DeployVirtualMachineParams } from '../../src/cloudstack/cloudstack.port.js';
+import { canonicalString, computeSignature } from '../../src/cloudstack/signing.js';
+import { DEMO_NETWORKS } from '../../src/demo/demo-world.js';
 import type { CloudStackLogger } from '../../src/cloudstack/logger.js';
 import { startSimulator, type Simulator, type SimulatorOptions } from '../../src/cloudstack/simulator/simulator.server.js';
 
@@ -103,7 +107,6 @@ export async function sendRaw(
   pairs: readonly (readonly [string, string])[],
   { method = 'GET', signWith }: { method?: 'GET' | 'POST'; signWith?: string } = {},
 ): Promise<RawResponse> {
-  const { canonicalString, computeSignature } = await import('../../src/cloudstack/signing.js');
   const all = signWith === undefined ? [...pairs] : [...pairs, ['signature', computeSignature(canonicalString(pairs), signWith)] as const];
   const encoded = all.map(([n, v]) => `${encodeURIComponent(n)}=${encodeURIComponent(v)}`).join('&');
   const response =
@@ -111,4 +114,43 @@ export async function sendRaw(
       ? await fetch(`${apiUrl}?${encoded}`)
       : await fetch(apiUrl, { method: 'POST', body: encoded, headers: { 'content-type': 'application/x-www-form-urlencoded' } });
   return { status: response.status, description: response.headers.get('x-description'), json: (await response.json()) as RawResponse['json'] };
+}
+
+/**
+ * One simulator + client for a test file: started before all tests, reset to the seeded world
+ * (and the job latency to `jobLatencyMs`) before each unless `reset` is false, closed after all.
+ * The returned object is filled in by the `beforeAll` hook.
+ */
+export function useCloud({ reset = true, jobLatencyMs = 20, ...options }: { reset?: boolean; jobLatencyMs?: number } & Parameters<typeof startCloud>[1] = {}): Cloud {
+  const disposers = new Disposers();
+  const cloud = {} as Cloud;
+  beforeAll(async () => {
+    Object.assign(cloud, await startCloud(disposers, options));
+  });
+  if (reset) {
+    beforeEach(() => {
+      cloud.sim.reset();
+      cloud.sim.setJobLatency(jobLatencyMs);
+    });
+  }
+  afterAll(() => disposers.dispose());
+  return cloud;
+}
+
+/** deployVirtualMachine parameters for the seeded world: the test network, 2 CPUs, 2 GB. */
+export function deployParams(sim: Simulator, overrides: Partial<DeployVirtualMachineParams> = {}): DeployVirtualMachineParams {
+  return {
+    zoneId: sim.ids.zoneId,
+    serviceOfferingId: sim.ids.serviceOfferingId,
+    templateId: sim.ids.templateId,
+    networkIds: [DEMO_NETWORKS.find((n) => n.isTest)!.id],
+    cpuNumber: 2,
+    memoryMb: 2048,
+    ...overrides,
+  };
+}
+
+/** Calls `command` by hand (lowercase names, signed, no expires) with extra parameters as given. */
+export function callRaw(sim: Simulator, command: string, extra: readonly (readonly [string, string])[] = [], { method = 'GET' as 'GET' | 'POST' } = {}): Promise<RawResponse> {
+  return sendRaw(sim.apiUrl, [['command', command], ['apikey', sim.apiKey], ['response', 'json'], ...extra], { method, signWith: sim.secretKey });
 }
