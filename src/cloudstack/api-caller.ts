@@ -34,8 +34,6 @@ export interface CallOptions {
   readonly signal?: AbortSignal;
   /** Epoch ms after which no try is started and the current one is cut short. */
   readonly deadlineAt?: number;
-  /** Overrides the default method for this call. */
-  readonly method?: 'GET' | 'POST';
 }
 
 /** Sends signed commands and opens their envelopes. */
@@ -70,7 +68,7 @@ export class ApiCaller {
     const { endpoint, apiKey, secretKey, transport, requestTimeoutMs, expiresInMs, logger, now } = this.options;
     const { read, signal, deadlineAt } = callOptions;
     if (signal?.aborted) throw this.aborted(command, signal);
-    const method = callOptions.method ?? this.options.method;
+    const method = this.options.method;
     const timeoutMs = Math.max(1, Math.min(requestTimeoutMs, deadlineAt === undefined ? Infinity : deadlineAt - now()));
     const timeout = AbortSignal.timeout(timeoutMs);
     const combined = signal ? AbortSignal.any([signal, timeout]) : timeout;

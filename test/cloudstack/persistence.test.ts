@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { CloudStackClient } from '../../src/cloudstack/cloudstack.client.js';
 import { INTERRUPTED_JOB_TEXT } from '../../src/cloudstack/simulator/simulator.jobs.js';
 import { startSimulator } from '../../src/cloudstack/simulator/simulator.server.js';
-import { StateFileError } from '../../src/cloudstack/simulator/simulator.store.js';
+import { StateFileError } from '../../src/cloudstack/simulator/simulator.state.js';
 import { DEMO_NETWORKS, DEMO_VMS } from '../../src/demo/demo-world.js';
 import { Disposers, FAST_CLIENT, rejectionOf, waitFor } from '../helpers/cloudstack.js';
 

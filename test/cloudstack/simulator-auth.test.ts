@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { CloudStackError, CloudStackErrorKind } from '../../src/cloudstack/errors.js';
 import { formatExpires } from '../../src/cloudstack/signing.js';
-import { UNAUTHORIZED_TEXT } from '../../src/cloudstack/simulator/simulator.auth.js';
+import { UNAUTHORIZED_TEXT } from '../../src/cloudstack/simulator/simulator.api.js';
 import { deployParams, rejectionOf, sendRaw, useCloud } from '../helpers/cloudstack.js';
 
 const cloud = useCloud({ reset: false });

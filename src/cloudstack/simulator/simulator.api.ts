@@ -1,4 +1,4 @@
-import type { ParamPair } from '../signing.js';
+import { canonicalString, computeSignature, parseExpires, signaturesEqual, type ParamPair } from '../signing.js';
 import { silentLogger, type CloudStackLogger } from '../logger.js';
 import { sleep } from '../polling.js';
 import { CATALOG_COMMANDS } from './commands/catalog.commands.js';
@@ -7,7 +7,6 @@ import { SNAPSHOT_COMMANDS } from './commands/snapshot.commands.js';
 import { VM_COMMANDS } from './commands/vm.commands.js';
 import { VOLUME_COMMANDS } from './commands/volume.commands.js';
 import type { FaultInjector } from './faults.js';
-import { UNAUTHORIZED_TEXT, verifySignature, type Credentials } from './simulator.auth.js';
 import type { JobRunner } from './simulator.jobs.js';
 import { RequestParams, SimApiError, paramError } from './simulator.params.js';
 import type { CloudState } from './simulator.state.js';
@@ -18,6 +17,54 @@ import type { CloudState } from './simulator.state.js';
  * `errorresponse` for an unknown command, 401 `<command>response` for a bad signature), then
  * injected faults, then the command (sync errors), then for async commands the job.
  */
+
+/**
+ * The signature check of CloudStack's ApiServer.verifyRequest, step for step:
+ * - `signature`, `apikey`, `signatureversion` and `expires` are found whatever the case of their
+ *   names (equalsIgnoreCase); `command` must be spelled `command`;
+ * - the string to sign is every other parameter, names exactly as received, sorted ordinally,
+ *   `name=URLEncoder(value)` joined with `&`, then lowercased — so a client that sends camelCase
+ *   names verifies as long as it signed the names it sent;
+ * - with signatureversion 3, `expires` must be present, parseable and not in the past;
+ * - the key must be known, and signatures are compared in constant time.
+ * Any failure is the same 401: the server never says which part was wrong.
+ */
+
+/** CloudStack's one answer to every authentication failure. */
+export const UNAUTHORIZED_TEXT = 'unable to verify user credentials and/or request signature';
+
+/** A key pair the simulator accepts. */
+export interface Credentials {
+  readonly apiKey: string;
+  readonly secretKey: string;
+}
+
+/** Why a request was refused (for the simulator's debug log only; never sent to the client). */
+export type AuthFailure = 'missing-signature' | 'missing-apikey' | 'unknown-apikey' | 'missing-expires' | 'bad-expires' | 'expired' | 'bad-signature';
+
+/** Verifies a request's signature; returns undefined when it is good, else why not. */
+export function verifySignature(pairs: readonly ParamPair[], credentials: Credentials, now: Date = new Date()): AuthFailure | undefined {
+  const find = (name: string) => pairs.find(([n]) => n.toLowerCase() === name)?.[1];
+  const signature = find('signature');
+  const apiKey = find('apikey');
+  if (signature === undefined) return 'missing-signature';
+  if (apiKey === undefined) return 'missing-apikey';
+  if (find('signatureversion') === '3') {
+    const expires = find('expires');
+    if (expires === undefined) return 'missing-expires';
+    const when = parseExpires(expires);
+    if (when === undefined) return 'bad-expires';
+    if (when.getTime() < now.getTime()) return 'expired';
+  }
+  if (apiKey !== credentials.apiKey) return 'unknown-apikey';
+  let expected: string;
+  try {
+    expected = computeSignature(canonicalString(pairs), credentials.secretKey);
+  } catch {
+    return 'bad-signature'; // a value that cannot be encoded (a lone surrogate)
+  }
+  return signaturesEqual(signature, expected) ? undefined : 'bad-signature';
+}
 
 /** Every command the simulator knows, by its exact (case-sensitive) name. */
 export const COMMANDS: Readonly<Record<string, CommandHandler>> = {
@@ -47,7 +94,7 @@ export interface SimulatedApiOptions {
   readonly credentials: Credentials;
   readonly faults: FaultInjector;
   readonly jobs: () => JobRunner;
-  /** Called after a command may have changed the world. */
+  /** Called after a command changed the world (sync writes; async commands also through their job). */
   readonly onChange: () => void;
   readonly logger?: CloudStackLogger;
 }
@@ -89,10 +136,9 @@ export class SimulatedApi {
     try {
       const outcome = handler({ state: this.options.state, params: new RequestParams(command, pairs) });
       answer = { status: 200, body: { [responseName]: this.render(command, outcome, pairs, decision.jobFailure) } };
+      if (outcome.kind === 'async' || outcome.kind === 'success') this.options.onChange();
     } catch (error) {
       answer = errorAnswer(responseName, error instanceof SimApiError ? error : new SimApiError(530, (error as Error).message));
-    } finally {
-      this.options.onChange();
     }
     logger.debug({ command, status: answer.status }, 'simulator: answered');
     return decision.drop === 'after' ? { drop: true } : answer;
