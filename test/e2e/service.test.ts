@@ -29,6 +29,7 @@ describe('the embedded default (npm start with no configuration)', () => {
   it('creates its SQLite schema, seeds the demo VMs and answers the dashboard query', async () => {
     const dataDir = tempDir();
     const service = await started({ DATA_DIR: dataDir });
+    expect(service.output()).toContain('CloudStack simulator running in-process');
     const data = await gqlData(service.url, DONE_WHEN);
     const vms = data.virtualMachines.edges.map((e: any) => e.node);
     expect(vms).toHaveLength(3);

@@ -33,7 +33,7 @@ export async function startServiceProcess(env: Record<string, string>, timeoutMs
   const url = await new Promise<string>((resolveUrl, reject) => {
     const timer = setTimeout(() => reject(new Error(`service did not start in ${timeoutMs} ms:\n${output()}`)), timeoutMs);
     const onData = () => {
-      const match = /"url":"(http:\/\/[^"]+)"/.exec(output());
+      const match = /failover-api listening on (http:\/\/\S+?)"/.exec(output());
       if (match) {
         clearTimeout(timer);
         proc.stdout!.off('data', onData);
