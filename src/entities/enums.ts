@@ -24,6 +24,20 @@ export enum FailoverStatus {
   CLEANED_UP = 'cleaned_up',
   REVERTING = 'reverting',
   REVERTED = 'reverted',
+  /** A status this service does not know, written by another tool (see `rawStatus`). */
+  UNKNOWN = 'unknown',
+}
+
+const KNOWN_STATUSES = new Set<string>(Object.values(FailoverStatus));
+
+/**
+ * A stored status as the API shows it: NULL is the column's default (`pending`); a value this
+ * service does not know is UNKNOWN rather than an error that would hide the whole list.
+ */
+export function toFailoverStatus(raw: string | null | undefined): FailoverStatus {
+  if (raw === null || raw === undefined) return FailoverStatus.PENDING;
+  const status = raw.toLowerCase();
+  return KNOWN_STATUSES.has(status) && status !== FailoverStatus.UNKNOWN ? (status as FailoverStatus) : FailoverStatus.UNKNOWN;
 }
 
 /** Statuses in which a job is running (or queued to run): a VM with such a job takes no new one. */
@@ -50,7 +64,7 @@ export const ACTIVE_REPLICATION_STATUSES: readonly string[] = ['pending', 'runni
 
 /** Whether a status is active (see {@link ACTIVE_FAILOVER_STATUSES}); null (a raw insert) counts as pending. */
 export function isActiveStatus(status: string | null | undefined): boolean {
-  return ACTIVE_FAILOVER_STATUSES.includes((status ?? FailoverStatus.PENDING) as FailoverStatus);
+  return ACTIVE_FAILOVER_STATUSES.includes(toFailoverStatus(status));
 }
 
 registerEnumType(FailoverType, { name: 'FailoverType', description: 'TEST boots an isolated copy; LIVE makes CloudStack the production VM.' });

@@ -32,7 +32,7 @@ export class FailoverJob extends Timestamped {
   @Property({ type: 'string', length: 50 })
   jobType!: FailoverType;
 
-  @Field(() => FailoverStatus)
+  /** Exposed as `status` and `rawStatus` (see FailoverJobResolver): rows of other writers may hold anything. */
   @Property({ type: 'string', length: 50, nullable: true, default: FailoverStatus.PENDING })
   status: FailoverStatus = FailoverStatus.PENDING;
 

@@ -30,7 +30,7 @@ export class NetworkMapping extends Timestamped {
   @Property({ type: 'string', length: 255 })
   destinationNetworkName!: string;
 
-  @Field(() => Boolean, { description: 'true: an isolated test network (test failover); false: production (live).' })
+  /** Exposed through NetworkMappingResolver (the seed column is nullable; NULL means production). */
   @Property({ type: 'boolean', nullable: true, default: false })
   isTestNetwork: boolean = false;
 }

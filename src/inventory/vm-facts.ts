@@ -142,7 +142,8 @@ export async function loadVmFacts(em: EntityManager, vmIds: readonly string[]): 
     const disks = latest ? (disksByJob.get(String(latest.id)) ?? []) : [];
     const cbt = latest ? cbtByJob.get(String(latest.id)) : undefined;
     const vmJobs = jobsByVm.get(vmId) ?? [];
-    const specRow = disks.find((d) => (num(d.cpu_count) ?? 0) > 0);
+    // The spec is on the first row (lowest id) of the job with cpu_count > 0 (the seed's strategy).
+    const specRow = disks.filter((d) => (num(d.cpu_count) ?? 0) > 0).sort((a, b) => num(a.id)! - num(b.id)!)[0];
     result.set(vmId, {
       vmId,
       known: latest !== undefined,

@@ -1,6 +1,6 @@
 import { Arg, Ctx, FieldResolver, Int, Query, Resolver, Root } from 'type-graphql';
 import { FailoverJob } from '../entities/failover-job.entity.js';
-import { FailoverType, isActiveStatus } from '../entities/enums.js';
+import { FailoverStatus, FailoverType, isActiveStatus, toFailoverStatus } from '../entities/enums.js';
 import type { Context } from '../server/context.js';
 import { findFailoverJob, listFailoverJobs } from '../services/failover-job.queries.js';
 import { FailoverJobConnection, FailoverJobFilter, JobNetworkMapping } from './failover-job.types.js';
@@ -25,7 +25,17 @@ export class FailoverJobResolver {
 
   @FieldResolver(() => FailoverType)
   type(@Root() job: FailoverJob): FailoverType {
-    return job.jobType;
+    return job.jobType.toLowerCase() as FailoverType;
+  }
+
+  @FieldResolver(() => FailoverStatus)
+  status(@Root() job: FailoverJob): FailoverStatus {
+    return toFailoverStatus(job.status);
+  }
+
+  @FieldResolver(() => String, { nullable: true, description: 'The status exactly as stored (for rows written by other tools).' })
+  rawStatus(@Root() job: FailoverJob): string | null {
+    return job.status ?? null;
   }
 
   @FieldResolver(() => Boolean, { description: 'Whether the job is still running.' })

@@ -1,4 +1,4 @@
-import { Arg, Authorized, Ctx, Mutation, Query, Resolver } from 'type-graphql';
+import { Arg, Authorized, Ctx, FieldResolver, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { NetworkMapping } from '../entities/network-mapping.entity.js';
 import { Role } from '../server/auth.js';
 import type { Context } from '../server/context.js';
@@ -10,6 +10,11 @@ export class NetworkMappingResolver {
   @Query(() => [NetworkMapping], { description: "A VM's network mappings, production first." })
   networkMappings(@Arg('vmId', () => String) vmId: string, @Ctx() { em }: Context): Promise<NetworkMapping[]> {
     return listNetworkMappings(em, vmId);
+  }
+
+  @FieldResolver(() => Boolean, { description: 'true: an isolated test network (test failover); false: production (live).' })
+  isTestNetwork(@Root() mapping: NetworkMapping): boolean {
+    return Boolean(mapping.isTestNetwork);
   }
 
   @Authorized(Role.OPERATOR)

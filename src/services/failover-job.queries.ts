@@ -1,5 +1,5 @@
 import type { EntityManager, FilterQuery } from '@mikro-orm/core';
-import { ACTIVE_FAILOVER_STATUSES, FailoverJob } from '../entities/index.js';
+import { ACTIVE_FAILOVER_STATUSES, FailoverJob, FailoverStatus } from '../entities/index.js';
 import { badInput } from '../errors.js';
 import { checkFirst, decodeCursor, encodeCursor, page } from '../resolvers/connection.js';
 import type { FailoverJobFilter } from '../resolvers/failover-job.types.js';
@@ -41,7 +41,14 @@ function jobFilter(filter: FailoverJobFilter | null | undefined): FilterQuery<Fa
   if (filter.type != null) and.push({ jobType: filter.type });
   if (filter.statuses != null) {
     if (filter.statuses.length === 0) throw badInput('filter.statuses', 'filter.statuses must name at least one status');
-    and.push({ status: { $in: filter.statuses } });
+    const known = filter.statuses.filter((st) => st !== FailoverStatus.UNKNOWN);
+    const any: FilterQuery<FailoverJob>[] = [{ status: { $in: known } }];
+    // Statuses as the API shows them: NULL reads as PENDING, anything unknown as UNKNOWN.
+    if (known.includes(FailoverStatus.PENDING)) any.push({ status: null });
+    if (known.length < filter.statuses.length) {
+      any.push({ status: { $nin: Object.values(FailoverStatus).filter((st) => st !== FailoverStatus.UNKNOWN) } });
+    }
+    and.push({ $or: any });
   }
   if (filter.active === true) and.push({ $or: [{ status: { $in: [...ACTIVE_FAILOVER_STATUSES] } }, { status: null }] });
   if (filter.active === false) and.push({ status: { $nin: [...ACTIVE_FAILOVER_STATUSES] } });

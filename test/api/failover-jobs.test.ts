@@ -95,3 +95,32 @@ describe.each(DATABASE_KINDS)('on %s', (kind) => {
     });
   });
 });
+
+describe('rows other tools wrote', () => {
+  let api: ApiHarness;
+  beforeAll(async () => {
+    api = await startApi('jobs_raw');
+    const conn = api.orm.em.getConnection();
+    await conn.execute(`INSERT INTO failover_jobs (job_id, vm_id, job_type, status, source_vm_name) VALUES ('raw-null', 'vm-raw', 'test', NULL, 'raw')`);
+    await conn.execute(`INSERT INTO failover_jobs (job_id, vm_id, job_type, status, source_vm_name) VALUES ('raw-odd', 'vm-raw', 'LIVE', 'cancelled', 'raw')`);
+    await conn.execute(`INSERT INTO network_mappings (vm_id, source_network_name, destination_network_id, destination_network_name, is_test_network) VALUES ('vm-raw', 'VM Network', 'n', 'N', NULL)`);
+  });
+  afterAll(() => api?.close());
+
+  it('lists a NULL status as PENDING and an unknown one as UNKNOWN with its raw text, without failing the list', async () => {
+    const data = await gqlData(api.url, `{ failoverJobs { totalCount edges { node { jobId type status rawStatus active } } } }`);
+    expect(data.failoverJobs.edges.map((e: any) => e.node)).toEqual([
+      { jobId: 'raw-odd', type: 'LIVE', status: 'UNKNOWN', rawStatus: 'cancelled', active: false },
+      { jobId: 'raw-null', type: 'TEST', status: 'PENDING', rawStatus: null, active: true },
+    ]);
+    const pending = await gqlData(api.url, `{ failoverJobs(filter: { statuses: [PENDING] }) { edges { node { jobId } } } }`);
+    expect(pending.failoverJobs.edges.map((e: any) => e.node.jobId)).toEqual(['raw-null']);
+    const unknown = await gqlData(api.url, `{ failoverJobs(filter: { statuses: [UNKNOWN] }) { edges { node { jobId } } } }`);
+    expect(unknown.failoverJobs.edges.map((e: any) => e.node.jobId)).toEqual(['raw-odd']);
+  });
+
+  it('reads a NULL is_test_network as a production mapping', async () => {
+    const data = await gqlData(api.url, `{ networkMappings(vmId: "vm-raw") { isTestNetwork } }`);
+    expect(data.networkMappings).toEqual([{ isTestNetwork: false }]);
+  });
+});
