@@ -20,6 +20,16 @@ export interface CreateOrmOptions {
   poolMax?: number;
 }
 
+/** The part of a new pooled connection that `onCreateConnection` needs (the SQL dialect's connection). */
+interface NewConnection {
+  executeQuery(query: { sql: string; parameters: readonly unknown[] }): Promise<unknown>;
+}
+
+/** Runs on every new MariaDB connection: the session's time zone is UTC, whatever the server's is. */
+async function setSessionUtc(connection: unknown): Promise<void> {
+  await (connection as NewConnection).executeQuery({ sql: "SET time_zone = '+00:00'", parameters: [] });
+}
+
 /** The ORM options for a database, without connecting. */
 export function ormOptions(database: DatabaseConfig, { onQuery, poolMax = 10 }: CreateOrmOptions = {}): Options {
   const common: Options = {
@@ -32,7 +42,17 @@ export function ormOptions(database: DatabaseConfig, { onQuery, poolMax = 10 }: 
       : {}),
   };
   if (database.kind === 'mariadb') {
-    return { ...common, ...migrationConfig, driver: MariaDbDriver, clientUrl: database.url, timezone: '+00:00', pool: { min: 0, max: poolMax } };
+    return {
+      ...common,
+      ...migrationConfig,
+      driver: MariaDbDriver,
+      clientUrl: database.url,
+      // `timezone` only tells the driver how to read the strings it gets; the session must also
+      // be UTC, or TIMESTAMP columns (stored in UTC) come back in the server's zone, shifted.
+      timezone: '+00:00',
+      onCreateConnection: setSessionUtc,
+      pool: { min: 0, max: poolMax },
+    };
   }
   return { ...common, driver: SqliteDriver, dbName: database.file, driverOptions: new NodeSqliteDialect(database.file) };
 }
