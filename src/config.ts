@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { Role, type ApiToken } from './roles.js';
@@ -64,7 +65,11 @@ const blankToUndefined = (v: unknown) => (typeof v === 'string' && v.trim() === 
 const optionalString = z.preprocess(blankToUndefined, z.string().optional());
 const int = (min: number, max: number, fallback: number) =>
   z.preprocess(
-    blankToUndefined,
+    // Decimal digits only: Number() would also take "0x1F", "1e3" or " 80 ".
+    (v) => {
+      const value = blankToUndefined(v);
+      return typeof value === 'string' && !/^\d+$/.test(value) ? Number.NaN : value;
+    },
     z.coerce
       .number({ error: `must be an integer between ${min} and ${max}` })
       .int({ error: `must be an integer between ${min} and ${max}` })
@@ -82,7 +87,15 @@ const bool = (fallback: boolean) =>
   );
 
 const envSchema = z.object({
-  HOST: z.preprocess(blankToUndefined, z.string().default('127.0.0.1')),
+  HOST: z.preprocess(
+    blankToUndefined,
+    z
+      .string()
+      .refine((h) => isIP(h) !== 0 || /^(?=.{1,253}$)[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?(\.[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?)*$/.test(h), {
+        error: 'must be an IP address or a host name',
+      })
+      .default('127.0.0.1'),
+  ),
   PORT: int(0, 65_535, 4000),
   LOG_LEVEL: z.preprocess(
     blankToUndefined,
@@ -95,6 +108,7 @@ const envSchema = z.object({
   DATA_DIR: z.preprocess(blankToUndefined, z.string().default('./data')),
   DATABASE_URL: optionalString,
   DEMO_DATA: optionalString,
+  CLOUDSTACK_SIMULATOR: optionalString,
   SHUTDOWN_TIMEOUT_MS: int(0, 600_000, 10_000),
   MAX_PAGE_SIZE: int(1, 10_000, 500),
   API_TOKENS: optionalString,
@@ -125,9 +139,21 @@ export function parseDatabaseUrl(raw: string | undefined, dataDir: string): Data
   return { kind: 'mariadb', url: raw, redactedUrl: redacted.toString() };
 }
 
-function parseCloud(env: Record<string, string | undefined>, dataDir: string): CloudConfig {
+function parseCloud(env: Record<string, string | undefined>, dataDir: string, useSimulator: boolean | undefined, database: DatabaseConfig): CloudConfig {
   const given = CLOUD_VARIABLES.filter((name) => env[name] !== undefined);
-  if (given.length === 0) return { kind: 'simulator', stateFile: resolve(dataDir, 'cloudstack-simulator.json') };
+  if (given.length === 0) {
+    // The simulator is the embedded default's cloud; on a production database it must be asked for.
+    if (useSimulator === false || (useSimulator === undefined && database.kind === 'mariadb')) {
+      throw new ConfigError(
+        'CLOUDSTACK_URL',
+        database.kind === 'mariadb'
+          ? 'is required with a MariaDB DATABASE_URL (with the other CLOUDSTACK_* settings), or set CLOUDSTACK_SIMULATOR=true to use the in-process simulator'
+          : 'is required when CLOUDSTACK_SIMULATOR=false (with the other CLOUDSTACK_* settings)',
+      );
+    }
+    return { kind: 'simulator', stateFile: resolve(dataDir, 'cloudstack-simulator.json') };
+  }
+  if (useSimulator === true) throw new ConfigError('CLOUDSTACK_SIMULATOR', `is true but ${given[0]} points at a real CloudStack; set one or the other`);
   const missing = CLOUD_VARIABLES.find((name) => env[name] === undefined);
   if (missing) throw new ConfigError(missing, `is required when ${given[0]} is set (a real CloudStack needs all of ${CLOUD_VARIABLES.join(', ')})`);
   const url = env.CLOUDSTACK_URL!;
@@ -183,13 +209,16 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const database = parseDatabaseUrl(e.DATABASE_URL, dataDir);
   const demoData = bool(database.kind === 'sqlite').safeParse(e.DEMO_DATA);
   if (!demoData.success) throw new ConfigError('DEMO_DATA', `must be true or false (got "${e.DEMO_DATA}")`);
+  const simulator = bool(false).safeParse(e.CLOUDSTACK_SIMULATOR);
+  if (!simulator.success) throw new ConfigError('CLOUDSTACK_SIMULATOR', `must be true or false (got "${e.CLOUDSTACK_SIMULATOR}")`);
+  const useSimulator = e.CLOUDSTACK_SIMULATOR === undefined ? undefined : simulator.data;
   return Object.freeze({
     host: e.HOST,
     port: e.PORT,
     logLevel: e.LOG_LEVEL,
     dataDir,
     database,
-    cloud: parseCloud(e, dataDir),
+    cloud: parseCloud(e, dataDir, useSimulator, database),
     demoData: demoData.data,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     maxPageSize: e.MAX_PAGE_SIZE,

@@ -1,22 +1,65 @@
 import 'reflect-metadata';
+import { accessSync, constants, mkdirSync } from 'node:fs';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { createLogger } from './logger.js';
 import { startService } from './service.js';
 
+/** Checks the data directory can be created and written, when the configuration uses it. */
+function checkDataDir(config: Config): void {
+  if (config.database.kind !== 'sqlite' && config.cloud.kind !== 'simulator') return;
+  try {
+    mkdirSync(config.dataDir, { recursive: true });
+    accessSync(config.dataDir, constants.W_OK);
+  } catch (error) {
+    throw new ConfigError('DATA_DIR', `${config.dataDir} cannot be created or written (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+}
+
+/** Start-up failures that are really configuration problems, named after their variable. */
+function asConfigError(error: unknown, config: Config): ConfigError | undefined {
+  const code = (error as NodeJS.ErrnoException)?.code;
+  if (code === 'EADDRINUSE') return new ConfigError('PORT', `${config.port} is already in use on ${config.host}`);
+  if (code === 'EACCES' && (error as { syscall?: string }).syscall === 'listen') return new ConfigError('PORT', `${config.port} needs privileges this process does not have`);
+  if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') return new ConfigError('HOST', `${config.host} is not an address of this machine`);
+  return undefined;
+}
+
+/** One line, with no secret of the configuration in it. */
+function oneLine(error: unknown, config: Config | undefined): string {
+  let text = error instanceof Error ? error.message : String(error);
+  if (config?.database.kind === 'mariadb') {
+    const password = new URL(config.database.url).password;
+    text = text.split(config.database.url).join(config.database.redactedUrl);
+    if (password) text = text.split(password).join('***').split(decodeURIComponent(password)).join('***');
+  }
+  if (config?.cloud.kind === 'remote') text = text.split(config.cloud.secretKey).join('***').split(config.cloud.apiKey).join('***');
+  return text.replace(/\s*\n\s*/g, ' ').trim();
+}
+
+function exit(code: number, line: string): never {
+  process.stderr.write(`failover-api: ${line}\n`);
+  process.exit(code);
+}
+
 async function main(): Promise<void> {
-  let config: Config;
+  let config: Config | undefined;
   try {
     config = loadConfig();
+    checkDataDir(config);
   } catch (error) {
-    if (error instanceof ConfigError) {
-      process.stderr.write(`failover-api: configuration error: ${error.message}\n`);
-      process.exit(2);
-    }
+    if (error instanceof ConfigError) exit(2, `configuration error: ${error.message}`);
     throw error;
   }
   const logger = createLogger({ level: config.logLevel });
   const database = config.database.kind === 'mariadb' ? config.database.redactedUrl : `sqlite:${config.database.file}`;
-  const service = await startService(config, logger);
+  let service;
+  try {
+    service = await startService(config, logger);
+  } catch (error) {
+    const named = asConfigError(error, config);
+    if (named) exit(2, `configuration error: ${named.message}`);
+    exit(1, `failed to start: ${oneLine(error, config)}`);
+  }
   logger.info({ url: service.url, database, cloud: config.cloud.kind }, `failover-api listening on ${service.url}`);
 
   let stopping = false;
@@ -39,7 +82,4 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => shutdown('SIGINT'));
 }
 
-main().catch((error: unknown) => {
-  process.stderr.write(`failover-api: failed to start: ${error instanceof Error ? error.message : String(error)}\n`);
-  process.exit(1);
-});
+main().catch((error: unknown) => exit(1, `failed to start: ${oneLine(error, undefined)}`));

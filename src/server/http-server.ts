@@ -60,7 +60,16 @@ export async function startServer({
   const contextFor = (authorization: unknown): Context =>
     createContext(em, { logger, maxPageSize, principal: auth.authenticate(authorization), authEnabled: auth.enabled });
 
-  const wsServer = new WebSocketServer({ server: app.server, path: GRAPHQL_PATH });
+  // The HTTP server hands over upgrades on the GraphQL path only; the WebSocket server never sees
+  // the HTTP server's own errors (a failed listen is reported once, by listen()).
+  const wsServer = new WebSocketServer({ noServer: true });
+  app.server.on('upgrade', (request, socket, head) => {
+    if (new URL(request.url ?? '/', 'http://localhost').pathname !== GRAPHQL_PATH) {
+      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
+      return;
+    }
+    wsServer.handleUpgrade(request, socket, head, (ws) => wsServer.emit('connection', ws, request));
+  });
   const wsCleanup = useServer<Record<string, unknown> | undefined, Record<string, never>>(
     {
       schema,

@@ -56,8 +56,17 @@ describe('the embedded default (npm start with no configuration)', () => {
   });
 
   it('listens where PORT and HOST say', async () => {
-    const service = await started({ DATA_DIR: tempDir(), PORT: '0', HOST: '127.0.0.1' });
-    expect(service.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/graphql$/);
+    const service = await started({ DATA_DIR: tempDir(), PORT: '0', HOST: '127.0.0.2' });
+    expect(service.url).toMatch(/^http:\/\/127\.0\.0\.2:\d+\/graphql$/);
+    const { port } = new URL(service.url);
+    expect((await gqlData(service.url, '{ virtualMachines { totalCount } }')).virtualMachines.totalCount).toBe(3);
+    // Nothing answers on the default address for that port.
+    await expect(fetch(`http://127.0.0.1:${port}/healthz`)).rejects.toThrow();
+
+    // A second service on the same HOST and PORT is refused, naming PORT.
+    const clash = await runFailingService({ DATA_DIR: tempDir(), PORT: port, HOST: '127.0.0.2' });
+    expect(clash.code).toBe(2);
+    expect(clash.stderr.trim()).toBe(`failover-api: configuration error: PORT: ${port} is already in use on 127.0.0.2`);
   });
 });
 
@@ -65,11 +74,11 @@ describe('on MariaDB (DATABASE_URL)', () => {
   it('applies the migrations and serves from MariaDB; demo data only when asked', async () => {
     const db = await createTestDatabase('e2e_service');
     disposers.push(() => db.dispose());
-    const service = await started({ DATABASE_URL: db.url, DATA_DIR: tempDir() });
+    const service = await started({ DATABASE_URL: db.url, CLOUDSTACK_SIMULATOR: 'true', DATA_DIR: tempDir() });
     expect(service.output()).toContain('Migration001ApplianceTables');
     expect((await gqlData(service.url, '{ virtualMachines { totalCount } }')).virtualMachines.totalCount).toBe(0);
     await service.stop();
-    const seeded = await started({ DATABASE_URL: db.url, DEMO_DATA: 'true', DATA_DIR: tempDir() });
+    const seeded = await started({ DATABASE_URL: db.url, CLOUDSTACK_SIMULATOR: 'true', DEMO_DATA: 'true', DATA_DIR: tempDir() });
     expect(seeded.output()).not.toContain('Migration001ApplianceTables');
     expect((await gqlData(seeded.url, '{ virtualMachines { totalCount } }')).virtualMachines.totalCount).toBe(3);
   });
@@ -112,20 +121,25 @@ describe('configuration errors stop start-up with one line naming the variable',
     [{ DATABASE_URL: 'mariadb://u:secret@h:3306' }, /^failover-api: configuration error: DATABASE_URL: has no database name/],
     [{ CLOUDSTACK_URL: 'https://cloud.example.com' }, /^failover-api: configuration error: CLOUDSTACK_API_KEY: is required when CLOUDSTACK_URL is set/],
     [{ DEMO_DATA: 'maybe' }, /^failover-api: configuration error: DEMO_DATA: must be true or false/],
+    [{ PORT: '0x1F' }, /^failover-api: configuration error: PORT: must be an integer between 0 and 65535 \(got "0x1F"\)$/],
+    [{ HOST: 'not a host!' }, /^failover-api: configuration error: HOST: must be an IP address or a host name \(got "not a host!"\)$/],
+    [{ HOST: '192.0.2.77' }, /^failover-api: configuration error: HOST: 192\.0\.2\.77 is not an address of this machine$/],
+    [{ DATA_DIR: '/etc/passwd/data' }, /^failover-api: configuration error: DATA_DIR: \/etc\/passwd\/data cannot be created or written \(ENOTDIR\)$/],
+    [{ DATABASE_URL: 'mariadb://u:secret@127.0.0.1:3306/db' }, /^failover-api: configuration error: CLOUDSTACK_URL: is required with a MariaDB DATABASE_URL/],
   ])('%o', async (env, expected) => {
-    const { code, output } = await runFailingService({ DATA_DIR: tempDir(), ...env });
+    const { code, output, stderr } = await runFailingService({ DATA_DIR: tempDir(), ...(env as Record<string, string>) });
     expect(code).toBe(2);
-    const lines = output.trim().split('\n');
+    const lines = stderr.trim().split('\n');
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(expected);
     expect(output).not.toContain('secret');
   });
 
   it('a database that cannot be reached exits 1 with one line and no password', async () => {
-    const { code, output } = await runFailingService({ DATABASE_URL: 'mariadb://root:hunter2@127.0.0.1:1/nowhere', DATA_DIR: tempDir() });
+    const { code, output, stderr } = await runFailingService({ DATABASE_URL: 'mariadb://root:hunter2@127.0.0.1:1/nowhere', CLOUDSTACK_SIMULATOR: 'true', DATA_DIR: tempDir() });
     expect(code).toBe(1);
-    expect(output.trim().split('\n')).toHaveLength(1);
-    expect(output).toMatch(/^failover-api: failed to start: /);
+    expect(stderr.trim().split('\n')).toHaveLength(1);
+    expect(stderr).toMatch(/^failover-api: failed to start: /);
     expect(output).not.toContain('hunter2');
   });
 });

@@ -21,10 +21,14 @@ function launch(env: Record<string, string>) {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
+  let errors = '';
   proc.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  proc.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  proc.stderr!.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+    errors += chunk.toString();
+  });
   const exited = new Promise<number | null>((done) => proc.on('exit', (code) => done(code)));
-  return { proc, output: () => output, exited };
+  return { proc, output: () => output, stderr: () => errors, exited };
 }
 
 /** Starts the service and waits until it logs the address it listens on. */
@@ -58,11 +62,14 @@ export async function startServiceProcess(env: Record<string, string>, timeoutMs
   };
 }
 
-/** Runs the service expecting it to refuse to start; resolves with its exit code and output. */
-export async function runFailingService(env: Record<string, string>): Promise<{ code: number | null; output: string }> {
-  const { output, exited, proc } = launch(env);
+/**
+ * Runs the service expecting it to refuse to start; resolves with its exit code, everything it
+ * printed (`output`), and what it printed on stderr (`stderr`: the one line a refusal prints).
+ */
+export async function runFailingService(env: Record<string, string>): Promise<{ code: number | null; output: string; stderr: string }> {
+  const { output, stderr, exited, proc } = launch(env);
   const timer = setTimeout(() => proc.kill('SIGKILL'), 20_000);
   const code = await exited;
   clearTimeout(timer);
-  return { code, output: output() };
+  return { code, output: output(), stderr: stderr() };
 }

@@ -20,10 +20,10 @@ describe('loadConfig', () => {
   });
 
   it('reads MariaDB from DATABASE_URL, with no demo data unless asked and the password redacted for display', () => {
-    const config = loadConfig({ DATABASE_URL: 'mariadb://app:s3cret@db.internal:3306/migratekit_oma' });
+    const config = loadConfig({ DATABASE_URL: 'mariadb://app:s3cret@db.internal:3306/migratekit_oma', CLOUDSTACK_SIMULATOR: 'true' });
     expect(config.database).toEqual({ kind: 'mariadb', url: 'mariadb://app:s3cret@db.internal:3306/migratekit_oma', redactedUrl: 'mariadb://app:***@db.internal:3306/migratekit_oma' });
     expect(config.demoData).toBe(false);
-    expect(loadConfig({ DATABASE_URL: 'mysql://a@b/c', DEMO_DATA: 'yes' }).demoData).toBe(true);
+    expect(loadConfig({ DATABASE_URL: 'mysql://a@b/c', DEMO_DATA: 'yes', CLOUDSTACK_SIMULATOR: '1' }).demoData).toBe(true);
     expect(loadConfig({ DATABASE_URL: 'sqlite:/tmp/x.db' }).database).toEqual({ kind: 'sqlite', file: '/tmp/x.db' });
   });
 
@@ -51,6 +51,20 @@ describe('loadConfig', () => {
     expect(error({ DATABASE_URL: 'not a url' }).message).toMatch(/^DATABASE_URL: is not a URL/);
     expect(error({ DATABASE_URL: 'https://user:pw@host/db' }).message).not.toContain('pw');
     expect(error({ DATABASE_URL: 'sqlite:' }).variable).toBe('DATABASE_URL');
+  });
+
+  it('never lets a production database fall back to the simulator unasked', () => {
+    expect(error({ DATABASE_URL: 'mariadb://a@b/c' }).variable).toBe('CLOUDSTACK_URL');
+    expect(loadConfig({ DATABASE_URL: 'mariadb://a@b/c', CLOUDSTACK_SIMULATOR: 'true' }).cloud.kind).toBe('simulator');
+    expect(error({ CLOUDSTACK_SIMULATOR: 'false' }).message).toMatch(/^CLOUDSTACK_URL: is required when CLOUDSTACK_SIMULATOR=false/);
+    expect(error({ CLOUDSTACK_SIMULATOR: 'true', CLOUDSTACK_URL: 'https://c' }).variable).toBe('CLOUDSTACK_SIMULATOR');
+    expect(error({ CLOUDSTACK_SIMULATOR: 'perhaps' }).variable).toBe('CLOUDSTACK_SIMULATOR');
+  });
+
+  it('accepts only decimal ports and real host names', () => {
+    for (const port of ['0x50', '1e3', ' 80', '80.0', '-1']) expect(error({ PORT: port }).variable).toBe('PORT');
+    for (const host of ['0.0.0.0', '::1', 'localhost', 'api.example.internal']) expect(loadConfig({ HOST: host }).host).toBe(host);
+    for (const host of ['a b', 'http://x', 'x..y', '-x']) expect(error({ HOST: host }).variable).toBe('HOST');
   });
 
   it('treats blank values as unset', () => {
