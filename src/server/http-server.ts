@@ -3,13 +3,14 @@ import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/di
 import fastifyApollo, { fastifyApolloDrainPlugin } from '@as-integrations/fastify';
 import type { EntityManager } from '@mikro-orm/core';
 import Fastify from 'fastify';
-import type { GraphQLSchema } from 'graphql';
+import { execute, specifiedRules, validate, type ExecutionArgs, type GraphQLSchema } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import type { Logger } from '../logger.js';
 import { TokenAuthenticator, type ApiToken } from './auth.js';
 import { createContext, type Context } from './context.js';
 import { createFormatError } from './format-error.js';
+import { rootFieldLimit } from './limits.js';
 
 /** The path of both the HTTP and the WebSocket GraphQL endpoints. */
 export const GRAPHQL_PATH = '/graphql';
@@ -56,6 +57,7 @@ export async function startServer({
 }: StartServerOptions): Promise<RunningServer> {
   const app = Fastify({ logger: false, forceCloseConnections: 'idle' });
   const formatError = createFormatError(logger);
+  const extraRules = [rootFieldLimit()];
   const auth = new TokenAuthenticator(apiTokens);
   const contextFor = (authorization: unknown): Context =>
     createContext(em, { logger, maxPageSize, principal: auth.authenticate(authorization), authEnabled: auth.enabled });
@@ -70,9 +72,13 @@ export async function startServer({
     }
     wsServer.handleUpgrade(request, socket, head, (ws) => wsServer.emit('connection', ws, request));
   });
+  // Queries and mutations running over WebSocket: shutdown lets them finish before closing sockets.
+  const wsOperations = new InFlight();
   const wsCleanup = useServer<Record<string, unknown> | undefined, Record<string, never>>(
     {
       schema,
+      execute: (args: ExecutionArgs) => wsOperations.track(async () => execute(args)),
+      validate: (wsSchema, document) => validate(wsSchema, document, [...specifiedRules, ...extraRules]),
       // A socket without a valid token is closed at connection_init (4403 Forbidden).
       onConnect: (ctx) => {
         try {
@@ -99,6 +105,7 @@ export async function startServer({
     async serverWillStart() {
       return {
         async drainServer() {
+          await wsOperations.idle();
           await wsCleanup.dispose();
         },
       };
@@ -109,6 +116,7 @@ export async function startServer({
     schema,
     formatError,
     includeStacktraceInErrorResponses: false,
+    validationRules: extraRules,
     // The service owns SIGTERM/SIGINT (it drains, then closes the ORM); Apollo must not race it.
     stopOnTerminationSignals: false,
     // No HTTP caching of this API's answers: cache-control would only instrument every field.
@@ -158,4 +166,30 @@ export async function startServer({
       return closing;
     },
   };
+}
+
+/** Counts running operations and tells when none is left. */
+class InFlight {
+  private count = 0;
+  private waiters: (() => void)[] = [];
+
+  /** Runs `operation`, counted while it runs. */
+  async track<T>(operation: () => Promise<T>): Promise<T> {
+    this.count++;
+    try {
+      return await operation();
+    } finally {
+      // Count down only after the microtasks that deliver the result (graphql-ws sends `next` and
+      // `complete` once execute resolves), so a socket is never closed ahead of its last answer.
+      setImmediate(() => {
+        this.count--;
+        if (this.count === 0) for (const wake of this.waiters.splice(0)) wake();
+      });
+    }
+  }
+
+  /** Resolves when no operation is running (at once if none is). */
+  idle(): Promise<void> {
+    return this.count === 0 ? Promise.resolve() : new Promise((resolve) => this.waiters.push(resolve));
+  }
 }

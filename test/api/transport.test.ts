@@ -46,6 +46,34 @@ describe('HTTP and WebSocket on one port and path', () => {
     }
   });
 
+  it('refuses operations wider than 10 top-level fields, on both transports', async () => {
+    const wide = `{ ${Array.from({ length: 11 }, (_, i) => `v${i}: virtualMachines(first: 1) { totalCount }`).join(' ')} }`;
+    const overHttp = await gql(api.url, wide);
+    expect(overHttp.errors?.[0]).toMatchObject({
+      message: 'An operation may ask for at most 10 top-level fields; this one asks for 11',
+      extensions: { code: 'GRAPHQL_VALIDATION_FAILED' },
+    });
+    // Fragments count too.
+    const viaFragment = await gql(api.url, `query { ...F ...F } fragment F on Query { ${Array.from({ length: 11 }, (_, i) => `v${i}: virtualMachines { totalCount }`).join(' ')} }`);
+    expect(viaFragment.errors?.[0]?.extensions?.code).toBe('GRAPHQL_VALIDATION_FAILED');
+    const ten = await gql(api.url, `{ ${Array.from({ length: 10 }, (_, i) => `v${i}: virtualMachines(first: 1) { totalCount }`).join(' ')} }`);
+    expect(ten.errors).toBeUndefined();
+    const client = wsClient(api.wsUrl);
+    try {
+      const overWs = await wsRequest(client, wide);
+      expect(overWs.errors?.[0]?.extensions?.code).toBe('GRAPHQL_VALIDATION_FAILED');
+    } finally {
+      await client.dispose();
+    }
+  });
+
+  it('takes WebSocket upgrades on /graphql only', async () => {
+    const { default: WebSocket } = await import('ws');
+    const socket = new WebSocket(api.wsUrl.replace('/graphql', '/elsewhere'), 'graphql-transport-ws');
+    const status = await new Promise<number>((resolve) => socket.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0)));
+    expect(status).toBe(404);
+  });
+
   it('serves liveness and readiness probes', async () => {
     const base = api.url.replace('/graphql', '');
     expect(await (await fetch(`${base}/healthz`)).json()).toEqual({ status: 'ok' });

@@ -1,0 +1,76 @@
+import 'reflect-metadata';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildSchema, Query, Resolver } from 'type-graphql';
+import type { MikroORM } from '@mikro-orm/core';
+import { createOrm, prepareSchema } from '../../src/db/orm.js';
+import { createLogger } from '../../src/logger.js';
+import { authChecker } from '../../src/server/auth.js';
+import { startServer } from '../../src/server/http-server.js';
+import { RESOLVERS } from '../../src/server/schema.js';
+import { gql, wsClient, wsRequest } from '../helpers/graphql.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/mariadb.js';
+
+/** A deferred: a promise and the function that settles it. */
+function deferred<T = void>() {
+  let resolve!: (value: T) => void;
+  const promise = new Promise<T>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
+const entered = { ws: deferred(), http: deferred() };
+const release = deferred<string>();
+
+/** A query that waits until the test releases it: an operation in flight at shutdown. */
+@Resolver()
+class SlowResolver {
+  @Query(() => String)
+  async slowWs(): Promise<string> {
+    entered.ws.resolve();
+    return release.promise;
+  }
+
+  @Query(() => String)
+  async slowHttp(): Promise<string> {
+    entered.http.resolve();
+    return release.promise;
+  }
+}
+
+let db: TestDatabase;
+let orm: MikroORM;
+beforeAll(async () => {
+  db = await createTestDatabase('shutdown');
+  const database = { kind: 'mariadb', url: db.url, redactedUrl: db.url } as const;
+  orm = await createOrm(database);
+  await prepareSchema(orm, database);
+});
+afterAll(async () => {
+  await orm?.close();
+  await db?.dispose();
+});
+
+describe('close() drains both transports', () => {
+  it('lets in-flight WebSocket and HTTP operations finish, then closes sockets with 1001', async () => {
+    const schema = await buildSchema({ resolvers: [...RESOLVERS, SlowResolver], validate: false, authChecker });
+    const server = await startServer({ schema, em: orm.em, logger: createLogger({ level: 'silent' }), port: 0 });
+    const client = wsClient(server.wsUrl);
+    const closed = new Promise<number>((ok) => client.on('closed', (event) => ok((event as { code: number }).code)));
+    const overWs = wsRequest(client, '{ slowWs }');
+    const overHttp = gql(server.url, '{ slowHttp }');
+    await Promise.all([entered.ws.promise, entered.http.promise]);
+
+    let closedServer = false;
+    const closing = server.close().then(() => (closedServer = true));
+    // Both operations are still running: the server must not be closed yet.
+    await new Promise((r) => setImmediate(r));
+    expect(closedServer).toBe(false);
+
+    release.resolve('done');
+    expect(await overWs).toEqual({ data: { slowWs: 'done' } });
+    expect((await overHttp).data).toEqual({ slowHttp: 'done' });
+    expect(await closed).toBe(1001);
+    await closing;
+    expect(closedServer).toBe(true);
+    await client.dispose();
+  });
+});
