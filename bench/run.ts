@@ -8,12 +8,11 @@
  */
 import 'reflect-metadata';
 import { performance } from 'node:perf_hooks';
-import { createOrm, prepareSchema } from '../src/db/orm.js';
 import { createLogger } from '../src/logger.js';
 import { startServer } from '../src/server/http-server.js';
 import { buildAppSchema } from '../src/server/schema.js';
 import { insertVm, insertFailoverJob } from '../test/helpers/fixtures.js';
-import { createTestDatabase } from '../test/helpers/mariadb.js';
+import { openMigratedDatabase } from '../test/helpers/api-server.js';
 import { FailoverStatus } from '../src/entities/index.js';
 
 const VMS = Number(process.env.BENCH_VMS ?? 500);
@@ -44,11 +43,9 @@ async function time(fn: () => Promise<unknown>): Promise<number[]> {
   return samples;
 }
 
-const db = await createTestDatabase('bench');
-const database = { kind: 'mariadb', url: db.url, redactedUrl: db.url } as const;
-const orm = await createOrm(database);
+const db = await openMigratedDatabase('bench');
+const { orm } = db;
 try {
-  await prepareSchema(orm, database);
   for (let i = 0; i < VMS; i++) {
     const vm = await insertVm(orm.em, { name: `bench-${String(i).padStart(4, '0')}`, disks: 1 + (i % 3), networks: i % 2 ? ['A', 'B'] : ['A'] });
     if (i % 4 === 0) await insertFailoverJob(orm.em, { vmId: vm.vmId, status: FailoverStatus.CLEANED_UP });
@@ -92,6 +89,5 @@ try {
   console.log('|---|---|---|---|---|');
   for (const row of rows) console.log(row);
 } finally {
-  await orm.close();
-  await db.dispose();
+  await db.close();
 }

@@ -1,14 +1,12 @@
 import 'reflect-metadata';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildSchema, Query, Resolver } from 'type-graphql';
-import type { MikroORM } from '@mikro-orm/core';
-import { createOrm, prepareSchema } from '../../src/db/orm.js';
 import { createLogger } from '../../src/logger.js';
 import { authChecker } from '../../src/server/auth.js';
 import { startServer } from '../../src/server/http-server.js';
 import { RESOLVERS } from '../../src/server/schema.js';
 import { gql, wsClient, wsRequest } from '../helpers/graphql.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/mariadb.js';
+import { openMigratedDatabase, type MigratedDatabase } from '../helpers/api-server.js';
 
 /** A deferred: a promise and the function that settles it. */
 function deferred<T = void>() {
@@ -36,23 +34,16 @@ class SlowResolver {
   }
 }
 
-let db: TestDatabase;
-let orm: MikroORM;
+let db: MigratedDatabase;
 beforeAll(async () => {
-  db = await createTestDatabase('shutdown');
-  const database = { kind: 'mariadb', url: db.url, redactedUrl: db.url } as const;
-  orm = await createOrm(database);
-  await prepareSchema(orm, database);
+  db = await openMigratedDatabase('shutdown');
 });
-afterAll(async () => {
-  await orm?.close();
-  await db?.dispose();
-});
+afterAll(() => db?.close());
 
 describe('close() drains both transports', () => {
   it('lets in-flight WebSocket and HTTP operations finish, then closes sockets with 1001', async () => {
     const schema = await buildSchema({ resolvers: [...RESOLVERS, SlowResolver], validate: false, authChecker });
-    const server = await startServer({ schema, em: orm.em, logger: createLogger({ level: 'silent' }), port: 0 });
+    const server = await startServer({ schema, em: db.orm.em, logger: createLogger({ level: 'silent' }), port: 0 });
     const client = wsClient(server.wsUrl);
     const closed = new Promise<number>((ok) => client.on('closed', (event) => ok((event as { code: number }).code)));
     const overWs = wsRequest(client, '{ slowWs }');

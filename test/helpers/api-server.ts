@@ -25,6 +25,38 @@ async function freshDatabase(kind: DatabaseKind, prefix: string): Promise<{ conf
   return { config: { kind, file: join(dir, 'test.sqlite') }, dispose: async () => rmSync(dir, { recursive: true, force: true }) };
 }
 
+/** A fresh database with its schema up to date, and the ORM on it. */
+export interface MigratedDatabase {
+  readonly orm: MikroORM;
+  readonly config: DatabaseConfig;
+  /** Closes the ORM and drops the database. */
+  close(): Promise<void>;
+}
+
+/** Creates a fresh database (MariaDB unless told), connects the ORM and brings the schema up. */
+export async function openMigratedDatabase(
+  prefix: string,
+  { kind = 'mariadb', onQuery }: { kind?: DatabaseKind; onQuery?: (sql: string) => void } = {},
+): Promise<MigratedDatabase> {
+  const db = await freshDatabase(kind, prefix);
+  const orm = await createOrm(db.config, onQuery ? { onQuery } : {});
+  try {
+    await prepareSchema(orm, db.config);
+  } catch (error) {
+    await orm.close();
+    await db.dispose();
+    throw error;
+  }
+  return {
+    orm,
+    config: db.config,
+    async close() {
+      await orm.close();
+      await db.dispose();
+    },
+  };
+}
+
 /** A fresh, migrated database and the API server on it, for one test file. */
 export interface ApiHarness {
   readonly kind: DatabaseKind;
@@ -43,11 +75,9 @@ export async function startApi(
   prefix: string,
   { maxPageSize = 500, kind = 'mariadb', apiTokens = [] }: { maxPageSize?: number; kind?: DatabaseKind; apiTokens?: readonly ApiToken[] } = {},
 ): Promise<ApiHarness> {
-  const db = await freshDatabase(kind, prefix);
   let statements: string[] = [];
-  const database = db.config;
-  const orm = await createOrm(database, { onQuery: (sql) => statements.push(sql) });
-  await prepareSchema(orm, database);
+  const db = await openMigratedDatabase(prefix, { kind, onQuery: (sql) => statements.push(sql) });
+  const { orm } = db;
   const logger = createLogger({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
   const server = await startServer({ schema: await buildAppSchema(), em: orm.em, logger, port: 0, maxPageSize, apiTokens });
   return {
@@ -62,8 +92,7 @@ export async function startApi(
     },
     async close() {
       await server.close();
-      await orm.close();
-      await db.dispose();
+      await db.close();
     },
   };
 }
