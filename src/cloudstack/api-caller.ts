@@ -8,8 +8,26 @@ import type { HttpTransport } from './cloudstack.transport.js';
 /**
  * One CloudStack call, end to end: sign (fresh `expires` on every try), send with a timeout, open
  * the envelope, and — for reads only — try again on transient failures with capped backoff.
- * Writes are sent once; what to do after an ambiguous write failure is the caller's decision.
+ * Writes are sent once; what to do after a failed write is the caller's decision. A write that
+ * failed before it left this process (connection refused, host name not resolved) is marked
+ * retryable and not ambiguous; any other lost write answer is ambiguous and not retryable.
  */
+
+/**
+ * Error codes (Node and undici) that mean the connection was never made, so the request was never
+ * sent. A reset, a closed socket or a timeout may come after the server received the request.
+ */
+const NEVER_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EAI_FAIL', 'EAI_NONAME', 'ENETUNREACH', 'EHOSTUNREACH', 'UND_ERR_CONNECT_TIMEOUT']);
+
+/** The `code`s along an error's cause chain. */
+function errorCodes(error: unknown): string[] {
+  const codes: string[] = [];
+  for (let e: unknown = error, depth = 0; e instanceof Error && depth < 4; e = e.cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string') codes.push(code);
+  }
+  return codes;
+}
 
 /** Settings of an {@link ApiCaller}. */
 export interface ApiCallerOptions {
@@ -34,6 +52,8 @@ export interface CallOptions {
   readonly signal?: AbortSignal;
   /** Epoch ms after which no try is started and the current one is cut short. */
   readonly deadlineAt?: number;
+  /** Tries of a read, instead of `readAttempts` (1 when the caller has its own retry loop). */
+  readonly attempts?: number;
 }
 
 /** Sends signed commands and opens their envelopes. */
@@ -47,7 +67,7 @@ export class ApiCaller {
   /** Calls `command` and returns the inner object of its answer. */
   async call(command: string, params: Readonly<Record<string, string>>, callOptions: CallOptions): Promise<Json> {
     const { readAttempts, retryBackoff, logger, now } = this.options;
-    const attempts = callOptions.read ? Math.max(1, readAttempts) : 1;
+    const attempts = callOptions.read ? Math.max(1, callOptions.attempts ?? readAttempts) : 1;
     for (let attempt = 1; ; attempt++) {
       try {
         return await this.once(command, params, callOptions, attempt);
@@ -80,13 +100,14 @@ export class ApiCaller {
     } catch (error) {
       if (signal?.aborted) throw this.aborted(command, signal);
       const timedOut = timeout.aborted;
+      const neverSent = !timedOut && errorCodes(error).some((code) => NEVER_SENT_CODES.has(code));
       const kind = timedOut ? CloudStackErrorKind.TIMEOUT : CloudStackErrorKind.TRANSPORT;
       const what = timedOut ? `no answer within ${timeoutMs} ms` : `transport failure (${this.describe(error)})`;
-      logger.warn({ command, method, attempt, kind, ms: now() - started }, 'cloudstack request failed');
+      logger.warn({ command, method, attempt, kind, neverSent, ms: now() - started }, 'cloudstack request failed');
       throw new CloudStackError(kind, `${command} failed: ${what}`, {
         command,
-        retryable: true,
-        ambiguous: !read,
+        retryable: read || neverSent,
+        ambiguous: !read && !neverSent,
         cause: new Error(this.redact(this.describe(error))),
       });
     }

@@ -2,10 +2,20 @@ import { ApiCaller } from './api-caller.js';
 import { readAsync, readCount, readList, readObject, readSuccess, type Json } from './envelope.js';
 import { CloudStackError, CloudStackErrorKind } from './errors.js';
 import { silentLogger, type CloudStackLogger } from './logger.js';
-import { pollUntil, type Backoff } from './polling.js';
+import { backoffDelay, pollUntil, sleep, type Backoff } from './polling.js';
 import { apiEndpoint, FetchTransport, type HttpTransport } from './cloudstack.transport.js';
 import * as map from './cloudstack.mappers.js';
-import { JobStatus, SnapshotState, VmState, type AsyncJob, type Snapshot, type VirtualMachine, type Volume } from './cloudstack.types.js';
+import {
+  JobStatus,
+  SnapshotState,
+  VmSnapshotState,
+  VmState,
+  type AsyncJob,
+  type Snapshot,
+  type VirtualMachine,
+  type VmSnapshot,
+  type Volume,
+} from './cloudstack.types.js';
 import type * as P from './cloudstack.port.js';
 
 /** How to reach and talk to a CloudStack. */
@@ -28,7 +38,7 @@ export interface CloudStackClientOptions {
   readonly pollBackoff?: Backoff;
   /** Default deadline of one operation (submission + job). */
   readonly operationDeadlineMs?: number;
-  /** Tries of a create whose earlier try was lost and is not found by name. */
+  /** Tries of a create whose earlier tries provably never reached the server (connection refused…). */
   readonly createAttempts?: number;
   /** Page size used to walk list answers. */
   readonly pageSize?: number;
@@ -42,6 +52,27 @@ interface Operation {
   readonly deadlineAt: number;
   readonly signal?: AbortSignal;
   readonly onProgress?: (progress: P.JobProgress) => void;
+}
+
+/** What a wait is about, for the errors that end it early. */
+interface Wait {
+  readonly command: string;
+  readonly jobId?: string;
+  readonly resourceId?: string;
+  /** The write may have happened (or still happen) although the wait ended. */
+  readonly ambiguous: boolean;
+  /** What started the wait (a lost answer): the cause of a DEADLINE, rather than the last failed poll. */
+  readonly cause?: CloudStackError;
+}
+
+/** How a create finds what it created when its answer was lost. */
+interface CreateLookup<T> {
+  /** Every resource that carries the create's name, whatever its state. */
+  list(): Promise<T[]>;
+  /** Whether a new resource of {@link list} can be the one this create made. */
+  ours(resource: T): boolean;
+  /** Waits until the found resource is usable (or fails). */
+  settle(found: T): Promise<T>;
 }
 
 const GONE_VM = new Set<string>([VmState.DESTROYED, VmState.EXPUNGING]);
@@ -59,14 +90,15 @@ function params(values: Record<string, string | number | boolean | readonly stri
 /**
  * The HTTP CloudStack client: implements the {@link P.CloudStack} port over the real protocol.
  * Reads retry on transient failures; async commands wait for their job with capped backoff, a
- * deadline and an AbortSignal; a create whose answer was lost is looked up by name before it is
- * ever sent again.
+ * deadline and an AbortSignal; a create whose answer was lost is looked up by name until the
+ * deadline and never sent again unless it provably never reached the server.
  */
 export class CloudStackClient implements P.CloudStack {
   private readonly caller: ApiCaller;
   private readonly logger: CloudStackLogger;
   private readonly now: () => number;
   private readonly pollBackoff: Backoff;
+  private readonly retryBackoff: Backoff;
   private readonly operationDeadlineMs: number;
   private readonly createAttempts: number;
   private readonly pageSize: number;
@@ -91,6 +123,7 @@ export class CloudStackClient implements P.CloudStack {
     this.logger = logger;
     this.now = now;
     this.pollBackoff = pollBackoff;
+    this.retryBackoff = retryBackoff;
     this.operationDeadlineMs = operationDeadlineMs;
     this.createAttempts = createAttempts;
     this.pageSize = pageSize;
@@ -118,9 +151,17 @@ export class CloudStackClient implements P.CloudStack {
     });
     const op = this.operation(options);
     const name = p.name;
-    const find = name === undefined ? undefined : async () => this.findVmByName(name, p.zoneId, op);
-    const settle = (vm: VirtualMachine) => this.settleVm(vm.id, startVm ? VmState.RUNNING : VmState.STOPPED, op);
-    return this.create('deployVirtualMachine', body, op, find, settle, (r) => map.toVirtualMachine(readObject(r, 'virtualmachine', 'deployVirtualMachine')));
+    const network = p.networkIds?.[0];
+    const lookup: CreateLookup<VirtualMachine> | undefined =
+      name === undefined
+        ? undefined
+        : {
+            list: () => this.listVirtualMachines({ name, zoneId: p.zoneId }, op),
+            // Host names are unique per network, so a VM of that name in our first network is ours.
+            ours: (vm) => network === undefined || vm.nics.some((nic) => nic.networkId === network),
+            settle: (vm) => this.settleVm(vm.id, startVm ? VmState.RUNNING : VmState.STOPPED, op),
+          };
+    return this.create('deployVirtualMachine', body, op, lookup, (r) => map.toVirtualMachine(readObject(r, 'virtualmachine', 'deployVirtualMachine')));
   }
 
   async startVirtualMachine(p: { readonly id: string }, options?: P.OperationOptions): Promise<VirtualMachine> {
@@ -142,17 +183,15 @@ export class CloudStackClient implements P.CloudStack {
   async createSnapshot(p: P.CreateSnapshotParams, options?: P.OperationOptions): Promise<Snapshot> {
     const op = this.operation(options);
     const name = p.name;
-    const find =
+    const lookup: CreateLookup<Snapshot> | undefined =
       name === undefined
         ? undefined
-        : async () => {
-            const found = await this.listSnapshots({ volumeId: p.volumeId, name }, op);
-            return found.filter((s) => s.name === name && s.state !== SnapshotState.DESTROYED && s.state !== SnapshotState.ERROR).at(-1);
+        : {
+            list: async () => (await this.listSnapshots({ volumeId: p.volumeId, name }, op)).filter((s) => s.name === name),
+            ours: () => true,
+            settle: (s) => this.settleSnapshot(s.id, op),
           };
-    const settle = (s: Snapshot) => this.settleSnapshot(s.id, op);
-    return this.create('createSnapshot', params({ volumeid: p.volumeId, name }), op, find, settle, (r) =>
-      map.toSnapshot(readObject(r, 'snapshot', 'createSnapshot')),
-    );
+    return this.create('createSnapshot', params({ volumeid: p.volumeId, name }), op, lookup, (r) => map.toSnapshot(readObject(r, 'snapshot', 'createSnapshot')));
   }
 
   async revertSnapshot(p: { readonly id: string }, options?: P.OperationOptions): Promise<Snapshot | undefined> {
@@ -162,6 +201,30 @@ export class CloudStackClient implements P.CloudStack {
 
   async deleteSnapshot(p: { readonly id: string }, options?: P.OperationOptions): Promise<void> {
     readSuccess(await this.runAsync('deleteSnapshot', { id: p.id }, this.operation(options)), 'deleteSnapshot');
+  }
+
+  async createVMSnapshot(p: P.CreateVmSnapshotParams, options?: P.OperationOptions): Promise<VmSnapshot> {
+    const op = this.operation(options);
+    const name = p.name;
+    const body = params({ virtualmachineid: p.virtualMachineId, name, description: p.description, snapshotmemory: p.snapshotMemory, quiescevm: p.quiesceVm });
+    const lookup: CreateLookup<VmSnapshot> | undefined =
+      name === undefined
+        ? undefined
+        : {
+            list: () => this.listVMSnapshot({ virtualMachineId: p.virtualMachineId, name }, op),
+            ours: () => true,
+            settle: (s) => this.settleVmSnapshot(s.id, op),
+          };
+    return this.create('createVMSnapshot', body, op, lookup, (r) => map.toVmSnapshot(readObject(r, 'vmsnapshot', 'createVMSnapshot')));
+  }
+
+  async revertToVMSnapshot(p: { readonly vmSnapshotId: string }, options?: P.OperationOptions): Promise<VirtualMachine> {
+    const result = await this.runAsync('revertToVMSnapshot', { vmsnapshotid: p.vmSnapshotId }, this.operation(options));
+    return map.toVirtualMachine(readObject(result, 'virtualmachine', 'revertToVMSnapshot'));
+  }
+
+  async deleteVMSnapshot(p: { readonly vmSnapshotId: string }, options?: P.OperationOptions): Promise<void> {
+    readSuccess(await this.runAsync('deleteVMSnapshot', { vmsnapshotid: p.vmSnapshotId }, this.operation(options)), 'deleteVMSnapshot');
   }
 
   async attachVolume(p: P.AttachVolumeParams, options?: P.OperationOptions): Promise<Volume> {
@@ -196,6 +259,12 @@ export class CloudStackClient implements P.CloudStack {
   async listSnapshots(p: P.ListSnapshotsParams = {}, options?: P.OperationOptions) {
     const body = params({ id: p.id, volumeid: p.volumeId, name: p.name, intervaltype: p.intervalType, zoneid: p.zoneId, listall: true });
     return this.list('listSnapshots', 'snapshot', body, options, map.toSnapshot);
+  }
+
+  /** listVMSnapshot (its list key is `vmSnapshot`); newest first, as CloudStack sorts it. */
+  async listVMSnapshot(p: P.ListVmSnapshotParams = {}, options?: P.OperationOptions) {
+    const body = params({ vmsnapshotid: p.id, virtualmachineid: p.virtualMachineId, state: p.state, name: p.name, listall: true });
+    return this.list('listVMSnapshot', 'vmSnapshot', body, options, map.toVmSnapshot);
   }
 
   async listNetworks(p: P.ListNetworksParams = {}, options?: P.OperationOptions) {
@@ -238,21 +307,27 @@ export class CloudStackClient implements P.CloudStack {
     }
   }
 
-  private async queryJob(jobId: string, op: Operation): Promise<AsyncJob> {
-    const inner = await this.caller.call('queryAsyncJobResult', { jobid: jobId }, { read: true, signal: op.signal, deadlineAt: op.deadlineAt });
+  /** One queryAsyncJobResult; `attempts` 1 when the caller polls (its loop is the retry). */
+  private async queryJob(jobId: string, op: Operation, attempts?: number): Promise<AsyncJob> {
+    const inner = await this.caller.call('queryAsyncJobResult', { jobid: jobId }, { read: true, signal: op.signal, deadlineAt: op.deadlineAt, attempts });
     return map.toAsyncJob(inner);
   }
 
   /** Submits an async command (sent once) and waits for its job; returns the job result. */
   private async runAsync(command: string, body: Record<string, string>, op: Operation): Promise<Json> {
     const submission = readAsync(await this.caller.call(command, body, { read: false, signal: op.signal, deadlineAt: op.deadlineAt }), command);
-    return this.waitForJob(command, submission.jobId, op);
+    return this.waitForJob({ command, jobId: submission.jobId, resourceId: submission.id }, op);
   }
 
-  /** Polls queryAsyncJobResult until the job ends; a failed job becomes a JOB_FAILED error. */
-  private async waitForJob(command: string, jobId: string, op: Operation): Promise<Json> {
-    const job = await this.poll(command, op, jobId, async () => {
-      const current = await this.queryJob(jobId, op);
+  /**
+   * Polls queryAsyncJobResult until the job ends; a failed job becomes a JOB_FAILED error. A poll
+   * that fails transiently counts as "still running": the job was submitted, so only its end or
+   * the deadline stops the wait.
+   */
+  private async waitForJob(wait: Omit<Wait, 'ambiguous'> & { readonly jobId: string }, op: Operation): Promise<Json> {
+    const { command, jobId, resourceId } = wait;
+    const job = await this.poll({ ...wait, ambiguous: true }, op, async () => {
+      const current = await this.queryJob(jobId, op, 1);
       if (current.status !== JobStatus.PENDING) return current;
       op.onProgress?.({ command, jobId, procStatus: current.procStatus, elapsedMs: this.now() - op.started });
       return undefined;
@@ -261,85 +336,151 @@ export class CloudStackClient implements P.CloudStack {
     const errorCode = Number(job.result?.errorcode ?? job.resultCode);
     const errorText = typeof job.result?.errortext === 'string' ? job.result.errortext : job.status === JobStatus.CANCELLED ? 'job cancelled' : 'job failed';
     this.logger.warn({ command, jobId, errorCode }, 'cloudstack job failed');
-    throw new CloudStackError(CloudStackErrorKind.JOB_FAILED, `${command} failed: ${errorText} (errorcode ${errorCode})`, { command, jobId, errorCode, errorText, retryable: false });
+    throw new CloudStackError(CloudStackErrorKind.JOB_FAILED, `${command} failed: ${errorText} (errorcode ${errorCode})`, { command, jobId, resourceId, errorCode, errorText, retryable: false });
   }
 
-  /** {@link pollUntil} with the client's backoff, the operation's deadline and abort handling. */
-  private async poll<T>(command: string, op: Operation, jobId: string | undefined, probe: () => Promise<T | undefined>): Promise<T> {
+  /**
+   * {@link pollUntil} with the client's backoff, the operation's deadline and abort handling. A
+   * probe that fails with a retryable error counts as "not yet". Whatever ends the wait early
+   * (deadline, abort, a final probe failure) is reported against the operation's command with
+   * what is known of it (`jobId`, `resourceId`) and, for a write, `ambiguous: true`.
+   */
+  private async poll<T>(wait: Wait, op: Operation, probe: () => Promise<T | undefined>): Promise<T> {
+    const { command, jobId, resourceId, ambiguous } = wait;
+    let lastFailure: CloudStackError | undefined;
+    const tolerant = async () => {
+      try {
+        return await probe();
+      } catch (error) {
+        if (!(error instanceof CloudStackError) || !error.retryable || op.signal?.aborted) throw error;
+        lastFailure = error;
+        this.logger.warn({ command, jobId, failed: error.command, kind: error.kind, httpStatus: error.httpStatus }, 'cloudstack poll failed; still waiting');
+        return undefined;
+      }
+    };
     const deadline = () =>
-      new CloudStackError(CloudStackErrorKind.DEADLINE, `${command} did not finish within ${op.deadlineAt - op.started} ms`, { command, jobId, retryable: true, ambiguous: true });
+      new CloudStackError(CloudStackErrorKind.DEADLINE, `${command} did not finish within ${op.deadlineAt - op.started} ms${ambiguous ? '; it may still happen' : ''}`, {
+        command,
+        jobId,
+        resourceId,
+        retryable: false,
+        ambiguous,
+        cause: wait.cause ?? lastFailure,
+      });
     try {
-      return await pollUntil(probe, { backoff: this.pollBackoff, deadlineAt: op.deadlineAt, signal: op.signal, now: this.now, onDeadline: deadline });
+      return await pollUntil(tolerant, { backoff: this.pollBackoff, deadlineAt: op.deadlineAt, signal: op.signal, now: this.now, onDeadline: deadline });
     } catch (error) {
-      // A poll cut short by the deadline is the operation's deadline, not a failure of the poll.
-      if (error instanceof CloudStackError && error.kind === CloudStackErrorKind.TIMEOUT && this.now() >= op.deadlineAt) throw deadline();
-      if (error instanceof CloudStackError) throw error;
-      if (op.signal?.aborted) throw new CloudStackError(CloudStackErrorKind.ABORTED, `${command} aborted`, { command, jobId, retryable: false });
-      throw error;
+      if (op.signal?.aborted) throw new CloudStackError(CloudStackErrorKind.ABORTED, `${command} aborted`, { command, jobId, resourceId, retryable: false, ambiguous });
+      if (!(error instanceof CloudStackError) || error.command === command) throw error;
+      // A poll (queryAsyncJobResult, a list) failed for good: the operation's outcome is still unknown.
+      throw new CloudStackError(error.kind, `${command}: waiting failed: ${error.message}`, {
+        command,
+        jobId,
+        resourceId,
+        httpStatus: error.httpStatus,
+        errorCode: error.errorCode,
+        errorText: error.errorText,
+        retryable: false,
+        ambiguous,
+        cause: error,
+      });
     }
   }
 
   /**
-   * A create that is never blindly re-sent: when an answer is lost (ambiguous failure), the
-   * resource is looked up by name first; found, it is awaited and returned; not found, the create
-   * is sent again (up to `createAttempts`). Without a name there is nothing to look up: the
-   * ambiguous error is thrown.
+   * A create that is never re-sent while the first try may still run. Before sending, the
+   * resources that already carry the name are noted (they are not ours: names are not unique).
+   * When the answer is lost (timeout, dropped connection, a 5xx from a proxy), the resource is
+   * looked up by name — repeatedly, with backoff, until the deadline: a late-running original
+   * shows up there. Found, it is awaited and returned; never found, the error is a DEADLINE with
+   * `ambiguous: true`. Only a failure that proves the request never left (connection refused,
+   * name not resolved) sends it again, up to `createAttempts`. Without a name there is nothing to
+   * look up: the ambiguous error is thrown.
    */
-  private async create<T>(
+  private async create<T extends { readonly id: string }>(
     command: string,
     body: Record<string, string>,
     op: Operation,
-    find: (() => Promise<T | undefined>) | undefined,
-    settle: (found: T) => Promise<T>,
+    lookup: CreateLookup<T> | undefined,
     toResult: (jobResult: Json) => T,
   ): Promise<T> {
+    const before = lookup ? new Set((await lookup.list()).map((r) => r.id)) : undefined;
     for (let attempt = 1; ; attempt++) {
       let submission;
       try {
         submission = readAsync(await this.caller.call(command, body, { read: false, signal: op.signal, deadlineAt: op.deadlineAt }), command);
       } catch (error) {
-        if (!(error instanceof CloudStackError) || !error.ambiguous || !find) throw error;
-        const found = await find();
-        if (found !== undefined) {
-          this.logger.info({ command, attempt }, 'cloudstack create answer lost; found the resource by name');
-          return settle(found);
+        if (!(error instanceof CloudStackError)) throw error;
+        if (!error.ambiguous) {
+          const delay = backoffDelay(this.retryBackoff, attempt - 1);
+          if (!error.retryable || attempt >= this.createAttempts || this.now() + delay >= op.deadlineAt) throw error;
+          this.logger.warn({ command, attempt, kind: error.kind }, 'cloudstack create never reached the server; sending again');
+          await sleep(delay, op.signal).catch(() => {
+            throw new CloudStackError(CloudStackErrorKind.ABORTED, `${command} aborted`, { command, retryable: false });
+          });
+          continue;
         }
-        if (attempt >= this.createAttempts) throw error;
-        this.logger.warn({ command, attempt }, 'cloudstack create answer lost and the resource does not exist; sending again');
-        continue;
+        if (!lookup || !before) throw error;
+        this.logger.warn({ command, kind: error.kind }, 'cloudstack create answer lost; looking the resource up by name');
+        const found = await this.poll({ command, ambiguous: true, cause: error }, op, async () => {
+          const fresh = (await lookup.list()).filter((r) => !before.has(r.id) && lookup.ours(r));
+          if (fresh.length > 1) {
+            throw new CloudStackError(error.kind, `${command}: its answer was lost and ${fresh.length} new resources carry its name; cannot tell which is ours`, {
+              command,
+              retryable: false,
+              ambiguous: true,
+              cause: error,
+            });
+          }
+          return fresh[0];
+        });
+        this.logger.info({ command, id: found.id }, 'cloudstack create answer lost; found the resource by name');
+        return lookup.settle(found);
       }
-      return toResult(await this.waitForJob(command, submission.jobId, op));
+      return toResult(await this.waitForJob({ command, jobId: submission.jobId, resourceId: submission.id }, op));
     }
-  }
-
-  private async findVmByName(name: string, zoneId: string, op: Operation): Promise<VirtualMachine | undefined> {
-    const vms = await this.listVirtualMachines({ name, zoneId }, op);
-    return vms.filter((vm) => !GONE_VM.has(vm.state)).at(-1);
   }
 
   /** Waits until a VM found by name reaches `target`; Error or disappearance is a failure. */
   private settleVm(id: string, target: VmState, op: Operation): Promise<VirtualMachine> {
-    const command = 'deployVirtualMachine';
-    return this.poll(command, op, undefined, async () => {
-      const [vm] = await this.listVirtualMachines({ id }, op);
-      if (vm === undefined || vm.state === VmState.ERROR || GONE_VM.has(vm.state)) {
-        const errorText = `VM ${id} ${vm ? `is in state ${vm.state}` : 'no longer exists'}`;
-        throw new CloudStackError(CloudStackErrorKind.JOB_FAILED, `${command} failed: ${errorText}`, { command, errorText, retryable: false });
-      }
-      return vm.state === target ? vm : undefined;
-    });
+    const fetch = async () => (await this.listVirtualMachines({ id }, op))[0];
+    return this.settle('deployVirtualMachine', `VM ${id}`, id, op, fetch, (s) => s === VmState.ERROR || GONE_VM.has(s), (s) => s === target);
   }
 
   /** Waits until a snapshot found by name is BackedUp. */
   private settleSnapshot(id: string, op: Operation): Promise<Snapshot> {
-    const command = 'createSnapshot';
-    return this.poll(command, op, undefined, async () => {
-      const [snapshot] = await this.listSnapshots({ id }, op);
-      if (snapshot === undefined || snapshot.state === SnapshotState.ERROR || snapshot.state === SnapshotState.DESTROYED) {
-        const errorText = `snapshot ${id} ${snapshot ? `is in state ${snapshot.state}` : 'no longer exists'}`;
-        throw new CloudStackError(CloudStackErrorKind.JOB_FAILED, `${command} failed: ${errorText}`, { command, errorText, retryable: false });
+    const fetch = async () => (await this.listSnapshots({ id }, op))[0];
+    const failed = (s: string) => s === SnapshotState.ERROR || s === SnapshotState.DESTROYED;
+    return this.settle('createSnapshot', `snapshot ${id}`, id, op, fetch, failed, (s) => s === SnapshotState.BACKED_UP);
+  }
+
+  /** Waits until a VM snapshot found by name is Ready. */
+  private settleVmSnapshot(id: string, op: Operation): Promise<VmSnapshot> {
+    const fetch = async () => (await this.listVMSnapshot({ id }, op))[0];
+    const failed = (s: string) => s === VmSnapshotState.ERROR || s === VmSnapshotState.EXPUNGING;
+    return this.settle('createVMSnapshot', `VM snapshot ${id}`, id, op, fetch, failed, (s) => s === VmSnapshotState.READY);
+  }
+
+  /**
+   * Polls a resource a lost create answer was found by until its state is `done`; a `failed` state
+   * or its disappearance is a JOB_FAILED error (the create's job failed, or someone removed it).
+   */
+  private settle<T extends { readonly state: string }>(
+    command: string,
+    what: string,
+    id: string,
+    op: Operation,
+    fetch: () => Promise<T | undefined>,
+    failed: (state: string) => boolean,
+    done: (state: string) => boolean,
+  ): Promise<T> {
+    return this.poll({ command, resourceId: id, ambiguous: true }, op, async () => {
+      const resource = await fetch();
+      if (resource === undefined || failed(resource.state)) {
+        const errorText = `${what} ${resource ? `is in state ${resource.state}` : 'no longer exists'}`;
+        throw new CloudStackError(CloudStackErrorKind.JOB_FAILED, `${command} failed: ${errorText}`, { command, resourceId: id, errorText, retryable: false });
       }
-      return snapshot.state === SnapshotState.BACKED_UP ? snapshot : undefined;
+      return done(resource.state) ? resource : undefined;
     });
   }
 }

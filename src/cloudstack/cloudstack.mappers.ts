@@ -8,6 +8,7 @@ import type {
   Snapshot,
   Template,
   VirtualMachine,
+  VmSnapshot,
   Volume,
   Zone,
 } from './cloudstack.types.js';
@@ -100,6 +101,24 @@ export function toSnapshot(j: Json): Snapshot {
     state: req(j, 'state'),
     revertable: bool(j, 'revertable'),
     intervalType: str(j, 'intervaltype'),
+    created: str(j, 'created'),
+    raw: j,
+  });
+}
+
+/** A VM snapshot. */
+export function toVmSnapshot(j: Json): VmSnapshot {
+  return compact({
+    id: req(j, 'id'),
+    name: req(j, 'name'),
+    displayName: str(j, 'displayname'),
+    description: str(j, 'description'),
+    state: req(j, 'state'),
+    type: str(j, 'type'),
+    virtualMachineId: str(j, 'virtualmachineid'),
+    zoneId: str(j, 'zoneid'),
+    current: bool(j, 'current'),
+    parentId: str(j, 'parent'),
     created: str(j, 'created'),
     raw: j,
   });

@@ -5,6 +5,7 @@ import type {
   Snapshot,
   Template,
   VirtualMachine,
+  VmSnapshot,
   Volume,
   Zone,
 } from './cloudstack.types.js';
@@ -14,7 +15,9 @@ import type {
  * {@link CloudStackClient} implements it against a real CloudStack or the simulator.
  *
  * Async commands resolve when their job has succeeded and reject with a `CloudStackError`
- * (kind JOB_FAILED, with the job's `errorCode`/`errorText`) when it failed.
+ * (kind JOB_FAILED, with the job's `errorCode`/`errorText`) when it failed. When the outcome of a
+ * write cannot be known (its answer was lost, or the deadline passed while waiting for its job),
+ * the error has `ambiguous: true`, `retryable: false`, and the `jobId`/`resourceId` it knows.
  */
 
 /** Progress of an async operation, reported after each poll that finds the job still running. */
@@ -80,6 +83,28 @@ export interface DestroyVirtualMachineParams {
 export interface CreateSnapshotParams {
   readonly volumeId: string;
   /** Snapshot name; also the key that makes a retried create safe. */
+  readonly name?: string;
+}
+
+/** createVMSnapshot. */
+export interface CreateVmSnapshotParams {
+  readonly virtualMachineId: string;
+  /** The snapshot's display name; also the key that makes a retried create safe. Not unique. */
+  readonly name?: string;
+  readonly description?: string;
+  /** Include the memory (the VM must be Running). Default false. */
+  readonly snapshotMemory?: boolean;
+  /** Quiesce the file systems first. Default false. */
+  readonly quiesceVm?: boolean;
+}
+
+/** listVMSnapshot filters. */
+export interface ListVmSnapshotParams {
+  /** `vmsnapshotid`. */
+  readonly id?: string;
+  readonly virtualMachineId?: string;
+  readonly state?: string;
+  /** Matched exactly against the display name. */
   readonly name?: string;
 }
 
@@ -161,12 +186,17 @@ export interface CloudStack {
   createSnapshot(params: CreateSnapshotParams, options?: OperationOptions): Promise<Snapshot>;
   revertSnapshot(params: { readonly id: string }, options?: OperationOptions): Promise<Snapshot | undefined>;
   deleteSnapshot(params: { readonly id: string }, options?: OperationOptions): Promise<void>;
+  createVMSnapshot(params: CreateVmSnapshotParams, options?: OperationOptions): Promise<VmSnapshot>;
+  /** Resolves with the VM as the revert left it. */
+  revertToVMSnapshot(params: { readonly vmSnapshotId: string }, options?: OperationOptions): Promise<VirtualMachine>;
+  deleteVMSnapshot(params: { readonly vmSnapshotId: string }, options?: OperationOptions): Promise<void>;
   attachVolume(params: AttachVolumeParams, options?: OperationOptions): Promise<Volume>;
   detachVolume(params: DetachVolumeParams, options?: OperationOptions): Promise<Volume>;
   deleteVolume(params: { readonly id: string }, options?: OperationOptions): Promise<void>;
   listVirtualMachines(params?: ListVirtualMachinesParams, options?: OperationOptions): Promise<VirtualMachine[]>;
   listVolumes(params?: ListVolumesParams, options?: OperationOptions): Promise<Volume[]>;
   listSnapshots(params?: ListSnapshotsParams, options?: OperationOptions): Promise<Snapshot[]>;
+  listVMSnapshot(params?: ListVmSnapshotParams, options?: OperationOptions): Promise<VmSnapshot[]>;
   listNetworks(params?: ListNetworksParams, options?: OperationOptions): Promise<Network[]>;
   listServiceOfferings(params?: ListServiceOfferingsParams, options?: OperationOptions): Promise<ServiceOffering[]>;
   listZones(params?: ListZonesParams, options?: OperationOptions): Promise<Zone[]>;

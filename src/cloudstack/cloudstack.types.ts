@@ -42,6 +42,23 @@ export enum SnapshotState {
   ERROR = 'Error',
 }
 
+/** VM snapshot states (VMSnapshot.State; `Removed` and `Hidden` ones are never listed). */
+export enum VmSnapshotState {
+  ALLOCATED = 'Allocated',
+  CREATING = 'Creating',
+  READY = 'Ready',
+  REVERTING = 'Reverting',
+  EXPUNGING = 'Expunging',
+  REMOVED = 'Removed',
+  ERROR = 'Error',
+}
+
+/** What a VM snapshot holds (VMSnapshot.Type). */
+export enum VmSnapshotType {
+  DISK = 'Disk',
+  DISK_AND_MEMORY = 'DiskAndMemory',
+}
+
 /** `jobstatus` of an async job. */
 export enum JobStatus {
   PENDING = 0,
@@ -108,6 +125,28 @@ export interface Snapshot {
   readonly state: string;
   readonly revertable?: boolean;
   readonly intervalType?: string;
+  readonly created?: string;
+  readonly raw: Readonly<Record<string, unknown>>;
+}
+
+/** A VM snapshot (all disks of a VM, optionally its memory). */
+export interface VmSnapshot {
+  readonly id: string;
+  /** CloudStack's own name (`<instance name>_VS_<timestamp>`). */
+  readonly name: string;
+  /** The name given at creation (`name` parameter), else the same as `name`. */
+  readonly displayName?: string;
+  readonly description?: string;
+  /** A {@link VmSnapshotState} value. */
+  readonly state: string;
+  /** A {@link VmSnapshotType} value. */
+  readonly type?: string;
+  readonly virtualMachineId?: string;
+  readonly zoneId?: string;
+  /** The VM's current snapshot (the one last taken or reverted to). */
+  readonly current?: boolean;
+  /** The snapshot this one was taken on top of. */
+  readonly parentId?: string;
   readonly created?: string;
   readonly raw: Readonly<Record<string, unknown>>;
 }

@@ -28,11 +28,15 @@ export enum CloudStackErrorKind {
   API = 'API',
   /** An async job ended with jobstatus 2 (or 3, cancelled). */
   JOB_FAILED = 'JOB_FAILED',
-  /** No usable answer: connection refused/reset/dropped. The request may or may not have run. */
+  /**
+   * No usable answer: connection refused/reset/dropped. The request may or may not have run —
+   * except when the connection was never made (refused, name not resolved), which `ambiguous`
+   * tells apart.
+   */
   TRANSPORT = 'TRANSPORT',
   /** The request took longer than the per-request timeout. The request may or may not have run. */
   TIMEOUT = 'TIMEOUT',
-  /** The operation's deadline passed while waiting for its job (the job may still finish). */
+  /** The operation's deadline passed while waiting for its job or resource (the write may still happen). */
   DEADLINE = 'DEADLINE',
   /** The caller's AbortSignal fired. */
   ABORTED = 'ABORTED',
@@ -49,6 +53,9 @@ export interface CloudStackErrorDetails {
   readonly errorCode?: number;
   readonly errorText?: string;
   readonly jobId?: string;
+  /** The resource an async create announced (`id` next to the `jobid`), when there was one. */
+  readonly resourceId?: string;
+  /** True when trying the same call again is safe and may succeed. Never true for a write whose outcome is unknown. */
   readonly retryable: boolean;
   /** True when the command may have been executed although no answer arrived. */
   readonly ambiguous?: boolean;
@@ -63,6 +70,7 @@ export class CloudStackError extends Error {
   readonly errorCode: number | undefined;
   readonly errorText: string | undefined;
   readonly jobId: string | undefined;
+  readonly resourceId: string | undefined;
   readonly retryable: boolean;
   readonly ambiguous: boolean;
 
@@ -75,6 +83,7 @@ export class CloudStackError extends Error {
     this.errorCode = details.errorCode;
     this.errorText = details.errorText;
     this.jobId = details.jobId;
+    this.resourceId = details.resourceId;
     this.retryable = details.retryable;
     this.ambiguous = details.ambiguous ?? false;
   }
@@ -90,6 +99,7 @@ export class CloudStackError extends Error {
       errorCode: this.errorCode,
       errorText: this.errorText,
       jobId: this.jobId,
+      resourceId: this.resourceId,
       retryable: this.retryable,
       ambiguous: this.ambiguous,
     };

@@ -55,11 +55,11 @@ describe('async jobs', () => {
     expect(elapsed).toEqual([...elapsed].sort((a, b) => a - b));
   });
 
-  it('gives up at the operation deadline with a DEADLINE error that names the job', async () => {
+  it('gives up at the operation deadline with a DEADLINE error that names the job: ambiguous, never retryable', async () => {
     cloud.sim.setJobLatency(5_000);
     const started = Date.now();
     const error = await rejectionOf(cloud.client.detachVolume({ id: DISK }, { deadlineMs: 150 }));
-    expect(error).toMatchObject({ kind: CloudStackErrorKind.DEADLINE, command: 'detachVolume', retryable: true, ambiguous: true });
+    expect(error).toMatchObject({ kind: CloudStackErrorKind.DEADLINE, command: 'detachVolume', retryable: false, ambiguous: true });
     expect(typeof error.jobId).toBe('string');
     expect(Date.now() - started).toBeLessThan(1_500);
   });
@@ -79,7 +79,8 @@ describe('async jobs', () => {
     const controller = new AbortController();
     const pending = cloud.client.detachVolume({ id: DISK }, { signal: controller.signal, onProgress: () => controller.abort(new Error('user cancelled')) });
     const error = await rejectionOf(pending);
-    expect(error).toMatchObject({ kind: CloudStackErrorKind.ABORTED, command: 'detachVolume', retryable: false });
+    expect(error).toMatchObject({ kind: CloudStackErrorKind.ABORTED, command: 'detachVolume', retryable: false, ambiguous: true });
+    expect(typeof error.jobId).toBe('string');
     const early = await rejectionOf(cloud.client.listZones({}, { signal: AbortSignal.abort() }));
     expect(early).toMatchObject({ kind: CloudStackErrorKind.ABORTED });
   });

@@ -1,4 +1,6 @@
+import { createServer } from 'node:net';
 import { describe, expect, it } from 'vitest';
+import { FetchTransport, type HttpRequest } from '../../src/cloudstack/cloudstack.transport.js';
 import { CloudStackErrorKind } from '../../src/cloudstack/errors.js';
 import { FaultKind } from '../../src/cloudstack/simulator/faults.js';
 import { DEMO_NETWORKS, DEMO_VMS } from '../../src/demo/demo-world.js';
@@ -9,6 +11,36 @@ const cloud = useCloud();
 const DISK = DEMO_VMS[0]!.disks[0]!.volumeId;
 const calls = (command: string) => cloud.sim.faults.calls()[command] ?? 0;
 const deployParams = (name?: string) => params(cloud.sim, { name });
+const [, , TEST, TEST_BACKEND] = DEMO_NETWORKS.map((n) => n.id) as [string, string, string, string];
+
+/** A loopback port nothing listens on (a server bound it, then closed). */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+/** Sends the first `times` calls of `command` to a closed port (a real ECONNREFUSED), the rest to the simulator. */
+async function refusingTransport(command: string, times: number) {
+  const refusedUrl = `http://127.0.0.1:${await closedPort()}/client/api`;
+  const inner = new FetchTransport();
+  let refused = 0;
+  return {
+    get refused() {
+      return refused;
+    },
+    send(request: HttpRequest) {
+      const isTarget = request.pairs.some(([name, value]) => name === 'command' && value === command);
+      if (isTarget && refused < times) {
+        refused++;
+        return inner.send({ ...request, url: refusedUrl });
+      }
+      return inner.send(request);
+    },
+  };
+}
 
 describe('sync error on the nth call', () => {
   it('fails exactly the nth call; a read retries past a 5xx', async () => {
@@ -43,6 +75,33 @@ describe('sync error on the nth call', () => {
   });
 });
 
+describe('transient failures while a job is polled', () => {
+  it('counts failed polls as "still running": more failures than readAttempts, then the deploy resolves normally', async () => {
+    cloud.sim.faults.add({ command: 'queryAsyncJobResult', kind: FaultKind.ERROR, count: 5, errorCode: 503, errorText: 'busy' });
+    const vm = await cloud.clientWith({ readAttempts: 2 }).deployVirtualMachine({ ...deployParams('web-01-test'), startVm: false });
+    expect(vm).toMatchObject({ name: 'web-01-test', state: 'Stopped' });
+    expect(cloud.sim.faults.list()[0]!.fired).toBe(5);
+    expect(calls('deployVirtualMachine')).toBe(1);
+    expect(cloud.logs.records.some((r) => r.level === 'warn' && r.msg.includes('still waiting'))).toBe(true);
+  });
+
+  it('polls failing until the deadline: DEADLINE for the deploy, with its job id and VM id, ambiguous and not retryable', async () => {
+    cloud.sim.faults.add({ command: 'queryAsyncJobResult', kind: FaultKind.ERROR, count: 0, errorCode: 503, errorText: 'busy' });
+    const error = await rejectionOf(cloud.client.deployVirtualMachine(deployParams('web-01-test'), { deadlineMs: 400 }));
+    const [vm] = cloud.sim.getState().vms.filter((v) => v.name === 'web-01-test');
+    expect(error).toMatchObject({ kind: CloudStackErrorKind.DEADLINE, command: 'deployVirtualMachine', resourceId: vm!.id, ambiguous: true, retryable: false });
+    expect(error.jobId).toBe(cloud.sim.getState({ jobs: true }).jobs!.find((j) => j.command === 'deployVirtualMachine')!.jobid);
+    expect((error.cause as Record<string, unknown>).command).toBe('queryAsyncJobResult');
+  });
+
+  it('a poll refused for good (431) ends the wait, reported against the write with its job id', async () => {
+    cloud.sim.faults.add({ command: 'queryAsyncJobResult', kind: FaultKind.ERROR, errorCode: 431, errorText: 'no such job' });
+    const error = await rejectionOf(cloud.client.detachVolume({ id: DISK }));
+    expect(error).toMatchObject({ kind: CloudStackErrorKind.API, command: 'detachVolume', errorCode: 431, ambiguous: true, retryable: false });
+    expect(typeof error.jobId).toBe('string');
+  });
+});
+
 describe('async job failure', () => {
   it('fails the job with the given code and text, and changes nothing', async () => {
     const before = cloud.sim.getState();
@@ -70,14 +129,13 @@ describe('latency', () => {
     expect(calls('listNetworks')).toBe(2);
   });
 
-  it('looks a timed-out create up by name before sending it again; the late original then loses on the name', async () => {
+  it('never re-sends a timed-out create: the original, held past the client timeout, is found by name and is the only VM', async () => {
     cloud.sim.faults.add({ command: 'deployVirtualMachine', kind: FaultKind.LATENCY, ms: 150 });
     const client = cloud.clientWith({ requestTimeoutMs: 60 });
     const vm = await client.deployVirtualMachine({ ...deployParams('web-01-test'), startVm: false });
-    // The first try is still held by the server when the client looks: not found, sent again.
-    expect(calls('deployVirtualMachine')).toBe(2);
-    await cloud.sim.idle(); // the held first try has now run too, and was refused on the name
-    expect(calls('listVirtualMachines')).toBeGreaterThanOrEqual(1);
+    expect(calls('deployVirtualMachine')).toBe(1);
+    expect(calls('listVirtualMachines')).toBeGreaterThanOrEqual(2); // before sending, then until the original showed up
+    await cloud.sim.idle();
     const named = cloud.sim.getState().vms.filter((v) => v.name === 'web-01-test');
     expect(named).toHaveLength(1);
     expect(vm).toMatchObject({ id: named[0]!.id, state: 'Stopped' });
@@ -99,18 +157,54 @@ describe('dropped connection', () => {
     expect(cloud.sim.getState().vms.filter((v) => v.name === 'web-01-test')).toHaveLength(1);
   });
 
-  it('before a deploy ran: not found by name, so it is sent again — once', async () => {
+  it('before a deploy ran: not sent again (it may still arrive); looked up until the deadline, then DEADLINE, ambiguous', async () => {
     cloud.sim.faults.add({ command: 'deployVirtualMachine', kind: FaultKind.DROP, when: 'before' });
-    const vm = await cloud.client.deployVirtualMachine({ ...deployParams('web-01-test'), startVm: false });
-    expect(vm.state).toBe('Stopped');
-    expect(calls('deployVirtualMachine')).toBe(2);
-    expect(cloud.sim.getState().vms.filter((v) => v.name === 'web-01-test')).toHaveLength(1);
+    const error = await rejectionOf(cloud.client.deployVirtualMachine({ ...deployParams('web-01-test'), startVm: false }, { deadlineMs: 400 }));
+    expect(error).toMatchObject({ kind: CloudStackErrorKind.DEADLINE, command: 'deployVirtualMachine', ambiguous: true, retryable: false });
+    expect((error.cause as Record<string, unknown>).kind).toBe(CloudStackErrorKind.TRANSPORT);
+    expect(calls('deployVirtualMachine')).toBe(1);
+    expect(calls('listVirtualMachines')).toBeGreaterThanOrEqual(2);
+    expect(cloud.sim.getState().vms.filter((v) => v.name === 'web-01-test')).toEqual([]);
+  });
+
+  it('re-sends a create that never reached the server (connection refused): one VM', async () => {
+    const transport = await refusingTransport('deployVirtualMachine', 1);
+    const vm = await cloud.clientWith({ transport }).deployVirtualMachine({ ...deployParams('web-01-test'), startVm: false });
+    expect(transport.refused).toBe(1);
+    expect(calls('deployVirtualMachine')).toBe(1);
+    expect(cloud.sim.getState().vms.filter((v) => v.name === 'web-01-test').map((v) => v.id)).toEqual([vm.id]);
+  });
+
+  it('gives up after createAttempts refused connections: retryable, not ambiguous (nothing was sent)', async () => {
+    const transport = await refusingTransport('deployVirtualMachine', 10);
+    const error = await rejectionOf(cloud.clientWith({ transport, createAttempts: 3 }).deployVirtualMachine(deployParams('web-01-test')));
+    expect(error).toMatchObject({ kind: CloudStackErrorKind.TRANSPORT, command: 'deployVirtualMachine', retryable: true, ambiguous: false });
+    expect(transport.refused).toBe(3);
+    expect(calls('deployVirtualMachine')).toBe(0);
+  });
+
+  it('a lost deploy answer finds the VM of that name in its own network, not a namesake in another one', async () => {
+    const other = await cloud.client.deployVirtualMachine({ ...deployParams('web-01-test'), networkIds: [TEST_BACKEND], startVm: false });
+    cloud.sim.faults.add({ command: 'deployVirtualMachine', kind: FaultKind.DROP, when: 'after' });
+    const vm = await cloud.client.deployVirtualMachine({ ...deployParams('web-01-test'), networkIds: [TEST], startVm: false });
+    expect(vm.id).not.toBe(other.id);
+    expect(vm.nics[0]!.networkId).toBe(TEST);
+    expect(cloud.sim.getState().vms.filter((v) => v.name === 'web-01-test')).toHaveLength(2);
+  });
+
+  it('a lost snapshot answer finds the new snapshot, not an older one of the same name on the volume', async () => {
+    const older = await cloud.client.createSnapshot({ volumeId: DISK, name: 'pre-failover' });
+    cloud.sim.faults.add({ command: 'createSnapshot', kind: FaultKind.DROP, when: 'after' });
+    const snapshot = await cloud.client.createSnapshot({ volumeId: DISK, name: 'pre-failover' });
+    expect(snapshot.id).not.toBe(older.id);
+    expect(snapshot).toMatchObject({ name: 'pre-failover', state: 'BackedUp' });
+    expect(calls('createSnapshot')).toBe(2);
   });
 
   it('without a name there is nothing to look up: the ambiguous error is thrown, nothing is re-sent', async () => {
     cloud.sim.faults.add({ command: 'deployVirtualMachine', kind: FaultKind.DROP, when: 'after' });
     const error = await rejectionOf(cloud.client.deployVirtualMachine(deployParams()));
-    expect(error).toMatchObject({ kind: CloudStackErrorKind.TRANSPORT, ambiguous: true, retryable: true, command: 'deployVirtualMachine' });
+    expect(error).toMatchObject({ kind: CloudStackErrorKind.TRANSPORT, ambiguous: true, retryable: false, command: 'deployVirtualMachine' });
     expect(calls('deployVirtualMachine')).toBe(1);
   });
 
@@ -127,7 +221,7 @@ describe('dropped connection', () => {
     await cloud.client.detachVolume({ id: DISK });
     cloud.sim.faults.add({ command: 'attachVolume', kind: FaultKind.DROP, when: 'after' });
     const error = await rejectionOf(cloud.client.attachVolume({ id: DISK, virtualMachineId: cloud.sim.ids.applianceVmId }));
-    expect(error).toMatchObject({ kind: CloudStackErrorKind.TRANSPORT, ambiguous: true });
+    expect(error).toMatchObject({ kind: CloudStackErrorKind.TRANSPORT, ambiguous: true, retryable: false });
     expect(calls('attachVolume')).toBe(1);
   });
 });

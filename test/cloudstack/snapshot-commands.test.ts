@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { CloudStackErrorKind } from '../../src/cloudstack/errors.js';
 import { DEMO_APPLIANCE_VM, DEMO_VMS } from '../../src/demo/demo-world.js';
-import { rejectionOf, useCloud, waitFor } from '../helpers/cloudstack.js';
+import { callRaw, rejectionOf, useCloud, waitFor } from '../helpers/cloudstack.js';
 
 const cloud = useCloud();
 
@@ -42,6 +42,22 @@ describe('createSnapshot', () => {
   });
 });
 
+describe('createSnapshot: the Ready rule in the job too', () => {
+  it('fails the job when the volume is no longer Ready once it runs (the sync check passed); the snapshot ends in Error', async () => {
+    cloud.sim.setJobLatency(1_000); // its checks run after the first quarter: time to change the volume
+    const pending = cloud.client.createSnapshot({ volumeId: DISK.volumeId, name: 'late' });
+    await waitFor(() => cloud.sim.getState().snapshots[0]?.state === 'Creating');
+    cloud.sim.update((w) => void (w.volumes.find((v) => v.id === DISK.volumeId)!.state = 'Allocated'));
+    const error = await rejectionOf(pending);
+    expect(error).toMatchObject({
+      kind: CloudStackErrorKind.JOB_FAILED,
+      errorCode: 431,
+      errorText: `VolumeId: ${DISK.volumeId} is not in Ready state but Allocated. Cannot take snapshot.`,
+    });
+    expect(cloud.sim.getState().snapshots[0]!.state).toBe('Error');
+  });
+});
+
 describe('revertSnapshot', () => {
   it('reverts a detached volume', async () => {
     const snapshot = await cloud.client.createSnapshot({ volumeId: DISK.volumeId, name: 's1' });
@@ -60,12 +76,34 @@ describe('revertSnapshot', () => {
     expect(cloud.sim.getState().volumes.find((v) => v.id === DISK.volumeId)!.revertedto).toBe(snapshot.id);
   });
 
+  it('refuses a snapshot that is not BackedUp', async () => {
+    const snapshot = await cloud.client.createSnapshot({ volumeId: DISK.volumeId, name: 's1' });
+    await cloud.client.detachVolume({ id: DISK.volumeId });
+    cloud.sim.update((w) => void (w.snapshots[0]!.state = 'Error'));
+    const error = await rejectionOf(cloud.client.revertSnapshot({ id: snapshot.id }));
+    expect(error).toMatchObject({ kind: CloudStackErrorKind.JOB_FAILED, errorCode: 431, errorText: `Snapshot ${snapshot.id} is in Error state, only a BackedUp snapshot can be reverted` });
+  });
+
   it('refuses a volume that is not Ready', async () => {
     const snapshot = await cloud.client.createSnapshot({ volumeId: DISK.volumeId, name: 's1' });
     await cloud.client.detachVolume({ id: DISK.volumeId });
     cloud.sim.update((w) => void (w.volumes.find((v) => v.id === DISK.volumeId)!.state = 'Allocated'));
     const error = await rejectionOf(cloud.client.revertSnapshot({ id: snapshot.id }));
     expect(error).toMatchObject({ kind: CloudStackErrorKind.JOB_FAILED, errorCode: 431, errorText: 'The volume is not in Ready state.' });
+  });
+});
+
+describe('revertSnapshot and deleteSnapshot parameters (sync 431, no job)', () => {
+  it.each([
+    ['revertSnapshot', [], 'Unable to execute API command revertsnapshot due to missing parameter id'],
+    ['revertSnapshot', [['id', 'no-such-snapshot']], 'Invalid parameter id value=no-such-snapshot'],
+    ['deleteSnapshot', [], 'Unable to execute API command deletesnapshot due to missing parameter id'],
+    ['createSnapshot', [['volumeid', 'no-such-volume']], 'Invalid parameter volumeid value=no-such-volume'],
+  ] as [string, [string, string][], string][])('%s %j', async (command, extra, text) => {
+    const answer = await callRaw(cloud.sim, command, extra);
+    expect(answer.status).toBe(431);
+    expect(answer.json[`${command.toLowerCase()}response`]!.errortext).toContain(text);
+    expect(cloud.sim.getState({ jobs: true }).jobs).toEqual([]);
   });
 });
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { CloudStackErrorKind } from '../../src/cloudstack/errors.js';
 import { DEMO_APPLIANCE_VM, DEMO_NETWORKS, DEMO_VMS } from '../../src/demo/demo-world.js';
-import { callRaw, deployParams, rejectionOf, useCloud } from '../helpers/cloudstack.js';
+import { callRaw, deployParams, rejectionOf, useCloud, waitFor } from '../helpers/cloudstack.js';
 
 const cloud = useCloud();
 
@@ -69,9 +69,23 @@ describe('deployVirtualMachine', () => {
     expect(missing.errorText).toBe('Unable to execute API command deployvirtualmachine due to missing parameter zoneid');
   });
 
-  it('refuses a second live VM with the same name and an invalid host name', async () => {
-    await deploy({ name: 'web-01-test', startVm: false });
-    expect((await rejectionOf(deploy({ name: 'web-01-test', startVm: false }))).errorText).toMatch(/^The vm with hostName web-01-test already exists/);
+  it('keeps host names unique per network (vm.distinct.hostname.scope=network), naming the network domain', async () => {
+    await deploy({ name: 'web-01-test', networkIds: [TEST], startVm: false });
+    const sameNetwork = await rejectionOf(deploy({ name: 'web-01-test', networkIds: [TEST_BACKEND, TEST], startVm: false }));
+    expect(sameNetwork).toMatchObject({ kind: CloudStackErrorKind.API, errorCode: 431, errorText: 'The vm with hostName web-01-test already exists in the network domain: null; network=Test Network' });
+    // Another network: the same name is fine (CloudStack does not look beyond the VM's networks).
+    const elsewhere = await deploy({ name: 'web-01-test', networkIds: [PROD], startVm: false });
+    expect(elsewhere.name).toBe('web-01-test');
+    const isolated = await rejectionOf(deploy({ name: 'web-01-test', networkIds: [PROD], startVm: false }));
+    expect(isolated.errorText).toBe('The vm with hostName web-01-test already exists in the network domain: cs1cloud.internal; network=Production Network');
+    // Until the VM is expunged: a Destroyed VM still holds its name.
+    await cloud.client.destroyVirtualMachine({ id: elsewhere.id });
+    expect((await rejectionOf(deploy({ name: 'web-01-test', networkIds: [PROD], startVm: false }))).errorCode).toBe(431);
+    await cloud.client.destroyVirtualMachine({ id: elsewhere.id, expunge: true });
+    expect((await deploy({ name: 'web-01-test', networkIds: [PROD], startVm: false })).state).toBe('Stopped');
+  });
+
+  it('refuses an invalid host name', async () => {
     expect((await rejectionOf(deploy({ name: '1bad_name' }))).errorText).toMatch(/^Invalid name/);
   });
 
@@ -151,6 +165,50 @@ describe('start, stop, destroy', () => {
     await cloud.client.destroyVirtualMachine({ id: vm.id, volumeIds: [data] });
     expect(cloud.sim.getState().volumes.find((v) => v.id === data)).toMatchObject({ state: 'Destroy' });
     expect(cloud.sim.getState().volumes.find((v) => v.id === data)!.virtualmachineid).toBeUndefined();
+  });
+});
+
+describe('start, stop, destroy: state rules are checked in the job (jobstatus 2, 431)', () => {
+  const jobFailure = async (promise: Promise<unknown>, errorText: string) =>
+    expect(await rejectionOf(promise)).toMatchObject({ kind: CloudStackErrorKind.JOB_FAILED, errorCode: 431, errorText, jobId: expect.any(String) });
+
+  it('start refuses a VM that is not Stopped; stop refuses one that is neither Running nor Stopped', async () => {
+    const vm = await deploy({ name: 'app', startVm: false });
+    cloud.sim.update((w) => void (w.vms.find((v) => v.id === vm.id)!.state = 'Error'));
+    await jobFailure(cloud.client.startVirtualMachine({ id: vm.id }), `Unable to start VM ${vm.id} in state Error`);
+    await jobFailure(cloud.client.stopVirtualMachine({ id: vm.id }), `Unable to stop VM ${vm.id} in state Error`);
+  });
+
+  it('destroy refuses volumeids that are not data volumes of the VM, and a VM being expunged', async () => {
+    const vm = await deploy({ name: 'app', startVm: false });
+    const [root] = await cloud.client.listVolumes({ virtualMachineId: vm.id, type: 'ROOT' });
+    await jobFailure(
+      cloud.client.destroyVirtualMachine({ id: vm.id, volumeIds: [root!.id] }),
+      `The following supplied volumes are not DATADISK attached to the VM: Volume {"name":"ROOT-app","uuid":"${root!.id}"}; `,
+    );
+    cloud.sim.update((w) => void (w.vms.find((v) => v.id === vm.id)!.state = 'Expunging'));
+    await jobFailure(cloud.client.destroyVirtualMachine({ id: vm.id }), `VM ${vm.id} is being expunged`);
+  });
+
+  it('a rule checked in the job sees the state when the job runs, not when it was asked for', async () => {
+    cloud.sim.setJobLatency(1_000); // its checks run after the first quarter: time to change the VM
+    const vm = await deploy({ name: 'app', startVm: false });
+    const starting = cloud.client.startVirtualMachine({ id: vm.id });
+    await waitFor(() => cloud.sim.getState({ jobs: true }).jobs!.some((j) => j.command === 'startVirtualMachine'));
+    cloud.sim.update((w) => void (w.vms.find((v) => v.id === vm.id)!.state = 'Running'));
+    await jobFailure(starting, `The virtual machine ${vm.id} (app) is already running`);
+  });
+
+  it.each([
+    ['startVirtualMachine', [], 'due to missing parameter id'],
+    ['stopVirtualMachine', [['id', 'no-such-vm']], 'Invalid parameter id value=no-such-vm'],
+    ['destroyVirtualMachine', [['id', 'no-such-vm']], 'Invalid parameter id value=no-such-vm'],
+    ['destroyVirtualMachine', [['id', DEMO_APPLIANCE_VM.id], ['volumeids', 'no-such-volume']], 'Invalid parameter volumeids value=no-such-volume'],
+  ] as [string, [string, string][], string][])('%s %j: refused before any job (sync 431)', async (command, extra, text) => {
+    const answer = await callRaw(cloud.sim, command, extra);
+    expect(answer.status).toBe(431);
+    expect(answer.json[`${command.toLowerCase()}response`]!.errortext).toContain(text);
+    expect(cloud.sim.getState({ jobs: true }).jobs).toEqual([]);
   });
 });
 

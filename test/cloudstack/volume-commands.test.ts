@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { CloudStackErrorKind } from '../../src/cloudstack/errors.js';
 import { DEMO_APPLIANCE_VM, DEMO_VMS } from '../../src/demo/demo-world.js';
-import { callRaw, deployParams, rejectionOf, useCloud } from '../helpers/cloudstack.js';
+import { JobStatus } from '../../src/cloudstack/cloudstack.types.js';
+import { callRaw, deployParams, rejectionOf, useCloud, waitFor } from '../helpers/cloudstack.js';
 
 const cloud = useCloud();
 
@@ -11,6 +12,17 @@ const WEB_DISK = WEB.disks[0]!.volumeId;
 const [DB_OS, DB_DATA] = DB.disks.map((d) => d.volumeId) as [string, string];
 
 const deployStopped = (name: string) => cloud.client.deployVirtualMachine(deployParams(cloud.sim, { name, startVm: false }));
+
+/** Submits `command` by hand and returns its finished job (the submission must be accepted). */
+async function rawJob(command: string, extra: [string, string][]) {
+  const answer = await callRaw(cloud.sim, command, extra);
+  expect(answer.status).toBe(200);
+  const jobId = answer.json[`${command.toLowerCase()}response`]!.jobid as string;
+  return waitFor(async () => {
+    const job = await cloud.client.queryAsyncJobResult({ jobId });
+    return job.status !== JobStatus.PENDING && job;
+  });
+}
 
 /** Expects a failed job with code 431 (or `code`) and exactly this text. */
 async function expectJobFailure(promise: Promise<unknown>, errorText: string, errorCode = 431) {
@@ -154,10 +166,55 @@ describe('detachVolume rules', () => {
     expect(await cloud.client.detachVolume({ id: DEMO_APPLIANCE_VM.rootVolumeId })).toMatchObject({ type: 'DATADISK' });
   });
 
-  it('needs an id or the pair (virtualmachineid, deviceid)', async () => {
-    const answer = await callRaw(cloud.sim, 'detachVolume', [['deviceid', '1']]);
+  it('refuses a VM that is neither Running, Stopped nor Destroyed', async () => {
+    cloud.sim.update((w) => void (w.vms.find((v) => v.id === DEMO_APPLIANCE_VM.id)!.state = 'Error'));
+    await expectJobFailure(cloud.client.detachVolume({ id: WEB_DISK }), 'Please specify a VM that is either running or stopped.');
+  });
+
+  it('detaches by the pair (virtualmachineid, deviceid)', async () => {
+    const detached = await cloud.client.detachVolume({ virtualMachineId: DEMO_APPLIANCE_VM.id, deviceId: WEB.disks[0]!.applianceDeviceId });
+    expect(detached).toMatchObject({ id: WEB_DISK, type: 'DATADISK' });
+    expect(detached.virtualMachineId).toBeUndefined();
+  });
+
+  it('needs an id or the pair (virtualmachineid, deviceid), not both: checked in the job, as DetachVolumeCmd.execute() does', async () => {
+    const text = 'Please provide either a volume id, or a tuple(device id, instance id)';
+    for (const extra of [
+      [['deviceid', '1']],
+      [['virtualmachineid', DEMO_APPLIANCE_VM.id]],
+      [],
+      [['id', WEB_DISK], ['virtualmachineid', DEMO_APPLIANCE_VM.id], ['deviceid', '1']],
+      [['id', WEB_DISK], ['deviceid', '1']],
+    ] as [string, string][][]) {
+      const job = await rawJob('detachVolume', extra);
+      expect(job).toMatchObject({ status: JobStatus.FAILED, resultCode: 431, result: { errorcode: 431, errortext: text } });
+    }
+    expect(cloud.sim.getState().volumes.find((v) => v.id === WEB_DISK)!.virtualmachineid).toBe(DEMO_APPLIANCE_VM.id);
+  });
+
+  it('fails the job (530) when no volume sits at the device, as findByInstanceAndDeviceId(…).get(0) does', async () => {
+    const job = await rawJob('detachVolume', [['virtualmachineid', DEMO_APPLIANCE_VM.id], ['deviceid', '42']]);
+    expect(job).toMatchObject({ status: JobStatus.FAILED, resultCode: 530, result: { errortext: 'Index 0 out of bounds for length 0' } });
+  });
+});
+
+describe('attach and detach parameters (checked before the job is queued: sync 431, no job)', () => {
+  const before = () => cloud.sim.getState({ jobs: true }).jobs!.length;
+
+  it.each([
+    ['attachVolume', [['id', WEB_DISK]], 'Unable to execute API command attachvolume due to missing parameter virtualmachineid'],
+    ['attachVolume', [['virtualmachineid', DEMO_APPLIANCE_VM.id]], 'Unable to execute API command attachvolume due to missing parameter id'],
+    ['attachVolume', [['id', WEB_DISK], ['virtualmachineid', 'no-such-vm']], 'Invalid parameter virtualmachineid value=no-such-vm'],
+    ['attachVolume', [['id', WEB_DISK], ['virtualmachineid', DEMO_APPLIANCE_VM.id], ['deviceid', 'one']], 'Invalid parameter deviceid value=one'],
+    ['detachVolume', [['id', 'no-such-volume']], 'Invalid parameter id value=no-such-volume'],
+    ['detachVolume', [['virtualmachineid', 'no-such-vm'], ['deviceid', '1']], 'Invalid parameter virtualmachineid value=no-such-vm'],
+    ['detachVolume', [['virtualmachineid', DEMO_APPLIANCE_VM.id], ['deviceid', '-1']], 'Invalid parameter deviceid value=-1'],
+  ] as [string, [string, string][], string][])('%s %j → 431', async (command, extra, text) => {
+    const jobs = before();
+    const answer = await callRaw(cloud.sim, command, extra);
     expect(answer.status).toBe(431);
-    expect(answer.json.detachvolumeresponse!.errortext).toBe('Please provide either a volume id, or a tuple(device id, instance id)');
+    expect(answer.json[`${command.toLowerCase()}response`]!.errortext).toContain(text);
+    expect(cloud.sim.getState({ jobs: true }).jobs!.length).toBe(jobs);
   });
 });
 

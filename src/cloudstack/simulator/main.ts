@@ -4,10 +4,12 @@ import { DEMO_API_KEY, DEMO_SECRET_KEY, startSimulator } from './simulator.serve
 import type { CloudStackLogger } from '../logger.js';
 
 /**
- * `npm run simulator`: the CloudStack simulator on its own, on port 8080 (PORT / HOST to change),
- * with the fixed demo keys. `--state-file <path>` (or STATE_FILE) keeps the cloud across restarts;
- * `--job-latency-ms <n>` (or JOB_LATENCY_MS) sets how long async jobs take; `--empty` starts
- * without the demo world. Prints the settings that point the service at it.
+ * `npm run simulator`: the CloudStack simulator on its own, on port 8080 (PORT / HOST to change;
+ * PORT=0 takes any free port, and the printed settings show the one it got), with the fixed demo
+ * keys. `--state-file <path>` (or STATE_FILE) keeps the cloud across restarts; `--job-latency-ms
+ * <n>` (or JOB_LATENCY_MS) sets how long async jobs take; `--empty` starts without the demo world.
+ * Prints the settings that point the service at it. SIGINT/SIGTERM stop it once the state file is
+ * written (exit 0; 1 when that last write failed).
  */
 
 const { values } = parseArgs({
@@ -69,6 +71,12 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => {
     if (stopping) return;
     stopping = true;
-    void sim.close().then(() => process.exit(0));
+    void sim.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        process.stderr.write(`simulator: could not save the state on exit: ${(error as Error).message}\n`);
+        process.exit(1);
+      },
+    );
   });
 }

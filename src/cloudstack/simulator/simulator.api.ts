@@ -5,6 +5,7 @@ import { CATALOG_COMMANDS } from './commands/catalog.commands.js';
 import type { CommandHandler, CommandOutcome, Obj } from './commands/command.js';
 import { SNAPSHOT_COMMANDS } from './commands/snapshot.commands.js';
 import { VM_COMMANDS } from './commands/vm.commands.js';
+import { VM_SNAPSHOT_COMMANDS } from './commands/vm-snapshot.commands.js';
 import { VOLUME_COMMANDS } from './commands/volume.commands.js';
 import type { FaultInjector } from './faults.js';
 import type { JobRunner } from './simulator.jobs.js';
@@ -71,6 +72,7 @@ export const COMMANDS: Readonly<Record<string, CommandHandler>> = {
   ...VM_COMMANDS,
   ...VOLUME_COMMANDS,
   ...SNAPSHOT_COMMANDS,
+  ...VM_SNAPSHOT_COMMANDS,
   ...CATALOG_COMMANDS,
 };
 

@@ -1,6 +1,6 @@
 import { silentLogger, type CloudStackLogger } from '../logger.js';
 import { SimApiError } from './simulator.params.js';
-import { csTime, newId, type CloudState, type SimJob } from './simulator.state.js';
+import { csTime, KEEP_FINISHED_JOBS, newId, pruneJobs, type CloudState, type SimJob } from './simulator.state.js';
 
 /**
  * Async jobs. A command's API layer validates and returns a {@link JobPlan}; the runner records a
@@ -14,7 +14,8 @@ import { csTime, newId, type CloudState, type SimJob } from './simulator.state.j
 /** What an async command does once its job runs. */
 export interface JobPlan {
   readonly instanceType: string;
-  readonly instanceId: string;
+  /** The resource the job works on (`jobinstanceid`); absent when the request named none. */
+  readonly instanceId?: string;
   /** Jobs with the same key run one after the other (the VM id, usually). */
   readonly queueKey: string;
   /** The id returned next to the jobid by async creates. */
@@ -40,6 +41,8 @@ export interface JobRunnerOptions {
   readonly steps?: number;
   /** Called after every change to the world (persistence). */
   readonly onChange: () => void;
+  /** Finished jobs kept for queryAsyncJobResult (the oldest are dropped); running jobs are always kept. */
+  readonly keepFinishedJobs?: number;
   readonly logger?: CloudStackLogger;
 }
 
@@ -54,6 +57,9 @@ const CMD_CLASSES: Record<string, string> = {
   createSnapshot: 'org.apache.cloudstack.api.command.user.snapshot.CreateSnapshotCmd',
   revertSnapshot: 'org.apache.cloudstack.api.command.user.snapshot.RevertSnapshotCmd',
   deleteSnapshot: 'org.apache.cloudstack.api.command.user.snapshot.DeleteSnapshotCmd',
+  createVMSnapshot: 'org.apache.cloudstack.api.command.user.vmsnapshot.CreateVMSnapshotCmd',
+  revertToVMSnapshot: 'org.apache.cloudstack.api.command.admin.vmsnapshot.RevertToVMSnapshotCmdByAdmin',
+  deleteVMSnapshot: 'org.apache.cloudstack.api.command.user.vmsnapshot.DeleteVMSnapshotCmd',
 };
 
 /** Text of a job cut short by a simulator shutdown, as found after a restart. */
@@ -65,6 +71,7 @@ export class JobRunner {
   private readonly latencyMs: () => number;
   private readonly steps: number;
   private readonly onChange: () => void;
+  private readonly keepFinishedJobs: number;
   private readonly logger: CloudStackLogger;
   private readonly queues = new Map<string, Promise<void>>();
   private readonly timers = new Set<{ timer: NodeJS.Timeout; resolve: () => void }>();
@@ -72,11 +79,12 @@ export class JobRunner {
   private active = 0;
   private closed = false;
 
-  constructor({ state, latencyMs, steps = 4, onChange, logger = silentLogger }: JobRunnerOptions) {
+  constructor({ state, latencyMs, steps = 4, onChange, keepFinishedJobs = KEEP_FINISHED_JOBS, logger = silentLogger }: JobRunnerOptions) {
     this.state = state;
     this.latencyMs = latencyMs;
     this.steps = Math.max(2, steps);
     this.onChange = onChange;
+    this.keepFinishedJobs = keepFinishedJobs;
     this.logger = logger;
   }
 
@@ -159,6 +167,8 @@ export class JobRunner {
     job.jobresultcode = resultCode;
     job.jobresult = result;
     job.completed = csTime();
+    job.completedms = Date.now();
+    pruneJobs(this.state.world, this.keepFinishedJobs);
     this.onChange();
   }
 
@@ -181,7 +191,7 @@ export class JobRunner {
 /**
  * After a restart: jobs still in progress in the stored state failed (530), and what they left in
  * a transitional state falls back (Starting → Stopped, Stopping → Running, volumes → Ready,
- * snapshots being taken → Error).
+ * snapshots being taken → Error, VM snapshots being taken → Error, being reverted → Ready).
  */
 export function recoverInterruptedJobs(state: CloudState): number {
   const pending = state.world.jobs.filter((job) => job.jobstatus === 0);
@@ -190,6 +200,7 @@ export function recoverInterruptedJobs(state: CloudState): number {
     job.jobresultcode = 530;
     job.jobresult = { errorcode: 530, errortext: INTERRUPTED_JOB_TEXT };
     job.completed = csTime();
+    job.completedms = Date.now();
   }
   for (const vm of state.world.vms) {
     if (vm.state === 'Starting') vm.state = 'Stopped';
@@ -200,6 +211,11 @@ export function recoverInterruptedJobs(state: CloudState): number {
   }
   for (const snapshot of state.world.snapshots) {
     if (snapshot.state === 'Creating' || snapshot.state === 'BackingUp') snapshot.state = 'Error';
+  }
+  for (const snapshot of state.world.vmSnapshots) {
+    if (snapshot.removed !== undefined) continue;
+    if (snapshot.state === 'Allocated' || snapshot.state === 'Creating') snapshot.state = 'Error';
+    else if (snapshot.state === 'Reverting') snapshot.state = 'Ready';
   }
   return pending.length;
 }

@@ -23,6 +23,8 @@ export const SEED = {
   /** Creation time of every seeded resource (fixed, so that two seedings are equal). */
   created: new Date('2026-11-20T09:00:00Z'),
   hypervisor: 'KVM',
+  /** DNS domain of the Isolated networks (L2 networks have none). */
+  networkDomain: 'cs1cloud.internal',
   /** The customised offering's fixed CPU speed (MHz); CPU count and memory come with the deploy. */
   offeringCpuSpeed: 2000,
   templateSizeBytes: 8 * GIB,
@@ -58,6 +60,7 @@ export function seedWorld(now: Date = SEED.created): SimWorld {
     cidr: n.cidr,
     traffictype: 'Guest',
     canusefordeploy: true,
+    ...(n.isTest ? {} : { networkdomain: SEED.networkDomain }),
     nexthost: 10,
   }));
   const applianceNetwork = networks.find((n) => n.type === 'Isolated') ?? networks[0]!;
@@ -128,6 +131,7 @@ export function seedWorld(now: Date = SEED.created): SimWorld {
       {
         id: DEMO_APPLIANCE_VM.id,
         name: DEMO_APPLIANCE_VM.name,
+        instancename: 'i-2-1-VM',
         displayname: DEMO_APPLIANCE_VM.name,
         state: 'Running',
         zoneid: DEMO_ZONE.id,
@@ -152,6 +156,7 @@ export function seedWorld(now: Date = SEED.created): SimWorld {
     ],
     volumes,
     snapshots: [],
+    vmSnapshots: [],
     jobs: [],
   };
 }

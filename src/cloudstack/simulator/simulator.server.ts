@@ -8,7 +8,7 @@ import { errorAnswer, SimulatedApi } from './simulator.api.js';
 import { JobRunner, recoverInterruptedJobs } from './simulator.jobs.js';
 import { SimApiError } from './simulator.params.js';
 import { seedWorld } from './simulator.seed.js';
-import { CloudState, loadWorld, saveWorld, type SimulatorSnapshot, type SimWorld } from './simulator.state.js';
+import { CloudState, KEEP_FINISHED_JOBS, loadWorld, pruneJobs, saveWorld, StateWriter, type SimulatorSnapshot, type SimWorld } from './simulator.state.js';
 
 /** The fixed key pair of the standalone simulator (`npm run simulator`): demo only, never a real cloud's. */
 export const DEMO_API_KEY = 'simulator-demo-api-key-3f6c1e0a9b2d4c7e8f1a2b3c4d5e6f70';
@@ -26,8 +26,10 @@ export interface SimulatorOptions {
   readonly jobLatencyMs?: number;
   /** Slices of a job (jobprocstatus counts them). */
   readonly jobSteps?: number;
-  /** Keep the cloud in this JSON file (read at start when it exists, written after every change). */
+  /** Keep the cloud in this JSON file (read at start when it exists, written after changes, coalesced). */
   readonly stateFile?: string;
+  /** Finished jobs kept (queryAsyncJobResult forgets older ones); running jobs are always kept. Default 500. */
+  readonly keepFinishedJobs?: number;
   /** Start from the demo world (true) or from an empty cloud (false) when there is no state file. */
   readonly seed?: boolean;
   readonly logger?: CloudStackLogger;
@@ -134,10 +136,22 @@ export interface Simulator extends AdminTarget {
   readonly jobLatencyMs: number;
   /** Resolves when no API request is being handled and no job is running. */
   idle(): Promise<void>;
+  /** Stops serving (running jobs stay in progress) and resolves once the last state is on disk. */
   close(): Promise<void>;
 }
 
-const emptyWorld = (): SimWorld => ({ version: 1, zones: [], templates: [], serviceOfferings: [], networks: [], vms: [], volumes: [], snapshots: [], jobs: [] });
+const emptyWorld = (): SimWorld => ({
+  version: 1,
+  zones: [],
+  templates: [],
+  serviceOfferings: [],
+  networks: [],
+  vms: [],
+  volumes: [],
+  snapshots: [],
+  vmSnapshots: [],
+  jobs: [],
+});
 const MAX_BODY = 1024 * 1024;
 
 function readBody(req: IncomingMessage): Promise<string> {
@@ -172,6 +186,7 @@ export async function startSimulator({
   jobLatencyMs = 200,
   jobSteps = 4,
   stateFile,
+  keepFinishedJobs = KEEP_FINISHED_JOBS,
   seed = true,
   logger = silentLogger,
 }: SimulatorOptions = {}): Promise<Simulator> {
@@ -179,12 +194,13 @@ export async function startSimulator({
   const stored = stateFile === undefined ? undefined : loadWorld(stateFile);
   const state = new CloudState(stored ?? fresh());
   const recoveredJobs = stored ? recoverInterruptedJobs(state) : 0;
-  const persist = () => {
-    if (stateFile !== undefined) saveWorld(stateFile, state.world);
-  };
+  pruneJobs(state.world, keepFinishedJobs);
+  const writer = stateFile === undefined ? undefined : new StateWriter(() => saveWorld(stateFile, state.world), logger);
+  const persist = () => writer?.schedule();
   persist();
+  await writer?.flush(); // a state file that cannot be written fails the start
   let latency = jobLatencyMs;
-  const newRunner = () => new JobRunner({ state, latencyMs: () => latency, steps: jobSteps, onChange: persist, logger });
+  const newRunner = () => new JobRunner({ state, latencyMs: () => latency, steps: jobSteps, onChange: persist, keepFinishedJobs, logger });
   let runner = newRunner();
   const faults = new FaultInjector();
   const api = new SimulatedApi({ state, credentials: { apiKey, secretKey }, faults, jobs: () => runner, onChange: persist, logger });
@@ -275,11 +291,14 @@ export async function startSimulator({
       }
     },
     close: () =>
-      (closed ??= new Promise<void>((resolve) => {
+      (closed ??= (async () => {
         runner.close();
-        server.close(() => resolve());
-        for (const socket of sockets) socket.destroy();
-      })),
+        await new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          for (const socket of sockets) socket.destroy();
+        });
+        await writer?.flush();
+      })()),
   } satisfies Omit<Simulator, 'jobLatencyMs'>);
   Object.defineProperty(simulator, 'jobLatencyMs', { get: () => latency, enumerable: true });
   logger.info({ url, stateFile, recoveredJobs }, 'cloudstack simulator listening');

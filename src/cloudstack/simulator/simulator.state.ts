@@ -1,13 +1,15 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { silentLogger, type CloudStackLogger } from '../logger.js';
 
 /**
  * The simulated cloud's state: plain JSON-serialisable records (field names as CloudStack's
  * answers spell them), so that it can be copied for tests, written to a file and read back.
  * Removed resources (expunged VMs and volumes, deleted snapshots) keep their record with a
  * `removed` time, as CloudStack keeps its rows, but are invisible to the API. At the end of the
- * file: keeping the world in a JSON file (atomic writes).
+ * file: keeping the world in a JSON file (compact, atomic, coalesced writes).
  */
 
 /** A zone. */
@@ -58,6 +60,8 @@ export interface SimNetwork {
   cidr?: string;
   traffictype: string;
   canusefordeploy: boolean;
+  /** DNS domain of the network (Isolated networks); host names are unique per network. */
+  networkdomain?: string;
   /** Next host number handed out from the CIDR. */
   nexthost: number;
 }
@@ -75,7 +79,10 @@ export interface SimNic {
 /** A VM. */
 export interface SimVm {
   id: string;
+  /** The host name. */
   name: string;
+  /** CloudStack's internal name, `i-<account>-<n>-VM` (older state files lack it: see {@link instanceName}). */
+  instancename?: string;
   displayname: string;
   state: string;
   zoneid: string;
@@ -122,6 +129,24 @@ export interface SimSnapshot {
   removed?: string;
 }
 
+/** A VM snapshot; `displayname` is the `name` given at creation. */
+export interface SimVmSnapshot {
+  id: string;
+  name: string;
+  displayname: string;
+  description?: string;
+  virtualmachineid: string;
+  zoneid: string;
+  /** Allocated, Creating, Ready, Reverting, Expunging, Removed or Error (VMSnapshot.State). */
+  state: string;
+  /** Disk or DiskAndMemory. */
+  type: string;
+  current: boolean;
+  parent?: string;
+  created: string;
+  removed?: string;
+}
+
 /** An async job; `jobresult` is what queryAsyncJobResult returns under that key. */
 export interface SimJob {
   jobid: string;
@@ -136,6 +161,8 @@ export interface SimJob {
   jobinstanceid?: string;
   created: string;
   completed?: string;
+  /** When it finished, in epoch ms (simulator bookkeeping for pruning; not in API answers). */
+  completedms?: number;
 }
 
 /** The whole simulated cloud. */
@@ -148,6 +175,7 @@ export interface SimWorld {
   vms: SimVm[];
   volumes: SimVolume[];
   snapshots: SimSnapshot[];
+  vmSnapshots: SimVmSnapshot[];
   jobs: SimJob[];
 }
 
@@ -179,6 +207,28 @@ export function detach(volume: SimVolume, { keepType = false } = {}): void {
   if (!keepType && volume.type === 'ROOT') volume.type = 'DATADISK';
 }
 
+/** CloudStack's internal name of a VM (`i-2-<n>-VM`: account 2 is admin, n counts VMs from 1). */
+export function instanceName(world: SimWorld, vm: SimVm): string {
+  return vm.instancename ?? `i-2-${world.vms.indexOf(vm) + 1}-VM`;
+}
+
+/** How many finished jobs are kept by default (running ones are always kept). */
+export const KEEP_FINISHED_JOBS = 500;
+
+/**
+ * Drops the finished jobs that completed longest ago, beyond `keep`; running jobs stay. CloudStack
+ * also purges finished jobs (after `job.expire.minutes`); queryAsyncJobResult then no longer finds
+ * them.
+ */
+export function pruneJobs(world: SimWorld, keep: number = KEEP_FINISHED_JOBS): void {
+  const finished = world.jobs.filter((job) => job.jobstatus !== 0);
+  if (finished.length <= keep) return;
+  const finishedAt = (job: SimJob) => job.completedms ?? Date.parse((job.completed ?? '').replace('+0000', 'Z'));
+  // Oldest completion first; Array.prototype.sort is stable, so ties keep submission order.
+  const dropped = new Set(finished.sort((a, b) => finishedAt(a) - finishedAt(b)).slice(0, finished.length - keep));
+  world.jobs = world.jobs.filter((job) => !dropped.has(job));
+}
+
 /** Lookups over a world that see only what the API sees (nothing removed). */
 export class CloudState {
   constructor(public world: SimWorld) {}
@@ -194,6 +244,7 @@ export class CloudState {
   vm = (id: string) => CloudState.live(this.world.vms, id);
   volume = (id: string) => CloudState.live(this.world.volumes, id);
   snapshot = (id: string) => CloudState.live(this.world.snapshots, id);
+  vmSnapshot = (id: string) => CloudState.live(this.world.vmSnapshots, id);
   job = (id: string) => this.world.jobs.find((j) => j.jobid === id);
 
   /** VMs the API lists (not removed). */
@@ -209,6 +260,16 @@ export class CloudState {
   /** Snapshots the API lists (not removed). */
   liveSnapshots(): SimSnapshot[] {
     return this.world.snapshots.filter((s) => s.removed === undefined);
+  }
+
+  /** VM snapshots the API lists (not removed). */
+  liveVmSnapshots(): SimVmSnapshot[] {
+    return this.world.vmSnapshots.filter((s) => s.removed === undefined);
+  }
+
+  /** The VM snapshots of a VM that are not removed, in any state (what VMSnapshotDao.findByVm returns). */
+  vmSnapshotsOf(vmId: string): SimVmSnapshot[] {
+    return this.liveVmSnapshots().filter((s) => s.virtualmachineid === vmId);
   }
 
   /** Volumes attached to a VM, by device id. */
@@ -228,8 +289,10 @@ export class CloudState {
 
 /**
  * Keeps the simulated cloud in a JSON file so that a restarted service finds it as it left it.
- * Every write is atomic: the whole world goes to a temporary file in the same directory, which is
- * then renamed over the old one — a crash leaves either the old or the new file, never half of one.
+ * Every write is atomic: the whole world goes, as compact JSON, to a temporary file in the same
+ * directory, which is then renamed over the old one — a crash leaves either the old or the new
+ * file, never half of one. Writes are asynchronous and coalesced ({@link StateWriter}): the
+ * simulator may run inside the service's process, and must not stall its event loop.
  */
 
 /** Thrown when a state file exists but cannot be used. */
@@ -243,7 +306,7 @@ export class StateFileError extends Error {
   }
 }
 
-/** Reads a state file; undefined when there is none. */
+/** Reads a state file; undefined when there is none. Files written before VM snapshots existed load too. */
 export function loadWorld(file: string): SimWorld | undefined {
   let text: string;
   try {
@@ -261,20 +324,68 @@ export function loadWorld(file: string): SimWorld | undefined {
   if (world?.version !== 1 || !Array.isArray(world.vms) || !Array.isArray(world.volumes)) {
     throw new StateFileError(file, 'is not a simulator state (version 1)');
   }
+  world.vmSnapshots ??= [];
   return world;
 }
 
 let sequence = 0;
 
-/** Writes the world atomically (temporary file + rename). */
-export function saveWorld(file: string, world: SimWorld): void {
-  mkdirSync(dirname(file), { recursive: true });
+/** Writes the world atomically (temporary file + rename) as compact JSON, serialised at the call. */
+export async function saveWorld(file: string, world: SimWorld): Promise<void> {
+  const text = JSON.stringify(world);
+  await mkdir(dirname(file), { recursive: true });
   const tmp = `${file}.${process.pid}.${++sequence}.tmp`;
   try {
-    writeFileSync(tmp, `${JSON.stringify(world, null, 2)}\n`, { encoding: 'utf8', mode: 0o600 });
-    renameSync(tmp, file);
+    await writeFile(tmp, text, { encoding: 'utf8', mode: 0o600 });
+    await rename(tmp, file);
   } catch (error) {
-    rmSync(tmp, { force: true });
+    await rm(tmp, { force: true });
     throw error;
+  }
+}
+
+/**
+ * Coalesces writes of a changing value: {@link schedule} after every change; at most one write is
+ * in flight, changes made while it runs lead to exactly one more write (of the state at that
+ * time), and a burst of changes in one tick is one write. {@link flush} resolves once everything
+ * scheduled is on disk, and rejects when the last write failed.
+ */
+export class StateWriter {
+  private running: Promise<void> | undefined;
+  private again = false;
+  private lastError: unknown;
+
+  constructor(
+    private readonly write: () => Promise<void>,
+    private readonly logger: CloudStackLogger = silentLogger,
+  ) {}
+
+  /** Notes a change: starts a write soon, or one more after the current one. */
+  schedule(): void {
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.running = Promise.resolve().then(() => this.drain());
+  }
+
+  /** Resolves when no write is in flight or due; rejects with the error of the last write if it failed. */
+  async flush(): Promise<void> {
+    while (this.running) await this.running;
+    if (this.lastError !== undefined) throw this.lastError;
+  }
+
+  private async drain(): Promise<void> {
+    do {
+      this.again = false;
+      try {
+        await this.write();
+        this.lastError = undefined;
+      } catch (error) {
+        this.lastError = error;
+        this.logger.error({ error: String(error) }, 'simulator: writing the state file failed');
+      }
+    } while (this.again);
+    this.running = undefined;
   }
 }

@@ -1,4 +1,4 @@
-import type { CloudState, SimJob, SimNetwork, SimServiceOffering, SimSnapshot, SimTemplate, SimVm, SimVolume, SimZone } from './simulator.state.js';
+import { instanceName, type CloudState, type SimJob, type SimNetwork, type SimServiceOffering, type SimSnapshot, type SimTemplate, type SimVm, type SimVmSnapshot, type SimVolume, type SimZone } from './simulator.state.js';
 
 /**
  * Records → the objects CloudStack puts in its answers. Fields that would be null are left out,
@@ -23,6 +23,7 @@ export function vmView(state: CloudState, vm: SimVm): Obj {
     id: vm.id,
     name: vm.name,
     displayname: vm.displayname,
+    instancename: instanceName(state.world, vm),
     ...ACCOUNT,
     created: vm.created,
     state: vm.state,
@@ -100,6 +101,30 @@ export function snapshotView(state: CloudState, snapshot: SimSnapshot): Obj {
   });
 }
 
+/** A vmsnapshot object (VMSnapshotResponse). */
+export function vmSnapshotView(state: CloudState, snapshot: SimVmSnapshot): Obj {
+  const vm = state.world.vms.find((v) => v.id === snapshot.virtualmachineid);
+  const parent = snapshot.parent === undefined ? undefined : state.world.vmSnapshots.find((s) => s.id === snapshot.parent);
+  return omitUndefined({
+    id: snapshot.id,
+    name: snapshot.name,
+    state: snapshot.state,
+    description: snapshot.description,
+    displayname: snapshot.displayname,
+    created: snapshot.created,
+    zoneid: snapshot.zoneid,
+    zonename: state.zone(snapshot.zoneid)?.name,
+    virtualmachineid: snapshot.virtualmachineid,
+    virtualmachinename: vm?.displayname || vm?.name,
+    hypervisor: vm?.hypervisor,
+    parent: parent?.id,
+    parentName: parent?.displayname,
+    type: snapshot.type,
+    current: snapshot.current,
+    ...ACCOUNT,
+  });
+}
+
 /** A network object. */
 export function networkView(state: CloudState, network: SimNetwork): Obj {
   return omitUndefined({
@@ -111,6 +136,7 @@ export function networkView(state: CloudState, network: SimNetwork): Obj {
     type: network.type,
     state: network.state,
     cidr: network.cidr,
+    networkdomain: network.networkdomain,
     traffictype: network.traffictype,
     canusefordeploy: network.canusefordeploy,
     ...ACCOUNT,

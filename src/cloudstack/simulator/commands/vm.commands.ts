@@ -1,6 +1,6 @@
 import { nextAddress } from '../simulator.seed.js';
 import { internalError, paramError } from '../simulator.params.js';
-import { csTime, detach, newId, newMac, type CloudState, type SimNic, type SimVm, type SimVolume } from '../simulator.state.js';
+import { csTime, detach, newId, newMac, type CloudState, type SimNetwork, type SimNic, type SimVm, type SimVolume } from '../simulator.state.js';
 import { vmView } from '../simulator.views.js';
 import { async, check, contains, list, where, type CommandContext, type CommandHandler, type CommandOutcome } from './command.js';
 
@@ -53,8 +53,7 @@ const deployVirtualMachine: CommandHandler = ({ state, params }) => {
       'Invalid name. Vm name can contain ASCII letters \'a\' through \'z\', the digits \'0\' through \'9\', and the hyphen (\'-\'), must be between 1 and 63 characters long, and can\'t start or end with "-" and can\'t start with digit',
     );
   }
-  const taken = state.liveVms().find((vm) => vm.name.toLowerCase() === name.toLowerCase());
-  if (taken) throw paramError(`The vm with hostName ${name} already exists in the network domain: cs1cloud.internal; network=${networks[0]!.name}`);
+  checkHostNameUnique(state, name, networks);
   const size = customSize(params, offering);
   const startVm = params.boolean('startvm', true);
   const created = csTime();
@@ -69,6 +68,7 @@ const deployVirtualMachine: CommandHandler = ({ state, params }) => {
   const vm: SimVm = {
     id,
     name,
+    instancename: `i-2-${state.world.vms.length + 1}-VM`,
     displayname: params.get('displayname') ?? name,
     state: 'Stopped',
     zoneid: zone.id,
@@ -114,6 +114,19 @@ const deployVirtualMachine: CommandHandler = ({ state, params }) => {
     },
   });
 };
+
+/**
+ * Host names are unique per network, as `vm.distinct.hostname.scope` has it by default
+ * (VmHostNameUniquenessServiceImpl.checkIfHostNameUniqueInNtwkDomain): no VM that is not expunged
+ * may carry the name in any network the new VM joins. The same name in another network is fine.
+ */
+function checkHostNameUnique(state: CloudState, name: string, networks: readonly SimNetwork[]): void {
+  const lower = name.toLowerCase();
+  for (const network of networks) {
+    const taken = state.liveVms().some((vm) => vm.name.toLowerCase() === lower && vm.nics.some((nic) => nic.networkid === network.id));
+    if (taken) throw paramError(`The vm with hostName ${name} already exists in the network domain: ${network.networkdomain ?? 'null'}; network=${network.name}`);
+  }
+}
 
 function throwInvalid(params: CommandContext['params'], name: string, value: string): never {
   throw params.invalid(name, value);
@@ -168,8 +181,9 @@ const stopVirtualMachine: CommandHandler = ({ state, params }) => {
 /**
  * destroyVirtualMachine: the VM's ROOT volume is destroyed with it (whatever volume is the ROOT at
  * that moment — a swapped-in replicated root too); data volumes survive. Without `expunge` the VM
- * stays Destroyed with its volumes attached; with it the VM is removed, the ROOT volume expunged
- * and the data volumes detached. `volumeids` names data volumes to destroy as well.
+ * stays Destroyed with its volumes attached; with it the VM is removed, the ROOT volume expunged,
+ * the data volumes detached and its VM snapshots deleted. `volumeids` names data volumes to
+ * destroy as well.
  */
 const destroyVirtualMachine: CommandHandler = ({ state, params }) => {
   const vm = params.need('id', state.vm);
@@ -188,9 +202,9 @@ const destroyVirtualMachine: CommandHandler = ({ state, params }) => {
     queueKey: vm.id,
     validate: () => {
       check(vm.state !== 'Expunging', `VM ${vm.id} is being expunged`);
-      for (const volume of extra) {
-        check(volume.virtualmachineid === vm.id && volume.type === 'DATADISK', `Volume ${volume.id} is not a data volume attached to VM ${vm.id}`);
-      }
+      // UserVmManagerImpl.checkForUnattachedVolumes (VolumeVO.toString approximated: no internal ids here).
+      const strangers = extra.filter((volume) => volume.virtualmachineid !== vm.id || volume.type !== 'DATADISK');
+      check(strangers.length === 0, `The following supplied volumes are not DATADISK attached to the VM: ${strangers.map((v) => `Volume {"name":"${v.name}","uuid":"${v.id}"}; `).join('')}`);
     },
     begin: () => {
       if (vm.state === 'Running') vm.state = 'Stopping';
@@ -207,7 +221,10 @@ const destroyVirtualMachine: CommandHandler = ({ state, params }) => {
       }
       vm.state = expunge ? 'Expunging' : 'Destroyed';
       const answer = result(state, vm);
-      if (expunge) vm.removed = now;
+      if (expunge) {
+        vm.removed = now;
+        for (const snapshot of state.vmSnapshotsOf(vm.id)) Object.assign(snapshot, { state: 'Removed', removed: now });
+      }
       return answer;
     },
     fail: () => {

@@ -1,12 +1,15 @@
-import { internalError, paramError } from '../simulator.params.js';
-import { csTime, detach, type CloudState, type SimVm, type SimVolume } from '../simulator.state.js';
+import { internalError } from '../simulator.params.js';
+import { csTime, detach, instanceName, newId, type CloudState, type SimVm, type SimVolume } from '../simulator.state.js';
 import { volumeView } from '../simulator.views.js';
 import { async, check, list, where, type CommandHandler } from './command.js';
 
 /**
- * Volume commands. attachVolume and detachVolume validate only their parameters synchronously;
- * every rule about states is checked inside the job (as VolumeApiServiceImpl runs them from the
- * async job), so a broken rule is a failed job (jobstatus 2, 431). deleteVolume is synchronous.
+ * Volume commands. attachVolume and detachVolume validate only their parameters synchronously —
+ * what ApiServer's parameter processing checks before it queues the job: required parameters,
+ * number formats, ids that match nothing. Everything AttachVolumeCmd/DetachVolumeCmd.execute()
+ * checks (VolumeApiServiceImpl, run from the async job) is checked inside the job, so a broken
+ * rule is a failed job (jobstatus 2, 431) — detachVolume's "volume id, or a tuple(device id,
+ * instance id)" rule included. deleteVolume is synchronous.
  *
  * Volume type follows the device: attached at device 0 a volume becomes the VM's ROOT; detached, a
  * ROOT becomes a DATADISK again — so a replicated disk that served as a failed-over VM's root is a
@@ -15,6 +18,8 @@ import { async, check, list, where, type CommandHandler } from './command.js';
 
 const ATTACHABLE = new Set(['Allocated', 'Ready', 'Uploaded']);
 const ROOT_STATE_TEXT = 'Root volume detach can happen only when vm is in states: Stopped or Destroyed';
+const DETACH_PARAMS_TEXT = 'Please provide either a volume id, or a tuple(device id, instance id)';
+const DETACH_WITH_VM_SNAPSHOTS_TEXT = 'Unable to detach volume, please specify an Instance that does not have Instance Snapshots';
 
 const result = (state: CloudState, volume: SimVolume) => ({ volume: volumeView(state, volume) });
 
@@ -47,6 +52,10 @@ const attachVolume: CommandHandler = ({ state, params }) => {
       } else if (deviceId !== undefined && deviceInUse(deviceId)) {
         throw internalError(`deviceId ${deviceId} is used by vm ${vm.id}`);
       }
+      check(
+        state.vmSnapshotsOf(vm.id).length === 0,
+        `Unable to attach volume to Instance ${instanceName(state.world, vm)}/${vm.id}, please specify an Instance that does not have Instance Snapshots`,
+      );
     },
     commit: () => {
       // The check CloudStack repeats under a lock just before attaching (checkAndSetAttaching).
@@ -66,34 +75,38 @@ const attachVolume: CommandHandler = ({ state, params }) => {
   });
 };
 
+/**
+ * detachVolume: by `id`, or by the pair `virtualmachineid` + `deviceid` — exactly one of the two
+ * forms (VolumeApiServiceImpl.detachVolumeFromVM checks it, inside the job). The volume at a
+ * device is looked up when the job runs; none there is the IndexOutOfBoundsException CloudStack's
+ * `findByInstanceAndDeviceId(…).get(0)` throws (530).
+ */
 const detachVolume: CommandHandler = ({ state, params }) => {
-  let volume: SimVolume | undefined;
-  if (params.get('id') !== undefined) {
-    volume = params.need('id', state.volume);
-  } else {
-    const vmId = params.get('virtualmachineid');
-    const deviceId = params.integer('deviceid');
-    if (vmId === undefined || deviceId === undefined) throw paramError('Please provide either a volume id, or a tuple(device id, instance id)');
-    const vm = params.need('virtualmachineid', state.vm);
-    volume = state.volumesOf(vm.id).find((v) => v.deviceid === deviceId);
-    if (!volume) throw paramError(`Unable to find volume with device id ${deviceId} on VM ${vm.id}`);
-  }
-  const target = volume;
+  const byId = params.entity('id', state.volume, { optional: true });
+  const vmParam = params.entity('virtualmachineid', state.vm, { optional: true });
+  const deviceId = params.integer('deviceid');
+  const wellFormed = byId !== undefined ? vmParam === undefined && deviceId === undefined : vmParam !== undefined && deviceId !== undefined;
+  let target: SimVolume | undefined;
   return async({
     instanceType: 'Volume',
-    instanceId: target.id,
-    queueKey: target.virtualmachineid ?? target.id,
+    instanceId: byId?.id,
+    queueKey: byId?.virtualmachineid ?? vmParam?.id ?? byId?.id ?? `detach:${newId()}`,
     validate: () => {
-      check(target.virtualmachineid !== undefined, 'The specified volume is not attached to a VM.');
-      const vm = state.vm(target.virtualmachineid!);
+      check(wellFormed, DETACH_PARAMS_TEXT);
+      target = byId ?? state.volumesOf(vmParam!.id).find((v) => v.deviceid === deviceId);
+      if (target === undefined) throw internalError('Index 0 out of bounds for length 0');
+      const vmId = vmParam?.id ?? target.virtualmachineid;
+      check(vmId !== undefined, 'The specified volume is not attached to a VM.');
+      const vm = state.vm(vmId!);
       const vmState = vm?.state ?? 'Expunging';
       check(vmState === 'Running' || vmState === 'Stopped' || vmState === 'Destroyed', 'Please specify a VM that is either running or stopped.');
       if (target.type === 'ROOT') check(vmState === 'Stopped', ROOT_STATE_TEXT);
+      check(state.vmSnapshotsOf(vmId!).length === 0, DETACH_WITH_VM_SNAPSHOTS_TEXT);
     },
     commit: () => {
-      check(target.virtualmachineid !== undefined, 'The specified volume is not attached to a VM.');
-      detach(target);
-      return result(state, target);
+      check(target!.virtualmachineid !== undefined, 'The specified volume is not attached to a VM.');
+      detach(target!);
+      return result(state, target!);
     },
   });
 };
