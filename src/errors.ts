@@ -31,9 +31,9 @@ export const badInput = (field: string, message: string) => new AppError(ErrorCo
 /** Something the caller named does not exist. */
 export const notFound = (what: string, id: string) => new AppError(ErrorCode.NOT_FOUND, `${what} ${id} not found`, { id });
 
-/** Codes a client may see unmasked (everything else becomes INTERNAL_SERVER_ERROR). */
+/** Codes a request error may carry unmasked (anything else becomes INTERNAL_SERVER_ERROR). */
 export const PUBLIC_CODES: ReadonlySet<string> = new Set([
-  ...Object.values(ErrorCode),
+  ...Object.values(ErrorCode).filter((code) => code !== ErrorCode.INTERNAL_SERVER_ERROR),
   // graphql-js / Apollo request errors
   'GRAPHQL_PARSE_FAILED',
   'GRAPHQL_VALIDATION_FAILED',

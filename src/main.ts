@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { accessSync, constants, mkdirSync } from 'node:fs';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { createLogger } from './logger.js';
+import { redact } from './redact.js';
 import { startService } from './service.js';
 
 /** Checks the data directory can be created and written, when the configuration uses it. */
@@ -26,14 +27,9 @@ function asConfigError(error: unknown, config: Config): ConfigError | undefined 
 
 /** One line, with no secret of the configuration in it. */
 function oneLine(error: unknown, config: Config | undefined): string {
-  let text = error instanceof Error ? error.message : String(error);
-  if (config?.database.kind === 'mariadb') {
-    const password = new URL(config.database.url).password;
-    text = text.split(config.database.url).join(config.database.redactedUrl);
-    if (password) text = text.split(password).join('***').split(decodeURIComponent(password)).join('***');
-  }
-  if (config?.cloud.kind === 'remote') text = text.split(config.cloud.secretKey).join('***').split(config.cloud.apiKey).join('***');
-  return text.replace(/\s*\n\s*/g, ' ').trim();
+  const text = error instanceof Error ? error.message : String(error);
+  const cloudSecrets = config?.cloud.kind === 'remote' ? [config.cloud.apiKey, config.cloud.secretKey] : [];
+  return redact(text, config?.database.kind === 'mariadb' ? config.database.url : undefined, cloudSecrets);
 }
 
 function exit(code: number, line: string): never {

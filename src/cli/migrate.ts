@@ -1,6 +1,7 @@
 import { pathToFileURL } from 'node:url';
 import { MikroORM } from '@mikro-orm/mariadb';
 import { migrateUp, migrationConfig } from '../db/migrations.js';
+import { redact } from '../redact.js';
 
 /**
  * Connects a minimal ORM (no entities, the Migrator registered) to the MariaDB database that `url` names
@@ -24,29 +25,6 @@ export async function connectForMigrations(url: string): Promise<MikroORM> {
     pool: { min: 0, max: 2 },
     ...migrationConfig,
   });
-}
-
-/** `message` on one line, with every form of the URL's password replaced by `***`. */
-export function redact(message: string, url: string | undefined): string {
-  let line = message.replace(/\s*[\r\n]+\s*/g, ' ').trim();
-  let password = '';
-  try {
-    password = url ? new URL(url).password : '';
-  } catch {
-    // not a URL: nothing to take a password from
-  }
-  for (const secret of new Set([password, safeDecode(password)])) {
-    if (secret) line = line.split(secret).join('***');
-  }
-  return line;
-}
-
-function safeDecode(value: string): string {
-  try {
-    return decodeURIComponent(value);
-  } catch {
-    return value;
-  }
 }
 
 /**

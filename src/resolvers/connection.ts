@@ -46,8 +46,8 @@ export function checkFirst(first: number, max: number): number {
   return first;
 }
 
-/** Builds a page from `limit + 1` fetched rows. */
-export function page<T>(rows: T[], limit: number, cursorOf: (row: T) => string) {
+/** Builds a page from `limit + 1` fetched rows; `after` is the cursor the page starts after, if any. */
+export function page<T>(rows: T[], limit: number, cursorOf: (row: T) => string, after: string | null | undefined) {
   const hasNextPage = rows.length > limit;
   const nodes = hasNextPage ? rows.slice(0, limit) : rows;
   const edges = nodes.map((node) => ({ node, cursor: cursorOf(node) }));
@@ -55,7 +55,7 @@ export function page<T>(rows: T[], limit: number, cursorOf: (row: T) => string) 
     edges,
     pageInfo: {
       hasNextPage,
-      hasPreviousPage: false,
+      hasPreviousPage: Boolean(after),
       startCursor: edges[0]?.cursor ?? null,
       endCursor: edges.at(-1)?.cursor ?? null,
     },

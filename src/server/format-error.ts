@@ -22,7 +22,7 @@ export function createFormatError(logger: Logger): FormatError {
     if (!fromResolver) {
       // graphql-ws leaves request errors without a code; Apollo has given them one already.
       if (code === undefined) return { ...formatted, extensions: { ...formatted.extensions, code: ErrorCode.BAD_USER_INPUT } };
-      if (typeof code === 'string' && PUBLIC_CODES.has(code) && code !== ErrorCode.INTERNAL_SERVER_ERROR) return formatted;
+      if (typeof code === 'string' && PUBLIC_CODES.has(code)) return formatted;
     }
     logger.error({ err: original, path: formatted.path }, 'unexpected error in a GraphQL operation');
     return {

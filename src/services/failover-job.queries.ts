@@ -27,8 +27,7 @@ export async function listFailoverJobs(
     }),
     em.count(FailoverJob, where),
   ]);
-  const result = page(rows, limit, (job) => encodeCursor(CURSOR_KIND, [job.id]));
-  return { ...result, pageInfo: { ...result.pageInfo, hasPreviousPage: before !== null }, totalCount };
+  return { ...page(rows, limit, (job) => encodeCursor(CURSOR_KIND, [job.id]), after), totalCount };
 }
 
 function jobFilter(filter: FailoverJobFilter | null | undefined): FilterQuery<FailoverJob> {

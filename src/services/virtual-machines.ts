@@ -53,6 +53,5 @@ export async function listVirtualMachines(
     query(em, `SELECT COUNT(*) AS total ${filtered}`, params),
   ]);
   const vms: VirtualMachine[] = rows.map((r) => ({ vmId: String(r.source_vm_id), name: String(r.source_vm_name) }));
-  const result = page(vms, limit, (vm) => encodeCursor(CURSOR_KIND, [vm.name, vm.vmId]));
-  return { ...result, pageInfo: { ...result.pageInfo, hasPreviousPage: Boolean(after) }, totalCount: Number(countRows[0]?.total ?? 0) };
+  return { ...page(vms, limit, (vm) => encodeCursor(CURSOR_KIND, [vm.name, vm.vmId]), after), totalCount: Number(countRows[0]?.total ?? 0) };
 }

@@ -3,7 +3,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { redact } from '../../src/cli/migrate.js';
+import { redact } from '../../src/redact.js';
 import { createTestDatabase, databaseUrl, openSql, TEST_MARIADB_URL, type SqlSession, type TestDatabase } from '../helpers/mariadb.js';
 import { repoRoot, SEED_TABLES } from './seed.js';
 
@@ -132,5 +132,6 @@ describe('redact', () => {
     expect(redact(message, url)).toBe('connect to mariadb://app:***@db.example:3306/oma failed password *** rejected');
     expect(redact('no url\nhere', undefined)).toBe('no url here');
     expect(redact('not parseable', '::nonsense')).toBe('not parseable');
+    expect(redact('key k-123 and secret s-456', undefined, ['k-123', 's-456', ''])).toBe('key *** and secret ***');
   });
 });
