@@ -1,0 +1,127 @@
+import type { CloudStack } from '../../cloudstack/cloudstack.port.js';
+import { VolumeState } from '../../cloudstack/cloudstack.types.js';
+import { ApiErrorCode, CloudStackErrorKind, isCloudStackError } from '../../cloudstack/errors.js';
+import { FailoverType } from '../../entities/enums.js';
+import type { DiskFact } from '../../inventory/vm-facts.js';
+import { CheckKind, fail, kindOfFailover, pass, type ReadinessCheck } from './check.js';
+import { DATABASE_CHECKS } from './database-checks.js';
+
+/** What the cloud checks are given: the CloudStack to ask and where the appliance lives in it. */
+export interface CloudCheckContext {
+  readonly cloudStack: CloudStack;
+  readonly ids: { readonly zoneId: string; readonly applianceVmId: string };
+}
+
+/**
+ * True when CloudStack refused a lookup by id because the id matches nothing: a real CloudStack
+ * translates an `id` it cannot resolve into a 431 ("… or entity does not exist …") rather than an
+ * empty list. Any other failure means the cloud could not be asked, and is not an answer.
+ */
+const isUnknownId = (error: unknown): boolean =>
+  isCloudStackError(error, CloudStackErrorKind.API) &&
+  error.errorCode === ApiErrorCode.PARAM_ERROR &&
+  /entity does not exist/i.test(error.errorText ?? '');
+
+/** The resource with `id`, or undefined when CloudStack has none; other failures propagate. */
+async function findById<T extends { readonly id: string }>(list: () => Promise<T[]>, id: string): Promise<T | undefined> {
+  try {
+    return (await list()).find((item) => item.id === id);
+  } catch (error) {
+    if (isUnknownId(error)) return undefined;
+    throw error;
+  }
+}
+
+/** Looks every distinct id up at once (one call each); a failed lookup rejects the whole. */
+async function findAll<T extends { readonly id: string }>(ids: readonly string[], list: (id: string) => Promise<T[]>): Promise<Map<string, T | undefined>> {
+  const distinct = [...new Set(ids)];
+  const found = await Promise.all(distinct.map((id) => findById(() => list(id), id)));
+  return new Map(distinct.map((id, i) => [id, found[i]]));
+}
+
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+const capitalised = (text: string) => text.charAt(0).toUpperCase() + text.slice(1);
+
+const describeDisk = (disk: DiskFact) =>
+  `volume ${disk.volume!.volumeName} (${disk.volume!.volumeId}) of ${disk.label ?? `disk ${disk.diskId}`}`;
+
+/**
+ * Each replicated volume exists in CloudStack, is Ready, is attached to the appliance VM and is in
+ * the appliance's zone. The volumes are looked up concurrently, one call each; every problem is
+ * reported, not only the first.
+ */
+export const volumesReady: ReadinessCheck<CloudCheckContext> = {
+  name: 'cloud_volumes_ready',
+  kind: CheckKind.CLOUD,
+  requires: ['disk_volumes'],
+  evaluate: async ({ facts, cloud: { cloudStack, ids } }) => {
+    const disks = facts.disks.filter((d) => d.volume);
+    const volumes = await findAll(
+      disks.map((d) => d.volume!.volumeId),
+      (id) => cloudStack.listVolumes({ id }),
+    );
+    const problems: string[] = [];
+    for (const disk of disks) {
+      const volume = volumes.get(disk.volume!.volumeId);
+      if (!volume) {
+        problems.push(`${describeDisk(disk)} does not exist in CloudStack`);
+        continue;
+      }
+      const wrong: string[] = [];
+      if (volume.state !== VolumeState.READY) wrong.push(`is ${volume.state}, not ${VolumeState.READY}`);
+      if (volume.virtualMachineId === undefined) wrong.push('is not attached to any VM, not to the appliance');
+      else if (volume.virtualMachineId !== ids.applianceVmId) {
+        wrong.push(`is attached to VM ${volume.virtualMachineId}${volume.vmName ? ` (${volume.vmName})` : ''}, not the appliance`);
+      }
+      if (volume.zoneId !== ids.zoneId) wrong.push(`is in zone ${volume.zoneId ?? '(none)'}, not zone ${ids.zoneId}`);
+      if (wrong.length > 0) problems.push(`${describeDisk(disk)} ${wrong.join(' and ')}`);
+    }
+    if (problems.length > 0) return fail(capitalised(problems.join('; ')));
+    return pass(`${plural(volumes.size, 'volume')} Ready in CloudStack, attached to the appliance`);
+  },
+};
+
+/**
+ * Each destination network the VM's source networks map to, for the kind of failover asked
+ * about, exists in CloudStack and is in the appliance's zone. The networks are looked up
+ * concurrently, one call each; every missing or misplaced network is reported.
+ */
+export const destinationNetworks: ReadinessCheck<CloudCheckContext> = {
+  name: 'cloud_destination_networks',
+  kind: CheckKind.CLOUD,
+  requires: ['network_mappings'],
+  evaluate: async ({ facts, type, cloud: { cloudStack, ids } }) => {
+    const wantTest = type === FailoverType.TEST;
+    const kind = wantTest ? 'test' : 'production';
+    const sources = facts.spec?.networks ?? [];
+    const mapped = sources.map((source) => ({
+      source: source.name,
+      mapping: facts.mappings.find((m) => m.sourceNetworkName === source.name && Boolean(m.isTestNetwork) === wantTest),
+    }));
+    // network_mappings (required) has checked these; said again rather than looked up on faith.
+    if (sources.length === 0) return fail('The VM has no known source networks');
+    const unmapped = mapped.filter((m) => !m.mapping).map((m) => `"${m.source}"`);
+    if (unmapped.length > 0) return fail(`No ${kind} network mapping for ${unmapped.join(', ')} (needed for a ${kindOfFailover(type)} failover)`);
+    const networks = await findAll(
+      mapped.map((m) => m.mapping!.destinationNetworkId),
+      (id) => cloudStack.listNetworks({ id }),
+    );
+    const problems: string[] = [];
+    for (const { source, mapping } of mapped) {
+      const { destinationNetworkId: id, destinationNetworkName: name } = mapping!;
+      const network = networks.get(id);
+      const described = `the ${kind} network ${name ? `"${name}" ` : ''}(${id}) that "${source}" maps to`;
+      if (!network) problems.push(`${described} does not exist in CloudStack`);
+      else if (network.zoneId !== ids.zoneId) problems.push(`${described} is in zone ${network.zoneId ?? '(none)'}, not zone ${ids.zoneId}`);
+    }
+    if (problems.length > 0) return fail(capitalised(problems.join('; ')));
+    const found = [...networks.values()].map((n) => `"${n!.name}"`);
+    return pass(`${plural(found.length, `${kind} network`)} found in CloudStack: ${found.join(', ')}`);
+  },
+};
+
+/** The cloud checks, in the order they are reported (after the database checks). */
+export const CLOUD_CHECKS: readonly ReadinessCheck<CloudCheckContext>[] = [volumesReady, destinationNetworks];
+
+/** Every readiness check, database first, then cloud: what a single VM's readiness runs. */
+export const READINESS_CHECKS: readonly ReadinessCheck<CloudCheckContext>[] = [...DATABASE_CHECKS, ...CLOUD_CHECKS];
