@@ -38,6 +38,21 @@ export interface Config {
   readonly maxPageSize: number;
   /** Bearer tokens and their roles; empty: authentication off. */
   readonly apiTokens: readonly ApiToken[];
+  readonly engine: EngineConfig;
+  /** First interval between CloudStack async-job polls (it backs off from there, capped at 10 s). */
+  readonly cloudPollIntervalMs: number;
+}
+
+/** The failover engine's settings. */
+export interface EngineConfig {
+  /** How long a job's lease lasts without a heartbeat: a crashed worker's jobs resume after it. */
+  readonly leaseMs: number;
+  /** How often the engine looks for jobs to resume and automatic cleanups that are due. */
+  readonly scanIntervalMs: number;
+  /** Jobs one service instance runs at once. */
+  readonly concurrency: number;
+  /** How often event subscribers look for events another instance committed. */
+  readonly eventPollIntervalMs: number;
 }
 
 /** A configuration problem: the variable and what is wrong with it, as one line. */
@@ -112,6 +127,11 @@ const envSchema = z.object({
   SHUTDOWN_TIMEOUT_MS: int(0, 600_000, 10_000),
   MAX_PAGE_SIZE: int(1, 10_000, 500),
   API_TOKENS: optionalString,
+  ENGINE_LEASE_MS: int(500, 3_600_000, 30_000),
+  ENGINE_SCAN_INTERVAL_MS: int(50, 3_600_000, 5_000),
+  ENGINE_CONCURRENCY: int(1, 256, 8),
+  EVENTS_POLL_INTERVAL_MS: int(50, 60_000, 1_000),
+  CLOUDSTACK_POLL_INTERVAL_MS: int(10, 10_000, 1_000),
   ...Object.fromEntries(CLOUD_VARIABLES.map((name) => [name, optionalString])),
 });
 
@@ -223,5 +243,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     maxPageSize: e.MAX_PAGE_SIZE,
     apiTokens: parseApiTokens(e.API_TOKENS),
+    engine: Object.freeze({
+      leaseMs: e.ENGINE_LEASE_MS,
+      scanIntervalMs: e.ENGINE_SCAN_INTERVAL_MS,
+      concurrency: e.ENGINE_CONCURRENCY,
+      eventPollIntervalMs: e.EVENTS_POLL_INTERVAL_MS,
+    }),
+    cloudPollIntervalMs: e.CLOUDSTACK_POLL_INTERVAL_MS,
   });
 }

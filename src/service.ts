@@ -1,8 +1,12 @@
 import 'reflect-metadata';
+import type { MikroORM } from '@mikro-orm/core';
 import { connectCloud, type CloudConnection } from './cloudstack/connect.js';
 import type { Config } from './config.js';
 import { createOrm, prepareSchema } from './db/orm.js';
 import { seedDemoData } from './demo/seed-demo-data.js';
+import { EventBus } from './events/event-bus.js';
+import { Engine } from './failover/engine/engine.js';
+import { FailoverService } from './failover/failover.service.js';
 import type { Logger } from './logger.js';
 import { startServer } from './server/http-server.js';
 import { buildAppSchema } from './server/schema.js';
@@ -11,21 +15,66 @@ import { buildAppSchema } from './server/schema.js';
 export interface Service {
   readonly url: string;
   readonly cloud: CloudConnection;
+  readonly engine: Engine;
   stop(): Promise<void>;
 }
 
-/** Composition root: config → ORM → schema (+ demo data) → cloud → HTTP + WebSocket. */
+/** The failover machinery on one ORM and cloud: event bus, commands, engine (not yet started). */
+export interface FailoverRuntime {
+  readonly events: EventBus;
+  readonly failover: FailoverService;
+  readonly engine: Engine;
+}
+
+/** Wires the event bus, the failover commands and the engine together. */
+export function createFailoverRuntime(
+  orm: MikroORM,
+  cloud: Pick<CloudConnection, 'cloudStack' | 'ids'>,
+  logger: Logger,
+  engine: Config['engine'],
+): FailoverRuntime {
+  const events = new EventBus({ em: orm.em, logger, pollIntervalMs: engine.eventPollIntervalMs });
+  let runner: Engine | undefined;
+  const failover = new FailoverService({
+    em: orm.em,
+    cloudStack: cloud.cloudStack,
+    ids: cloud.ids,
+    logger: logger.child({ component: 'failover' }),
+    notify: () => events.notify(),
+    wake: () => runner?.wake(),
+  });
+  runner = new Engine({
+    em: orm.em,
+    cloud: cloud.cloudStack,
+    ids: cloud.ids,
+    logger: logger.child({ component: 'engine' }),
+    notify: () => events.notify(),
+    checkReadiness: (plan) => failover.checkPlan(plan),
+    beginAutoCleanup: async (jobId) => {
+      await failover.cleanupTestFailover(jobId, 'automatic cleanup: autoCleanupAfterMinutes elapsed');
+    },
+    leaseMs: engine.leaseMs,
+    scanIntervalMs: engine.scanIntervalMs,
+    concurrency: engine.concurrency,
+  });
+  return { events, failover, engine: runner };
+}
+
+/** Composition root: config → ORM → schema (+ demo data) → cloud → events, engine → HTTP + WebSocket. */
 export async function startService(config: Config, logger: Logger): Promise<Service> {
   const orm = await createOrm(config.database);
   let cloud: CloudConnection | undefined;
+  let runtime: FailoverRuntime | undefined;
   try {
     const changes = await prepareSchema(orm, config.database);
     for (const change of changes) logger.info({ change }, 'schema change applied');
     if (config.demoData && (await seedDemoData(orm.em))) logger.info('demo data seeded');
-    cloud = await connectCloud(config.cloud, logger);
+    cloud = await connectCloud(config.cloud, logger, { pollBackoff: { initialMs: config.cloudPollIntervalMs, maxMs: 10_000, multiplier: 1.5 } });
     if (cloud.kind === 'simulator' && config.database.kind === 'mariadb') {
       logger.warn('CLOUDSTACK_* is not set: failovers run against the in-process CloudStack simulator, not a real cloud');
     }
+    runtime = createFailoverRuntime(orm, cloud, logger, config.engine);
+    await runtime.events.start();
     const server = await startServer({
       schema: await buildAppSchema(),
       em: orm.em,
@@ -35,23 +84,33 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
       maxPageSize: config.maxPageSize,
       shutdownTimeoutMs: config.shutdownTimeoutMs,
       apiTokens: config.apiTokens,
+      services: { failover: runtime.failover, events: runtime.events },
       readinessProbe: async () => {
         await orm.em.getConnection().execute('SELECT 1');
       },
     });
+    // Jobs a crashed instance left resume now (once their lease has run out).
+    runtime.engine.start();
     if (config.apiTokens.length === 0 && !['127.0.0.1', '::1', 'localhost'].includes(config.host)) {
       logger.warn({ host: config.host }, 'API_TOKENS is not set: anyone who can reach this address can change mappings and run failovers');
     }
+    const { engine, events } = runtime;
     return {
       url: server.url,
       cloud,
+      engine,
       async stop() {
+        // Stop taking work first (running jobs stop at their next call and release their leases),
+        // then the API, then the subscribers, the cloud and the database.
+        await engine.stop();
         await server.close();
+        events.close();
         await cloud!.close();
         await orm.close();
       },
     };
   } catch (error) {
+    runtime?.events.close();
     await cloud?.close();
     await orm.close();
     throw error;

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { CloudConfig } from '../config.js';
 import type { Logger } from '../logger.js';
-import { CloudStackClient } from './cloudstack.client.js';
+import { CloudStackClient, type CloudStackClientOptions } from './cloudstack.client.js';
 import type { CloudStack } from './cloudstack.port.js';
 import { startSimulator, type SimulatorIds } from './simulator/simulator.server.js';
 
@@ -22,13 +22,17 @@ export interface CloudConnection {
  * default) it starts the simulator in-process on loopback, with keys made up for this run and
  * its state in `stateFile`, so a restarted service finds the cloud as it left it.
  */
-export async function connectCloud(config: CloudConfig, logger: Logger): Promise<CloudConnection> {
+export async function connectCloud(
+  config: CloudConfig,
+  logger: Logger,
+  clientOptions: Partial<Pick<CloudStackClientOptions, 'pollBackoff' | 'retryBackoff' | 'operationDeadlineMs' | 'requestTimeoutMs'>> = {},
+): Promise<CloudConnection> {
   const cloudLogger = logger.child({ component: 'cloudstack' });
   if (config.kind === 'remote') {
     const { url, apiKey, secretKey, zoneId, templateId, serviceOfferingId, applianceVmId } = config;
     return {
       kind: config.kind,
-      cloudStack: new CloudStackClient({ url, apiKey, secretKey, logger: cloudLogger }),
+      cloudStack: new CloudStackClient({ url, apiKey, secretKey, logger: cloudLogger, ...clientOptions }),
       ids: { zoneId, templateId, serviceOfferingId, applianceVmId },
       close: async () => {},
     };
@@ -39,7 +43,7 @@ export async function connectCloud(config: CloudConfig, logger: Logger): Promise
   logger.info({ url: simulator.url, stateFile: config.stateFile }, 'CloudStack simulator running in-process');
   return {
     kind: config.kind,
-    cloudStack: new CloudStackClient({ url: simulator.apiUrl, apiKey, secretKey, logger: cloudLogger }),
+    cloudStack: new CloudStackClient({ url: simulator.apiUrl, apiKey, secretKey, logger: cloudLogger, ...clientOptions }),
     ids: simulator.ids,
     simulatorUrl: simulator.url,
     close: () => simulator.close(),

@@ -5,6 +5,7 @@ import { Migration002FailoverJobs } from '../../migrations/Migration002FailoverJ
 import { Migration003NetworkMappings } from '../../migrations/Migration003NetworkMappings.js';
 import { Migration004VmDiskSpec } from '../../migrations/Migration004VmDiskSpec.js';
 import { Migration005NetworkMappingsUniquePerKind } from '../../migrations/Migration005NetworkMappingsUniquePerKind.js';
+import { Migration006FailoverEngine } from '../../migrations/Migration006FailoverEngine.js';
 
 /**
  * Every migration, in order, each under a fixed name (the name recorded in `mikro_orm_migrations`, so it must
@@ -16,6 +17,7 @@ export const migrationsList = [
   { name: 'Migration003NetworkMappings', class: Migration003NetworkMappings },
   { name: 'Migration004VmDiskSpec', class: Migration004VmDiskSpec },
   { name: 'Migration005NetworkMappingsUniquePerKind', class: Migration005NetworkMappingsUniquePerKind },
+  { name: 'Migration006FailoverEngine', class: Migration006FailoverEngine },
 ];
 
 /**

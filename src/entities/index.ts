@@ -1,12 +1,28 @@
 import { CbtHistory } from './cbt-history.entity.js';
+import { FailoverEvent, FailoverSequence } from './failover-event.entity.js';
+import { FailoverExecution } from './failover-execution.entity.js';
 import { FailoverJob } from './failover-job.entity.js';
+import { FailoverLedgerEntry } from './failover-ledger-entry.entity.js';
 import { NetworkMapping } from './network-mapping.entity.js';
 import { OsseaVolume } from './ossea-volume.entity.js';
 import { ReplicationJob } from './replication-job.entity.js';
 import { VmDisk } from './vm-disk.entity.js';
 
 export * from './enums.js';
-export { CbtHistory, FailoverJob, NetworkMapping, OsseaVolume, ReplicationJob, VmDisk };
+export { ExecutionPhase, FlowName } from './failover-execution.entity.js';
+export { LedgerState } from './failover-ledger-entry.entity.js';
+export { CbtHistory, FailoverEvent, FailoverExecution, FailoverJob, FailoverLedgerEntry, FailoverSequence, NetworkMapping, OsseaVolume, ReplicationJob, VmDisk };
 
 /** Every entity, listed explicitly (folder discovery breaks under test runners and in dist/). */
-export const ENTITIES = [FailoverJob, NetworkMapping, VmDisk, OsseaVolume, CbtHistory, ReplicationJob];
+export const ENTITIES = [
+  FailoverJob,
+  NetworkMapping,
+  VmDisk,
+  OsseaVolume,
+  CbtHistory,
+  ReplicationJob,
+  FailoverExecution,
+  FailoverLedgerEntry,
+  FailoverEvent,
+  FailoverSequence,
+];

@@ -1,4 +1,4 @@
-import { Arg, Ctx, FieldResolver, Int, Query, Resolver, Root } from 'type-graphql';
+import { Arg, Ctx, FieldResolver, GraphQLISODateTime, Int, Query, Resolver, Root } from 'type-graphql';
 import { FailoverJob } from '../entities/failover-job.entity.js';
 import { FailoverStatus, FailoverType, isActiveStatus, toFailoverStatus } from '../entities/enums.js';
 import type { Context } from '../server/context.js';
@@ -59,5 +59,24 @@ export class FailoverJobResolver {
     } catch {
       return [];
     }
+  }
+
+  @FieldResolver(() => Int, {
+    nullable: true,
+    description: 'Completed steps of the current flow over its total, refined within a step by its parts and the cloud job’s own progress. Null for jobs this service did not run.',
+  })
+  async progressPercent(@Root() job: FailoverJob, @Ctx() { loaders }: Context): Promise<number | null> {
+    return (await loaders.executions.load(job.jobId))?.progressPercent ?? null;
+  }
+
+  @FieldResolver(() => String, { nullable: true, description: 'The step that failed for good (with errorMessage), when one did.' })
+  async failedStep(@Root() job: FailoverJob, @Ctx() { loaders }: Context): Promise<string | null> {
+    return (await loaders.executions.load(job.jobId))?.failedStep ?? null;
+  }
+
+  @FieldResolver(() => GraphQLISODateTime, { nullable: true, description: 'When a completed test failover is cleaned up automatically.' })
+  async autoCleanupAt(@Root() job: FailoverJob, @Ctx() { loaders }: Context): Promise<Date | null> {
+    const at = (await loaders.executions.load(job.jobId))?.autoCleanupAt;
+    return at ? new Date(at) : null;
   }
 }

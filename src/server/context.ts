@@ -1,5 +1,9 @@
 import type { EntityManager } from '@mikro-orm/core';
 import DataLoader from 'dataloader';
+import { FailoverExecution } from '../entities/index.js';
+import { AppError, ErrorCode } from '../errors.js';
+import type { EventBus } from '../events/event-bus.js';
+import type { FailoverService } from '../failover/failover.service.js';
 import { loadVmFacts, type VmFacts } from '../inventory/vm-facts.js';
 import type { Logger } from '../logger.js';
 import type { AuthContext, Principal } from './auth.js';
@@ -7,6 +11,20 @@ import type { AuthContext, Principal } from './auth.js';
 /** Per-request batch loaders: everything a page asks of the same VMs is read once, in batches. */
 export interface Loaders {
   readonly vmFacts: DataLoader<string, VmFacts>;
+  /** The engine's row of a job (null for jobs this service did not run). */
+  readonly executions: DataLoader<string, FailoverExecution | null>;
+}
+
+/** What the failover mutations and the events subscription work with. */
+export interface AppServices {
+  readonly failover: FailoverService;
+  readonly events: EventBus;
+}
+
+/** The services, or a clear error where the server runs without them (schema-only tests). */
+export function requireServices(context: Context): AppServices {
+  if (!context.services) throw new AppError(ErrorCode.CLOUD_UNAVAILABLE, 'The failover engine is not running in this server');
+  return context.services;
 }
 
 /** What every resolver receives: a request-scoped EntityManager, loaders, and the service's settings. */
@@ -15,6 +33,7 @@ export interface Context extends AuthContext {
   readonly loaders: Loaders;
   readonly logger: Logger;
   readonly maxPageSize: number;
+  readonly services?: AppServices;
 }
 
 /** Builds the per-request loaders on a forked EntityManager. */
@@ -24,14 +43,32 @@ export function createLoaders(em: EntityManager): Loaders {
       const facts = await loadVmFacts(em, vmIds);
       return vmIds.map((id) => facts.get(id)!);
     }),
+    executions: new DataLoader(async (jobIds) => {
+      const rows = await em.find(FailoverExecution, { jobId: { $in: [...jobIds] } }, { disableIdentityMap: true });
+      return jobIds.map((id) => rows.find((r) => r.jobId === id) ?? null);
+    }),
   };
 }
 
 /** A fresh context: forks the ORM's EntityManager so requests never share an identity map. */
 export function createContext(
   root: EntityManager,
-  { logger, maxPageSize, principal, authEnabled }: { logger: Logger; maxPageSize: number; principal: Principal | null; authEnabled: boolean },
+  {
+    logger,
+    maxPageSize,
+    principal,
+    authEnabled,
+    services,
+  }: { logger: Logger; maxPageSize: number; principal: Principal | null; authEnabled: boolean; services?: AppServices },
 ): Context {
   const em = root.fork();
-  return { em, loaders: createLoaders(em), logger: principal ? logger.child({ token: principal.tokenId }) : logger, maxPageSize, principal, authEnabled };
+  return {
+    em,
+    loaders: createLoaders(em),
+    logger: principal ? logger.child({ token: principal.tokenId }) : logger,
+    maxPageSize,
+    principal,
+    authEnabled,
+    ...(services ? { services } : {}),
+  };
 }

@@ -8,7 +8,7 @@ import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import type { Logger } from '../logger.js';
 import { TokenAuthenticator, type ApiToken } from './auth.js';
-import { createContext, type Context } from './context.js';
+import { createContext, type AppServices, type Context } from './context.js';
 import { createFormatError } from './format-error.js';
 import { rootFieldLimit } from './limits.js';
 
@@ -29,6 +29,8 @@ export interface StartServerOptions {
   readinessProbe?: () => Promise<void>;
   /** Bearer tokens; none: authentication off. */
   apiTokens?: readonly ApiToken[];
+  /** The failover engine's services (mutations, events); none: queries only. */
+  services?: AppServices;
 }
 
 /** A running API server. */
@@ -54,13 +56,14 @@ export async function startServer({
   shutdownTimeoutMs = 10_000,
   readinessProbe = async () => {},
   apiTokens = [],
+  services,
 }: StartServerOptions): Promise<RunningServer> {
   const app = Fastify({ logger: false, forceCloseConnections: 'idle' });
   const formatError = createFormatError(logger);
   const extraRules = [rootFieldLimit()];
   const auth = new TokenAuthenticator(apiTokens);
   const contextFor = (authorization: unknown): Context =>
-    createContext(em, { logger, maxPageSize, principal: auth.authenticate(authorization), authEnabled: auth.enabled });
+    createContext(em, { logger, maxPageSize, principal: auth.authenticate(authorization), authEnabled: auth.enabled, services });
 
   // The HTTP server hands over upgrades on the GraphQL path only; the WebSocket server never sees
   // the HTTP server's own errors (a failed listen is reported once, by listen()).

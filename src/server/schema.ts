@@ -1,6 +1,8 @@
 import 'reflect-metadata';
 import type { GraphQLSchema } from 'graphql';
-import { buildSchema } from 'type-graphql';
+import { buildSchema, type PubSub } from 'type-graphql';
+import { FailoverCommandResolver } from '../resolvers/failover-command.resolver.js';
+import { FailoverEventResolver } from '../resolvers/failover-event.resolver.js';
 import { FailoverJobResolver } from '../resolvers/failover-job.resolver.js';
 import { NetworkMappingResolver } from '../resolvers/network-mapping.resolver.js';
 import { ReadinessResolver } from '../resolvers/readiness.resolver.js';
@@ -8,9 +10,29 @@ import { VirtualMachineResolver } from '../resolvers/virtual-machine.resolver.js
 import { authChecker } from './auth.js';
 
 /** Every resolver class of the API. */
-export const RESOLVERS = [FailoverJobResolver, NetworkMappingResolver, ReadinessResolver, VirtualMachineResolver] as const;
+export const RESOLVERS = [
+  FailoverJobResolver,
+  FailoverCommandResolver,
+  FailoverEventResolver,
+  NetworkMappingResolver,
+  ReadinessResolver,
+  VirtualMachineResolver,
+] as const;
+
+/**
+ * type-graphql insists on a PubSub once a schema has a subscription, but ours opens its own
+ * stream (the event bus: replay by sequence, then live), so there are no topics to publish to.
+ */
+const NO_TOPICS: PubSub = {
+  publish: () => {
+    throw new Error('subscriptions read the event bus; there are no pub/sub topics');
+  },
+  subscribe: () => {
+    throw new Error('subscriptions read the event bus; there are no pub/sub topics');
+  },
+};
 
 /** Builds the executable schema from the resolver classes (the source of schema.graphql). */
 export function buildAppSchema(): Promise<GraphQLSchema> {
-  return buildSchema({ resolvers: RESOLVERS, validate: false, emitSchemaFile: false, authChecker });
+  return buildSchema({ resolvers: RESOLVERS, validate: false, emitSchemaFile: false, authChecker, pubSub: NO_TOPICS });
 }

@@ -19,6 +19,8 @@ export interface CheckOutcome {
 export interface CheckResult extends CheckOutcome {
   readonly name: string;
   readonly kind: CheckKind;
+  /** What the check threw, when it could not run (never shown to API callers). */
+  readonly error?: unknown;
 }
 
 /** What a check is given: the VM's database facts, the kind of failover, and (for cloud checks) the cloud. */

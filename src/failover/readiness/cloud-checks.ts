@@ -22,8 +22,8 @@ const isUnknownId = (error: unknown): boolean =>
   error.errorCode === ApiErrorCode.PARAM_ERROR &&
   /entity does not exist/i.test(error.errorText ?? '');
 
-/** The resource with `id`, or undefined when CloudStack has none; other failures propagate. */
-async function findById<T extends { readonly id: string }>(list: () => Promise<T[]>, id: string): Promise<T | undefined> {
+/** The resource with `id`, or undefined when CloudStack has none (an empty list or its 431); other failures propagate. */
+export async function findById<T extends { readonly id: string }>(list: () => Promise<T[]>, id: string): Promise<T | undefined> {
   try {
     return (await list()).find((item) => item.id === id);
   } catch (error) {

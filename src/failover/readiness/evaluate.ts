@@ -32,7 +32,7 @@ export async function evaluateReadiness<Cloud>(
       const outcome = await check.evaluate({ facts, type, cloud });
       results.push({ name: check.name, kind: check.kind, ...outcome });
     } catch (error) {
-      results.push({ name: check.name, kind: check.kind, passed: false, message: `Check could not run: ${(error as Error).message}` });
+      results.push({ name: check.name, kind: check.kind, passed: false, message: `Check could not run: ${(error as Error).message}`, error });
     }
   }
   return { vmId: facts.vmId, type, ready: results.every((r) => r.passed), checks: results };

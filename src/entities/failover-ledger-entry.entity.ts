@@ -1,0 +1,67 @@
+import type { Opt } from '@mikro-orm/core';
+import { Entity, Index, PrimaryKey, Property, Unique } from '@mikro-orm/decorators/legacy';
+
+/** Where a ledger entry's cloud call stands. */
+export enum LedgerState {
+  /** Written before the call: it may or may not have happened. */
+  INTENT = 'intent',
+  /** The call succeeded; `resourceId` names what it made or moved. */
+  DONE = 'done',
+  /** Its effect was undone (compensation), or it provably never happened. */
+  UNDONE = 'undone',
+}
+
+/**
+ * One cloud call of a job (table `failover_ledger`, added by Migration006), written BEFORE the call
+ * (intent, with the name that finds its resource again and the data to undo it) and after it (done,
+ * with the resource id). A crash at any instant leaves enough here to resume or to compensate.
+ */
+@Entity({ tableName: 'failover_ledger' })
+@Unique({ name: 'idx_failover_ledger_action', properties: ['jobId', 'actionKey'] })
+@Index({ name: 'idx_failover_ledger_resource', properties: ['resourceId'] })
+export class FailoverLedgerEntry {
+  @PrimaryKey({ type: 'integer', unsigned: false })
+  id!: number;
+
+  @Property({ type: 'string', length: 255 })
+  jobId!: string;
+
+  /** The flow and step that made the call. */
+  @Property({ type: 'string', length: 32 })
+  flow!: string;
+
+  @Property({ type: 'string', length: 64 })
+  step!: string;
+
+  /** Unique per job: what the call is about (`snapshot:<volume id>`). */
+  @Property({ type: 'string', length: 255 })
+  actionKey!: string;
+
+  /** The kind of call (`create_snapshot`, `deploy_vm`, `attach_volume` …). */
+  @Property({ type: 'string', length: 64 })
+  action!: string;
+
+  /** `vm`, `volume` or `snapshot`. */
+  @Property({ type: 'string', length: 32 })
+  resourceType!: string;
+
+  @Property({ type: 'string', length: 255, nullable: true })
+  resourceId?: string | null;
+
+  /** The name that finds a created resource again after a crash. */
+  @Property({ type: 'string', length: 255, nullable: true })
+  resourceName?: string | null;
+
+  @Property({ type: 'string', length: 16 })
+  state!: LedgerState;
+
+  /** JSON: what the call was given, and what undoing it needs (e.g. the device id a volume had). */
+  @Property({ type: 'text', nullable: true })
+  detail?: string | null;
+
+  @Property({ type: 'datetime', length: 3, onCreate: () => new Date() })
+  createdAt: Date & Opt = new Date();
+
+  @Property({ type: 'datetime', length: 3, onCreate: () => new Date(), onUpdate: () => new Date() })
+  updatedAt: Date & Opt = new Date();
+}

@@ -1,0 +1,251 @@
+import type { EntityManager } from '@mikro-orm/core';
+import type { Logger } from '../logger.js';
+import { latestSequence, readEvents } from './event-store.js';
+import { matches, type EventFilter, type JobEvent } from './event.types.js';
+
+/** Options of {@link EventBus}. */
+export interface EventBusOptions {
+  /** The ORM's root EntityManager (the bus forks it for every read). */
+  readonly em: EntityManager;
+  readonly logger: Logger;
+  /** How often subscribers' bus looks for events other processes committed. */
+  readonly pollIntervalMs?: number;
+  /** A subscriber that falls this many events behind is ended (with an error) rather than buffered forever. */
+  readonly maxBuffered?: number;
+}
+
+/** What {@link EventBus.subscribe} takes. */
+export interface SubscribeOptions extends EventFilter {
+  /** Replay the stored events after this sequence first, then continue live. */
+  readonly afterSequence?: number | null;
+}
+
+const BATCH = 500;
+
+/**
+ * Delivers committed job events to subscribers, in sequence order, with no gap and no duplicate.
+ *
+ * The bus never trusts in-memory payloads: a writer calls {@link notify} after its transaction
+ * committed, and the bus reads the events after the last sequence it delivered. Sequences are dense
+ * and commit in order (see `nextSequence`), so reading "after N" never skips one. Reads are
+ * serialised; a timer also reads while anyone listens, which picks up events other processes
+ * committed (another instance's engine).
+ *
+ * A subscriber with `afterSequence` is registered first (its live events are held back), then the
+ * stored events in `(afterSequence, registered-at]` are replayed, then the held-back live events
+ * follow: the seam has neither a gap nor a duplicate.
+ */
+export class EventBus {
+  private readonly em: EntityManager;
+  private readonly logger: Logger;
+  private readonly pollIntervalMs: number;
+  private readonly maxBuffered: number;
+  private readonly subscribers = new Set<Subscription>();
+  private lastSeen = 0;
+  private chain: Promise<void> = Promise.resolve();
+  private pending = false;
+  private timer: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  constructor({ em, logger, pollIntervalMs = 1_000, maxBuffered = 10_000 }: EventBusOptions) {
+    this.em = em;
+    this.logger = logger.child({ component: 'events' });
+    this.pollIntervalMs = pollIntervalMs;
+    this.maxBuffered = maxBuffered;
+  }
+
+  /** Learns where the stored events end, and starts polling while anyone listens. */
+  async start(): Promise<void> {
+    this.lastSeen = await latestSequence(this.em.fork());
+    this.timer = setInterval(() => {
+      if (this.subscribers.size > 0) this.notify();
+    }, this.pollIntervalMs);
+    this.timer.unref();
+  }
+
+  /** The last sequence delivered (everything up to it has been read). */
+  get delivered(): number {
+    return this.lastSeen;
+  }
+
+  /** Tells the bus that events were committed: it reads and delivers them (coalesced). */
+  notify(): void {
+    if (this.closed || this.pending) return;
+    this.pending = true;
+    this.enqueue(async () => {
+      this.pending = false;
+      await this.pump();
+    });
+  }
+
+  /** Resolves once every event committed before the call has been delivered. */
+  flush(): Promise<void> {
+    return this.enqueue(() => this.pump());
+  }
+
+  /** A stream of events: replayed after `afterSequence` when given, then live. `return()` ends it. */
+  subscribe({ jobId, vmId, afterSequence }: SubscribeOptions = {}): AsyncIterableIterator<JobEvent> {
+    const subscription = new Subscription({ jobId, vmId }, this.maxBuffered, (s) => this.subscribers.delete(s));
+    if (this.closed) {
+      subscription.end();
+      return subscription;
+    }
+    void this.enqueue(async () => {
+      await this.pump();
+      if (subscription.ended) return;
+      const upTo = this.lastSeen;
+      this.subscribers.add(subscription);
+      const after = afterSequence ?? upTo;
+      if (after >= upTo) {
+        subscription.goLive(after);
+        return;
+      }
+      // Replay outside the bus's queue, so one slow replay never holds up everyone's live events.
+      void this.replay(subscription, after, upTo);
+    });
+    return subscription;
+  }
+
+  /** Ends every subscription and stops polling. */
+  close(): void {
+    this.closed = true;
+    if (this.timer) clearInterval(this.timer);
+    for (const subscription of [...this.subscribers]) subscription.end();
+  }
+
+  private async replay(subscription: Subscription, after: number, upTo: number): Promise<void> {
+    try {
+      let cursor = after;
+      for (;;) {
+        const batch = await readEvents(this.em.fork(), { after: cursor, upTo, filter: subscription.filter, limit: BATCH });
+        for (const event of batch) subscription.push(event);
+        if (batch.length < BATCH || subscription.ended) break;
+        cursor = batch[batch.length - 1]!.sequence;
+      }
+      subscription.goLive(upTo);
+    } catch (error) {
+      this.logger.error({ err: error }, 'replaying job events failed');
+      subscription.fail(error as Error);
+    }
+  }
+
+  private enqueue(task: () => Promise<void>): Promise<void> {
+    const run = this.chain.then(task);
+    this.chain = run.catch((error) => this.logger.error({ err: error }, 'reading job events failed'));
+    return run;
+  }
+
+  /** Reads everything after `lastSeen` and hands it to the subscribers. */
+  private async pump(): Promise<void> {
+    if (this.subscribers.size === 0) {
+      this.lastSeen = Math.max(this.lastSeen, await latestSequence(this.em.fork()));
+      return;
+    }
+    for (;;) {
+      const batch = await readEvents(this.em.fork(), { after: this.lastSeen, limit: BATCH });
+      for (const event of batch) {
+        this.lastSeen = event.sequence;
+        for (const subscription of this.subscribers) subscription.offer(event);
+      }
+      if (batch.length < BATCH) return;
+    }
+  }
+}
+
+/**
+ * One subscriber's stream: an async iterator whose `return()` ends it at once (also while a
+ * `next()` is waiting), unlike an async generator suspended in an `await`.
+ */
+class Subscription implements AsyncIterableIterator<JobEvent> {
+  readonly filter: EventFilter;
+  ended = false;
+  private readonly queue: JobEvent[] = [];
+  private readonly heldBack: JobEvent[] = [];
+  private live = false;
+  /** Live events at or below this were replayed already. */
+  private floor = Number.MAX_SAFE_INTEGER;
+  private waiter: { resolve: (r: IteratorResult<JobEvent>) => void; reject: (e: Error) => void } | undefined;
+  private error: Error | undefined;
+
+  constructor(
+    filter: EventFilter,
+    private readonly maxBuffered: number,
+    private readonly onEnd: (s: Subscription) => void,
+  ) {
+    this.filter = filter;
+  }
+
+  /** A live event from the bus. */
+  offer(event: JobEvent): void {
+    if (this.ended || !matches(this.filter, event)) return;
+    if (!this.live) this.heldBack.push(event);
+    else if (event.sequence > this.floor) this.push(event);
+  }
+
+  /** Replay is over (everything up to `floor` was pushed): release the held-back live events. */
+  goLive(floor: number): void {
+    this.floor = floor;
+    this.live = true;
+    for (const event of this.heldBack.splice(0)) if (event.sequence > floor) this.push(event);
+  }
+
+  push(event: JobEvent): void {
+    if (this.ended) return;
+    if (this.waiter) {
+      const { resolve } = this.waiter;
+      this.waiter = undefined;
+      resolve({ value: event, done: false });
+      return;
+    }
+    this.queue.push(event);
+    if (this.queue.length > this.maxBuffered) this.fail(new Error(`subscriber fell more than ${this.maxBuffered} events behind; resubscribe with afterSequence`));
+  }
+
+  fail(error: Error): void {
+    this.error = error;
+    this.queue.length = 0;
+    this.finish();
+  }
+
+  end(): void {
+    this.finish();
+  }
+
+  next(): Promise<IteratorResult<JobEvent>> {
+    const event = this.queue.shift();
+    if (event) return Promise.resolve({ value: event, done: false });
+    if (this.error) {
+      const error = this.error;
+      this.error = undefined;
+      return Promise.reject(error);
+    }
+    if (this.ended) return Promise.resolve({ value: undefined, done: true });
+    return new Promise((resolve, reject) => {
+      this.waiter = { resolve, reject };
+    });
+  }
+
+  return(): Promise<IteratorResult<JobEvent>> {
+    this.queue.length = 0;
+    this.finish();
+    return Promise.resolve({ value: undefined, done: true });
+  }
+
+  [Symbol.asyncIterator](): AsyncIterableIterator<JobEvent> {
+    return this;
+  }
+
+  private finish(): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.onEnd(this);
+    const waiter = this.waiter;
+    this.waiter = undefined;
+    if (!waiter) return;
+    if (this.error) {
+      const error = this.error;
+      this.error = undefined;
+      waiter.reject(error);
+    } else waiter.resolve({ value: undefined, done: true });
+  }
+}

@@ -1,0 +1,32 @@
+/** One job event as published and stored: plain, serialisable data (the subscription's payload). */
+export interface JobEvent {
+  /** Dense and monotonic across all jobs: events commit in sequence order. */
+  readonly sequence: number;
+  readonly jobId: string;
+  readonly vmId: string;
+  /** The job type as stored (`test` / `live`). */
+  readonly jobType: string;
+  /** The status as stored, after the change. */
+  readonly status: string;
+  /** The status before (equal to `status` for a progress update; null for the job's first event). */
+  readonly previousStatus: string | null;
+  readonly progressPercent: number;
+  /** The flow step the job is in, when it is in one. */
+  readonly step: string | null;
+  readonly message: string | null;
+  readonly occurredAt: Date;
+}
+
+/** What a writer gives to {@link appendEvent}: the event without its sequence and time. */
+export type NewJobEvent = Omit<JobEvent, 'sequence' | 'occurredAt'>;
+
+/** Which events a subscriber wants: one job, one VM, or (neither) all. */
+export interface EventFilter {
+  readonly jobId?: string | null;
+  readonly vmId?: string | null;
+}
+
+/** Whether an event passes a filter. */
+export function matches(filter: EventFilter, event: JobEvent): boolean {
+  return (!filter.jobId || event.jobId === filter.jobId) && (!filter.vmId || event.vmId === filter.vmId);
+}

@@ -1,0 +1,167 @@
+import { SnapshotState, VmState, VolumeType, type Snapshot, type VirtualMachine, type Volume } from '../../cloudstack/cloudstack.types.js';
+import { findById } from '../readiness/cloud-checks.js';
+import { StepFailure } from './errors.js';
+import type { StepContext } from './flow.js';
+
+/**
+ * The engine's cloud actions, each idempotent: it reads the cloud (and the ledger) first and does
+ * only what is not done yet, writing the ledger's intent before the call and its result after.
+ * A re-run after a crash at any instant therefore finds what the earlier run did, and never
+ * creates a second VM or snapshot or moves a volume twice.
+ */
+
+const GONE_VM_STATES: readonly string[] = [VmState.DESTROYED, VmState.EXPUNGING];
+
+/** The volume, or undefined when CloudStack has none. */
+export function readVolume(ctx: Pick<StepContext, 'cloud' | 'op'>, id: string): Promise<Volume | undefined> {
+  return findById(() => ctx.cloud.listVolumes({ id }, ctx.op()), id);
+}
+
+/** The VM, or undefined when CloudStack has none (or it is being destroyed). */
+export async function readVm(ctx: Pick<StepContext, 'cloud' | 'op'>, id: string): Promise<VirtualMachine | undefined> {
+  const vm = await findById(() => ctx.cloud.listVirtualMachines({ id }, ctx.op()), id);
+  return vm && !GONE_VM_STATES.includes(vm.state) ? vm : undefined;
+}
+
+/** The snapshot, or undefined when CloudStack has none (or it is gone). */
+export async function readSnapshot(ctx: Pick<StepContext, 'cloud' | 'op'>, id: string): Promise<Snapshot | undefined> {
+  const snapshot = await findById(() => ctx.cloud.listSnapshots({ id }, ctx.op()), id);
+  return snapshot && snapshot.state !== SnapshotState.DESTROYED ? snapshot : undefined;
+}
+
+/** Finds a snapshot this job created by its name (for an intent whose result was never recorded). */
+export async function findSnapshotByName(ctx: Pick<StepContext, 'cloud' | 'op'>, volumeId: string, name: string): Promise<Snapshot | undefined> {
+  const found = await ctx.cloud.listSnapshots({ volumeId, name }, ctx.op());
+  return found.find((s) => s.name === name && s.state !== SnapshotState.DESTROYED && s.state !== SnapshotState.ERROR);
+}
+
+/** Finds the job's VM by its host name, in the zone, on the job's first network. */
+export async function findVmByName(ctx: Pick<StepContext, 'cloud' | 'op' | 'ids' | 'plan'>): Promise<VirtualMachine | undefined> {
+  const found = await ctx.cloud.listVirtualMachines({ name: ctx.plan.vmName, zoneId: ctx.ids.zoneId }, ctx.op());
+  const firstNetwork = ctx.plan.networks[0]?.destinationNetworkId;
+  return found.find((vm) => !GONE_VM_STATES.includes(vm.state) && (!firstNetwork || vm.nics.some((n) => n.networkId === firstNetwork)));
+}
+
+/** The snapshot name of one volume in one job (the key that finds it again). */
+export const snapshotName = (ctx: Pick<StepContext, 'plan'>, volumeId: string) => `${ctx.plan.jobId}-${volumeId}`.slice(0, 255);
+
+/** Takes (or finds) this job's snapshot of a volume; returns its id. */
+export async function ensureSnapshot(ctx: StepContext, volumeId: string): Promise<string> {
+  const key = `snapshot:${volumeId}`;
+  const name = snapshotName(ctx, volumeId);
+  const recorded = ctx.ledger.get(key);
+  if (recorded?.state === 'done' && recorded.resourceId) return recorded.resourceId;
+  const entry = recorded ?? (await ctx.intent({ key, action: 'create_snapshot', resourceType: 'snapshot', resourceName: name, detail: { volumeId } }));
+  const existing = await findSnapshotByName(ctx, volumeId, name);
+  if (existing?.state === SnapshotState.BACKED_UP) {
+    await ctx.ledger.done(entry, existing.id);
+    return existing.id;
+  }
+  // One in the making (the earlier run's call is still running) is picked up by the client's
+  // create-by-name lookup, which waits for it instead of sending a second create.
+  const snapshot = await ctx.cloud.createSnapshot({ volumeId, name }, ctx.op());
+  await ctx.ledger.done(entry, snapshot.id);
+  return snapshot.id;
+}
+
+/** Deploys (or finds) the job's VM, Stopped, with one NIC per planned network in source order. */
+export async function ensureVm(ctx: StepContext): Promise<VirtualMachine> {
+  const { plan, ids } = ctx;
+  const recorded = ctx.ledger.get('vm');
+  if (recorded?.state === 'done' && recorded.resourceId) {
+    const vm = await readVm(ctx, recorded.resourceId);
+    if (vm) return vm;
+    throw new StepFailure(`VM ${recorded.resourceId} this job deployed no longer exists in CloudStack`);
+  }
+  const entry = recorded ?? (await ctx.intent({ key: 'vm', action: 'deploy_vm', resourceType: 'vm', resourceName: plan.vmName }));
+  const existing = recorded ? await findVmByName(ctx) : undefined;
+  const vm =
+    existing ??
+    (await ctx.cloud.deployVirtualMachine(
+      {
+        zoneId: ids.zoneId,
+        serviceOfferingId: ids.serviceOfferingId,
+        templateId: ids.templateId,
+        networkIds: plan.networks.map((n) => n.destinationNetworkId),
+        name: plan.vmName,
+        displayName: plan.displayName,
+        startVm: false,
+        cpuNumber: plan.cpus,
+        memoryMb: plan.memoryMb,
+      },
+      ctx.op(),
+    ));
+  await ctx.ledger.done(entry, vm.id);
+  return vm;
+}
+
+/** The VM id the job's ledger recorded (deploy_vm), if any. */
+export function recordedVmId(ctx: Pick<StepContext, 'ledger'>): string | undefined {
+  const entry = ctx.ledger.get('vm');
+  return entry?.resourceId ?? undefined;
+}
+
+/**
+ * Detaches a volume from `fromVmId`, recording first where it was (device id) so that it can be put
+ * back exactly. Done already (not attached there, intent recorded): nothing to do.
+ */
+export async function ensureDetached(ctx: StepContext, key: string, volumeId: string, fromVmId: string): Promise<void> {
+  const recorded = ctx.ledger.get(key);
+  if (recorded?.state === 'done') return;
+  const volume = await readVolume(ctx, volumeId);
+  if (!volume) throw new StepFailure(`Volume ${volumeId} does not exist in CloudStack`);
+  if (volume.virtualMachineId !== fromVmId) {
+    if (recorded) {
+      await ctx.ledger.done(recorded);
+      return;
+    }
+    throw new StepFailure(`Volume ${volume.name} (${volumeId}) is not attached to VM ${fromVmId}${volume.virtualMachineId ? ` but to ${volume.virtualMachineId}` : ''}`);
+  }
+  const entry =
+    recorded ??
+    (await ctx.intent({
+      key,
+      action: 'detach_volume',
+      resourceType: 'volume',
+      resourceId: volumeId,
+      detail: { vmId: fromVmId, deviceId: volume.deviceId ?? null, type: volume.type },
+    }));
+  await ctx.cloud.detachVolume({ id: volumeId }, ctx.op());
+  await ctx.ledger.done(entry);
+}
+
+/** Attaches a volume to `toVmId` (at `deviceId`, or the next free device). Done already: nothing to do. */
+export async function ensureAttached(ctx: StepContext, key: string, volumeId: string, toVmId: string, deviceId?: number): Promise<void> {
+  const recorded = ctx.ledger.get(key);
+  if (recorded?.state === 'done') return;
+  const volume = await readVolume(ctx, volumeId);
+  if (!volume) throw new StepFailure(`Volume ${volumeId} does not exist in CloudStack`);
+  if (volume.virtualMachineId === toVmId && (deviceId === undefined || volume.deviceId === deviceId)) {
+    const entry = recorded ?? (await ctx.intent({ key, action: 'attach_volume', resourceType: 'volume', resourceId: volumeId, detail: { vmId: toVmId } }));
+    await ctx.ledger.done(entry, volumeId, { deviceId: volume.deviceId ?? null });
+    return;
+  }
+  if (volume.virtualMachineId) {
+    throw new StepFailure(`Volume ${volume.name} (${volumeId}) is attached to VM ${volume.virtualMachineId}; expected it free to attach to ${toVmId}`);
+  }
+  const entry =
+    recorded ?? (await ctx.intent({ key, action: 'attach_volume', resourceType: 'volume', resourceId: volumeId, detail: { vmId: toVmId, deviceId: deviceId ?? null } }));
+  const attached = await ctx.cloud.attachVolume({ id: volumeId, virtualMachineId: toVmId, ...(deviceId === undefined ? {} : { deviceId }) }, ctx.op());
+  await ctx.ledger.done(entry, volumeId, { deviceId: attached.deviceId ?? deviceId ?? null });
+}
+
+/** Stops a VM (forced) unless it is Stopped already or gone. */
+export async function ensureStopped(ctx: StepContext, key: string, vmId: string): Promise<void> {
+  const vm = await readVm(ctx, vmId);
+  if (!vm || vm.state === VmState.STOPPED) return;
+  const entry = ctx.ledger.get(key) ?? (await ctx.intent({ key, action: 'stop_vm', resourceType: 'vm', resourceId: vmId, detail: { state: vm.state } }));
+  await ctx.cloud.stopVirtualMachine({ id: vmId, forced: true }, ctx.op());
+  await ctx.ledger.done(entry);
+}
+
+/** The ROOT volume the VM got from its template (not one of the job's volumes), if still attached. */
+export async function templateRoot(ctx: StepContext, vmId: string): Promise<Volume | undefined> {
+  const volumes = await ctx.cloud.listVolumes({ virtualMachineId: vmId, type: VolumeType.ROOT }, ctx.op());
+  const ours = new Set(ctx.plan.volumes.map((v) => v.volumeId));
+  return volumes.find((v) => !ours.has(v.id));
+}

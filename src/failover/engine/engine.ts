@@ -1,0 +1,154 @@
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { EntityManager } from '@mikro-orm/core';
+import type { Logger } from '../../logger.js';
+import { WorkerStopping } from './errors.js';
+import { claimableJobs, claimLease, dueAutoCleanups, releaseLease, renewLease } from './job-store.js';
+import { JobRunner, type RunnerDeps } from './runner.js';
+
+/** Options of {@link Engine}. */
+export interface EngineOptions extends Omit<RunnerDeps, 'root'> {
+  /** The ORM's root EntityManager. */
+  readonly em: EntityManager;
+  /** How long a lease lasts without a heartbeat; a crashed worker's jobs resume after it. */
+  readonly leaseMs?: number;
+  /** How often the engine looks for jobs to resume and automatic cleanups that are due. */
+  readonly scanIntervalMs?: number;
+  /** Jobs this worker runs at once. */
+  readonly concurrency?: number;
+  /** Moves a completed test failover whose automatic cleanup is due into its cleanup flow. */
+  readonly beginAutoCleanup: (jobId: string) => Promise<void>;
+  /** This worker's name in leases (default: host, pid and a random tag). */
+  readonly owner?: string;
+}
+
+/**
+ * The durable job runner. It claims jobs with a lease (owner + expiry) kept alive by a heartbeat,
+ * runs each in a {@link JobRunner}, and finds work by scanning: at start-up (jobs a crashed worker
+ * left), whenever woken (a new job), and every `scanIntervalMs` (leases that expired, automatic
+ * cleanups that are due). A lease is taken by one conditional UPDATE, so one job never runs in two
+ * workers at once; a worker that loses its lease stops the job at once (its AbortSignal fires and
+ * every write is fenced by the lease).
+ */
+export class Engine {
+  readonly owner: string;
+  private readonly deps: RunnerDeps;
+  private readonly leaseMs: number;
+  private readonly scanIntervalMs: number;
+  private readonly concurrency: number;
+  private readonly beginAutoCleanup: (jobId: string) => Promise<void>;
+  private readonly running = new Map<string, { controller: AbortController; done: Promise<void> }>();
+  private timer: NodeJS.Timeout | undefined;
+  private scanning: Promise<void> | undefined;
+  private rescan = false;
+  private stopping = false;
+
+  constructor({ em, leaseMs = 30_000, scanIntervalMs = 5_000, concurrency = 8, beginAutoCleanup, owner, ...deps }: EngineOptions) {
+    this.deps = { ...deps, root: em };
+    this.leaseMs = leaseMs;
+    this.scanIntervalMs = scanIntervalMs;
+    this.concurrency = concurrency;
+    this.beginAutoCleanup = beginAutoCleanup;
+    this.owner = owner ?? `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
+  }
+
+  private get now(): number {
+    return (this.deps.now ?? Date.now)();
+  }
+
+  /** Starts scanning (at once: jobs left by a crashed worker resume now if their lease ran out). */
+  start(): void {
+    this.timer = setInterval(() => this.wake(), this.scanIntervalMs);
+    this.timer.unref();
+    this.wake();
+  }
+
+  /** Looks for work now (coalesced with a scan already running). */
+  wake(): void {
+    if (this.stopping) return;
+    if (this.scanning) {
+      this.rescan = true;
+      return;
+    }
+    this.scanning = this.scan()
+      .catch((error) => this.deps.logger.error({ err: error }, 'engine scan failed'))
+      .finally(() => {
+        this.scanning = undefined;
+        if (this.rescan) {
+          this.rescan = false;
+          this.wake();
+        }
+      });
+  }
+
+  /** Jobs running in this worker now. */
+  get active(): readonly string[] {
+    return [...this.running.keys()];
+  }
+
+  /**
+   * Stops taking work and stops the running jobs at their next cloud call or write; their leases
+   * are released, so another worker (or this service, restarted) resumes them at once.
+   */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    if (this.timer) clearInterval(this.timer);
+    await this.scanning;
+    for (const { controller } of this.running.values()) controller.abort(new WorkerStopping());
+    await Promise.all([...this.running.values()].map((r) => r.done));
+  }
+
+  private async scan(): Promise<void> {
+    for (const jobId of await dueAutoCleanups(this.deps.root, this.now, 20)) {
+      if (this.stopping) return;
+      try {
+        await this.beginAutoCleanup(jobId);
+      } catch (error) {
+        this.deps.logger.warn({ jobId, err: error }, 'automatic cleanup could not begin');
+      }
+    }
+    const free = this.concurrency - this.running.size;
+    if (free <= 0 || this.stopping) return;
+    for (const jobId of await claimableJobs(this.deps.root, this.now, free + this.running.size)) {
+      if (this.stopping || this.running.size >= this.concurrency) return;
+      if (this.running.has(jobId)) continue;
+      if (await claimLease(this.deps.root, jobId, { owner: this.owner, leaseMs: this.leaseMs, now: this.now })) this.launch(jobId);
+    }
+  }
+
+  private launch(jobId: string): void {
+    const controller = new AbortController();
+    const log = this.deps.logger.child({ jobId });
+    const heartbeat = setInterval(() => {
+      renewLease(this.deps.root, jobId, { owner: this.owner, leaseMs: this.leaseMs, now: this.now })
+        .then((held) => {
+          if (!held && !controller.signal.aborted) {
+            log.warn('lease lost: stopping the job in this worker');
+            controller.abort(new WorkerStopping());
+          }
+        })
+        .catch((error) => log.warn({ err: error }, 'lease heartbeat failed'));
+    }, Math.max(50, Math.floor(this.leaseMs / 3)));
+    heartbeat.unref();
+    log.info('job claimed');
+    // A run that broke off for another reason (the database away, a bug) keeps its lease until it
+    // expires: the job is tried again then, not in a tight loop.
+    let release = true;
+    const done = JobRunner.run({ ...this.deps, logger: log }, jobId, this.owner, controller.signal)
+      .then(() => log.info('job run ended'))
+      .catch((error) => {
+        if (controller.signal.aborted) log.info('job stopped in this worker; it resumes where its lease is taken next');
+        else {
+          release = false;
+          log.error({ err: error }, 'job run broke off; it resumes when its lease runs out');
+        }
+      })
+      .finally(async () => {
+        clearInterval(heartbeat);
+        if (release) await releaseLease(this.deps.root, jobId, this.owner).catch((error) => log.warn({ err: error }, 'lease not released; it expires'));
+        this.running.delete(jobId);
+        if (!this.stopping) this.wake();
+      });
+    this.running.set(jobId, { controller, done });
+  }
+}

@@ -1,0 +1,41 @@
+import { CloudStackError, CloudStackErrorKind } from '../../cloudstack/errors.js';
+
+/** A step failed for good: the job compensates and ends `failed` with this message. */
+export class StepFailure extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'StepFailure';
+  }
+}
+
+/** This worker no longer holds the job's lease (it expired, another worker took it): stop at once. */
+export class LeaseLost extends Error {
+  constructor(jobId: string) {
+    super(`lease of job ${jobId} lost`);
+    this.name = 'LeaseLost';
+  }
+}
+
+/** The worker is shutting down: stop at the next safe point; the job resumes elsewhere. */
+export class WorkerStopping extends Error {
+  constructor() {
+    super('worker stopping');
+    this.name = 'WorkerStopping';
+  }
+}
+
+/**
+ * Whether trying the same (idempotent) action again may succeed: a transient CloudStack failure,
+ * or one whose outcome is unknown (every action re-reads the cloud before it acts).
+ */
+export function isTransient(error: unknown): boolean {
+  if (!(error instanceof CloudStackError)) return false;
+  if (error.kind === CloudStackErrorKind.ABORTED) return false;
+  return error.retryable || error.ambiguous || error.kind === CloudStackErrorKind.DEADLINE;
+}
+
+/** The cloud's own words for a failure, for `error_message`. */
+export function describeFailure(error: unknown): string {
+  if (error instanceof CloudStackError) return error.errorText ? `${error.command}: ${error.errorText}` : error.message;
+  return error instanceof Error ? error.message : String(error);
+}

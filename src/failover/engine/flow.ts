@@ -1,0 +1,75 @@
+import type { CloudStack, OperationOptions } from '../../cloudstack/cloudstack.port.js';
+import type { FailoverStatus, FlowName } from '../../entities/index.js';
+import type { Logger } from '../../logger.js';
+import type { Readiness } from '../readiness/evaluate.js';
+import type { JobPatch } from './job-store.js';
+import type { Entry, Intent, Ledger } from './ledger.js';
+import type { JobPlan } from './plan.js';
+
+/** The cloud ids a job deploys into. */
+export interface CloudIds {
+  readonly zoneId: string;
+  readonly templateId: string;
+  readonly serviceOfferingId: string;
+  readonly applianceVmId: string;
+}
+
+/** How a step retries transient failures: exponential backoff, within the step's deadline. */
+export interface RetryPolicy {
+  readonly initialMs: number;
+  readonly maxMs: number;
+  readonly multiplier: number;
+}
+
+/** What a step works with. */
+export interface StepContext {
+  readonly plan: JobPlan;
+  readonly flow: FlowName;
+  readonly step: string;
+  readonly cloud: CloudStack;
+  readonly ids: CloudIds;
+  readonly ledger: Ledger;
+  readonly logger: Logger;
+  /** Fires when the lease is lost or the worker stops. */
+  readonly signal: AbortSignal;
+  /** Options for every cloud call: the signal, the step's deadline, and progress reporting. */
+  op(): OperationOptions;
+  /** Writes the intent of a call to the ledger (idempotent by key). */
+  intent(intent: Intent): Promise<Entry>;
+  /** Reports progress within the step: `done` of `total` parts. */
+  progress(done: number, total: number): void;
+  /** Writes columns of the job row (destination VM, root snapshot). */
+  recordOnJob(patch: JobPatch): Promise<void>;
+  /** Every readiness check, database and cloud, for this job's plan (the job's own hold excused). */
+  checkReadiness(): Promise<Readiness>;
+}
+
+/** One step of a flow: the status it publishes, an idempotent run, a time limit and a retry policy. */
+export interface Step {
+  readonly name: string;
+  readonly status: FailoverStatus;
+  /** Time allowed for the step, retries included. */
+  readonly timeoutMs: number;
+  readonly retry: RetryPolicy;
+  /**
+   * Does the step's work. Idempotent: re-run after a crash it finds what it already did (ledger,
+   * then the cloud by name/state) and never does it twice. Compensation is by ledger entry (see
+   * `undo.ts`), so a step undoes exactly the calls it made, also when it failed half-way.
+   */
+  run(ctx: StepContext): Promise<void>;
+}
+
+/** What a flow is for: a failover moves forward and compensates on failure; an unwind only moves forward. */
+export enum FlowKind {
+  FAILOVER = 'failover',
+  UNWIND = 'unwind',
+}
+
+/** A flow: an ordered list of steps, and the statuses it ends in. */
+export interface Flow {
+  readonly name: FlowName;
+  readonly kind: FlowKind;
+  readonly steps: readonly Step[];
+  /** The status the job has when the flow succeeded. */
+  readonly doneStatus: FailoverStatus;
+}

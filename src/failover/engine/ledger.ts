@@ -1,0 +1,98 @@
+import type { EntityManager } from '@mikro-orm/core';
+import { FailoverExecution, FailoverLedgerEntry, LedgerState } from '../../entities/index.js';
+import { LeaseLost } from './errors.js';
+
+/** What an intent records: the action, its resource, and what undoing it needs. */
+export interface Intent {
+  readonly key: string;
+  readonly action: string;
+  readonly resourceType: 'vm' | 'volume' | 'snapshot';
+  readonly resourceId?: string | null;
+  readonly resourceName?: string | null;
+  readonly detail?: Record<string, unknown>;
+}
+
+/** A ledger entry with its detail parsed. */
+export type Entry = FailoverLedgerEntry & { readonly data: Record<string, unknown> };
+
+const parse = (entry: FailoverLedgerEntry): Entry => Object.assign(entry, { data: JSON.parse(entry.detail ?? '{}') as Record<string, unknown> });
+
+/**
+ * A job's ledger of cloud calls. Every write is fenced by the job's lease (written only while this
+ * worker holds it), so a worker that lost its lease can never record, or go on to make, a call.
+ */
+export class Ledger {
+  private cache: Entry[] = [];
+
+  constructor(
+    private readonly root: EntityManager,
+    readonly jobId: string,
+    private readonly owner: string,
+  ) {}
+
+  /** Reads the job's entries (oldest first). */
+  async load(): Promise<readonly Entry[]> {
+    const rows = await this.root.fork().find(FailoverLedgerEntry, { jobId: this.jobId }, { orderBy: { id: 'asc' }, disableIdentityMap: true });
+    this.cache = rows.map(parse);
+    return this.cache;
+  }
+
+  /** Every entry, oldest first (as of the last load or write). */
+  get entries(): readonly Entry[] {
+    return this.cache;
+  }
+
+  get(key: string): Entry | undefined {
+    return this.cache.find((e) => e.actionKey === key);
+  }
+
+  /** Writes the intent before a call (or returns the entry already written under `key`). */
+  async intent(flow: string, step: string, intent: Intent): Promise<Entry> {
+    const existing = this.get(intent.key);
+    if (existing) return existing;
+    const entry = await this.fenced(async (tx) => {
+      const row = tx.create(FailoverLedgerEntry, {
+        jobId: this.jobId,
+        flow,
+        step,
+        actionKey: intent.key,
+        action: intent.action,
+        resourceType: intent.resourceType,
+        resourceId: intent.resourceId ?? null,
+        resourceName: intent.resourceName ?? null,
+        state: LedgerState.INTENT,
+        detail: JSON.stringify(intent.detail ?? {}),
+      });
+      await tx.flush();
+      return row;
+    });
+    const parsed = parse(entry);
+    this.cache.push(parsed);
+    return parsed;
+  }
+
+  /** Records that the call succeeded (with the resource it made or moved). */
+  async done(entry: Entry, resourceId?: string | null, detail?: Record<string, unknown>): Promise<void> {
+    await this.update(entry, LedgerState.DONE, resourceId, detail);
+  }
+
+  /** Records that the call's effect is undone, or that it provably never happened. */
+  async undone(entry: Entry): Promise<void> {
+    await this.update(entry, LedgerState.UNDONE);
+  }
+
+  private async update(entry: Entry, state: LedgerState, resourceId?: string | null, detail?: Record<string, unknown>): Promise<void> {
+    const data = detail ? { ...entry.data, ...detail } : entry.data;
+    const patch = { state, resourceId: resourceId ?? entry.resourceId ?? null, detail: JSON.stringify(data), updatedAt: new Date() };
+    await this.fenced((tx) => tx.nativeUpdate(FailoverLedgerEntry, { id: entry.id }, patch));
+    Object.assign(entry, patch, { data });
+  }
+
+  private fenced<T>(write: (tx: EntityManager) => Promise<T>): Promise<T> {
+    return this.root.fork().transactional(async (tx) => {
+      const held = await tx.nativeUpdate(FailoverExecution, { jobId: this.jobId, leaseOwner: this.owner }, { updatedAt: new Date() });
+      if (held === 0) throw new LeaseLost(this.jobId);
+      return write(tx);
+    });
+  }
+}

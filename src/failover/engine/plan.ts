@@ -1,0 +1,167 @@
+import { FailoverType, NetworkMapping } from '../../entities/index.js';
+import type { VmFacts } from '../../inventory/vm-facts.js';
+
+/** One replicated volume as the job uses it, OS disk first, then the data disks in unit order. */
+export interface PlannedVolume {
+  readonly diskId: string;
+  readonly unitNumber: number | null;
+  readonly sizeGb: number;
+  readonly volumeId: string;
+  readonly volumeName: string;
+}
+
+/** One NIC of the failover VM, in source adapter order. */
+export interface PlannedNetwork {
+  readonly sourceNetworkName: string;
+  readonly destinationNetworkId: string;
+  readonly adapterType: string | null;
+}
+
+/**
+ * What a job does, fixed when it is created and stored on its `failover_jobs` row
+ * (`source_vm_spec`, `network_mappings`), so a resumed job does exactly what it set out to do
+ * even if the inventory or the mappings changed meanwhile.
+ */
+export interface JobPlan {
+  readonly jobId: string;
+  readonly vmId: string;
+  readonly type: FailoverType;
+  readonly sourceName: string;
+  readonly cpus: number;
+  readonly memoryMb: number;
+  readonly osType: string | null;
+  readonly volumes: readonly PlannedVolume[];
+  readonly networks: readonly PlannedNetwork[];
+  /** CloudStack host name of the failover VM (live: the source name; test: suffixed). */
+  readonly vmName: string;
+  readonly displayName: string;
+}
+
+/** A source network's destination chosen for one job, overriding the stored mapping. */
+export interface NetworkOverride {
+  readonly sourceNetworkName: string;
+  readonly destinationNetworkId: string;
+}
+
+/**
+ * The VM's facts as a failover of `type` sees them: the stored mappings with the job's overrides
+ * laid over them (an override stands in for a mapping of that kind).
+ */
+export function withOverrides(facts: VmFacts, type: FailoverType, overrides: readonly NetworkOverride[]): VmFacts {
+  if (overrides.length === 0) return facts;
+  const isTest = type === FailoverType.TEST;
+  const kept = facts.mappings.filter((m) => Boolean(m.isTestNetwork) !== isTest || !overrides.some((o) => o.sourceNetworkName === m.sourceNetworkName));
+  const added = overrides.map((o) =>
+    Object.assign(new NetworkMapping(), {
+      vmId: facts.vmId,
+      sourceNetworkName: o.sourceNetworkName,
+      destinationNetworkId: o.destinationNetworkId,
+      destinationNetworkName: o.destinationNetworkId,
+      isTestNetwork: isTest,
+    }),
+  );
+  return { ...facts, mappings: [...kept, ...added] };
+}
+
+/** The facts a job's validation step checks: the job's own networks stand in for the stored mappings. */
+export function factsForPlan(facts: VmFacts, plan: JobPlan): VmFacts {
+  const isTest = plan.type === FailoverType.TEST;
+  const others = facts.mappings.filter((m) => Boolean(m.isTestNetwork) !== isTest);
+  return withOverrides({ ...facts, mappings: others }, plan.type, plan.networks);
+}
+
+/** A CloudStack host name from a VMware VM name: letters, digits and hyphens, ≤ 63, not starting with a digit. */
+export function hostName(name: string, suffix = ''): string {
+  let host = name.replace(/[^A-Za-z0-9-]+/g, '-').replace(/-+/g, '-').replace(/^-+|-+$/g, '');
+  if (host === '' || /^\d/.test(host)) host = `vm-${host}`.replace(/-$/, '');
+  host = host.slice(0, 63 - suffix.length).replace(/-+$/, '');
+  return `${host}${suffix}`;
+}
+
+/** Builds a job's plan from the VM's facts (ready: spec, volumes and mappings of the kind present). */
+export function planJob(jobId: string, type: FailoverType, facts: VmFacts): JobPlan {
+  const spec = facts.spec!;
+  const isTest = type === FailoverType.TEST;
+  const sourceName = facts.name ?? facts.vmId;
+  return {
+    jobId,
+    vmId: facts.vmId,
+    type,
+    sourceName,
+    cpus: spec.cpuCount,
+    memoryMb: spec.memoryMb,
+    osType: spec.osType || null,
+    volumes: facts.disks.map((d) => ({
+      diskId: d.diskId,
+      unitNumber: d.unitNumber,
+      sizeGb: d.sizeGb,
+      volumeId: d.volume!.volumeId,
+      volumeName: d.volume!.volumeName,
+    })),
+    networks: spec.networks.map((n) => {
+      const mapping = facts.mappings.find((m) => m.sourceNetworkName === n.name && Boolean(m.isTestNetwork) === isTest)!;
+      return { sourceNetworkName: n.name, destinationNetworkId: mapping.destinationNetworkId, adapterType: n.adapterType };
+    }),
+    vmName: isTest ? hostName(sourceName, '-test') : hostName(sourceName),
+    displayName: isTest ? `${sourceName} (Test)` : sourceName,
+  };
+}
+
+/**
+ * The plan as the seed's `failover_jobs` columns hold it: `source_vm_spec` (the seed's JSON, with
+ * the job's disks and names added) and `network_mappings` (`{ "<source network>": "<destination id>" }`,
+ * in source order).
+ */
+export function planColumns(plan: JobPlan): { sourceVmSpec: string; networkMappings: string } {
+  return {
+    sourceVmSpec: JSON.stringify({
+      name: plan.sourceName,
+      display_name: plan.displayName,
+      vm_name: plan.vmName,
+      cpus: plan.cpus,
+      memory_mb: plan.memoryMb,
+      os_type: plan.osType,
+      networks: plan.networks.map((n) => ({ network_name: n.sourceNetworkName, adapter_type: n.adapterType, connected: true })),
+      disks: plan.volumes.map((v) => ({
+        disk_id: v.diskId,
+        unit_number: v.unitNumber,
+        size_gb: v.sizeGb,
+        volume_id: v.volumeId,
+        volume_name: v.volumeName,
+      })),
+    }),
+    networkMappings: JSON.stringify(Object.fromEntries(plan.networks.map((n) => [n.sourceNetworkName, n.destinationNetworkId]))),
+  };
+}
+
+/** Reads a plan back from a job row written by {@link planColumns}; throws when the row holds none. */
+export function readPlan(row: { jobId: string; vmId: string; jobType: string; sourceVmName: string; sourceVmSpec?: string | null; networkMappings?: string | null }): JobPlan {
+  const spec = JSON.parse(row.sourceVmSpec ?? 'null') as Record<string, unknown> | null;
+  const mappings = JSON.parse(row.networkMappings ?? 'null') as Record<string, string> | null;
+  if (!spec || !Array.isArray(spec.disks) || !mappings) throw new Error(`job ${row.jobId} holds no plan this service wrote`);
+  const networks = Array.isArray(spec.networks) ? (spec.networks as Record<string, unknown>[]) : [];
+  const type = row.jobType.toLowerCase() === 'test' ? FailoverType.TEST : FailoverType.LIVE;
+  return {
+    jobId: row.jobId,
+    vmId: row.vmId,
+    type,
+    sourceName: String(spec.name ?? row.sourceVmName),
+    cpus: Number(spec.cpus),
+    memoryMb: Number(spec.memory_mb),
+    osType: typeof spec.os_type === 'string' ? spec.os_type : null,
+    volumes: (spec.disks as Record<string, unknown>[]).map((d) => ({
+      diskId: String(d.disk_id),
+      unitNumber: d.unit_number === null || d.unit_number === undefined ? null : Number(d.unit_number),
+      sizeGb: Number(d.size_gb ?? 0),
+      volumeId: String(d.volume_id),
+      volumeName: String(d.volume_name ?? d.volume_id),
+    })),
+    networks: Object.entries(mappings).map(([sourceNetworkName, destinationNetworkId]) => ({
+      sourceNetworkName,
+      destinationNetworkId,
+      adapterType: (networks.find((n) => n.network_name === sourceNetworkName)?.adapter_type as string | undefined) ?? null,
+    })),
+    vmName: String(spec.vm_name ?? hostName(row.sourceVmName, type === FailoverType.TEST ? '-test' : '')),
+    displayName: String(spec.display_name ?? row.sourceVmName),
+  };
+}

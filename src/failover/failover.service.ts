@@ -1,0 +1,270 @@
+import { UniqueConstraintViolationException, type EntityManager } from '@mikro-orm/core';
+import { CloudStackError } from '../cloudstack/errors.js';
+import { ExecutionPhase, FailoverExecution, FailoverJob, FailoverStatus, FailoverType, FlowName, isActiveStatus } from '../entities/index.js';
+import { AppError, badInput, ErrorCode, notFound } from '../errors.js';
+import { appendEvent } from '../events/event-store.js';
+import { loadVmFacts, type VmFacts } from '../inventory/vm-facts.js';
+import type { Logger } from '../logger.js';
+import type { CloudIds } from './engine/flow.js';
+import { factsForPlan, planColumns, planJob, withOverrides, type JobPlan, type NetworkOverride } from './engine/plan.js';
+import type { CloudStack } from '../cloudstack/cloudstack.port.js';
+import { READINESS_CHECKS } from './readiness/cloud-checks.js';
+import { evaluateReadiness, type Readiness } from './readiness/evaluate.js';
+
+/** What a start asks for. */
+export interface StartFailoverRequest {
+  readonly vmId: string;
+  readonly networkOverrides?: readonly NetworkOverride[] | null;
+  /** Test failover only: clean up automatically this many minutes after it completed. */
+  readonly autoCleanupAfterMinutes?: number | null;
+}
+
+/** Options of {@link FailoverService}. */
+export interface FailoverServiceOptions {
+  /** The ORM's root EntityManager. */
+  readonly em: EntityManager;
+  readonly cloudStack: CloudStack;
+  readonly ids: CloudIds;
+  readonly logger: Logger;
+  /** Publishes committed events. */
+  readonly notify: () => void;
+  /** Tells the engine there is work. */
+  readonly wake: () => void;
+  readonly now?: () => number;
+}
+
+/** The longest automatic cleanup delay (30 days). */
+export const MAX_AUTO_CLEANUP_MINUTES = 43_200;
+const MAX_ID_LENGTH = 255;
+
+const FAILOVER_FLOW = { [FailoverType.TEST]: FlowName.TEST_FAILOVER, [FailoverType.LIVE]: FlowName.LIVE_FAILOVER } as const;
+
+/**
+ * The failover commands behind the mutations: they validate, decide, and record the job (with its
+ * first event) in one transaction; the engine does the work in the background.
+ */
+export class FailoverService {
+  private readonly em: EntityManager;
+  private readonly now: () => number;
+
+  constructor(private readonly options: FailoverServiceOptions) {
+    this.em = options.em;
+    this.now = options.now ?? Date.now;
+  }
+
+  /**
+   * Starts a test or live failover of a VM. Refuses with VM_NOT_READY (and the failing checks),
+   * JOB_CONFLICT (and the active job's id), or CLOUD_UNAVAILABLE; of many concurrent starts for one
+   * VM exactly one creates a job (the unique `vm_lock` decides).
+   */
+  async start(type: FailoverType, request: StartFailoverRequest): Promise<FailoverJob> {
+    const { vmId } = request;
+    const overrides = this.validateStart(type, request);
+    const stored = (await loadVmFacts(this.em.fork(), [vmId])).get(vmId)!;
+    this.validateOverrides(stored, overrides);
+    if (stored.activeJob) throw conflict(stored.activeJob);
+    const facts = withOverrides(stored, type, overrides);
+    const readiness = await this.readiness(facts, type);
+    const failing = readiness.checks.filter((c) => !c.passed);
+    const unreachable = failing.find((c) => c.error instanceof CloudStackError);
+    if (unreachable) {
+      throw new AppError(ErrorCode.CLOUD_UNAVAILABLE, `CloudStack could not be asked whether VM ${vmId} is ready: ${unreachable.message}`, { vmId });
+    }
+    if (failing.length > 0) throw notReady(vmId, type, failing);
+    return this.createJob(type, facts, request.autoCleanupAfterMinutes ?? null);
+  }
+
+  /** Cleans up a completed test failover (or resumes a cleanup that failed). */
+  cleanupTestFailover(jobId: string, reason = 'cleanup requested'): Promise<FailoverJob> {
+    return this.beginUnwind(jobId, FlowName.CLEANUP, reason);
+  }
+
+  /** Reverts a completed live failover (or resumes a revert that failed). */
+  revertFailover(jobId: string): Promise<FailoverJob> {
+    return this.beginUnwind(jobId, FlowName.REVERT, 'revert requested');
+  }
+
+  /** Every readiness check for a running job's plan; the job's own hold on the VM is excused. */
+  async checkPlan(plan: JobPlan): Promise<Readiness> {
+    const facts = (await loadVmFacts(this.em.fork(), [plan.vmId])).get(plan.vmId)!;
+    const readiness = await this.readiness(factsForPlan(facts, plan), plan.type);
+    const checks = readiness.checks.map((c) => (c.blockingJobId === plan.jobId ? { ...c, passed: true, message: `${c.message} (this job)` } : c));
+    return { ...readiness, checks, ready: checks.every((c) => c.passed) };
+  }
+
+  private readiness(facts: VmFacts, type: FailoverType): Promise<Readiness> {
+    return evaluateReadiness(READINESS_CHECKS, facts, type, { cloudStack: this.options.cloudStack, ids: this.options.ids });
+  }
+
+  private validateStart(type: FailoverType, { vmId, networkOverrides, autoCleanupAfterMinutes }: StartFailoverRequest): NetworkOverride[] {
+    if (vmId.trim() === '') throw badInput('vmId', 'vmId must not be empty');
+    if (vmId.length > MAX_ID_LENGTH) throw badInput('vmId', `vmId must be at most ${MAX_ID_LENGTH} characters`);
+    if (autoCleanupAfterMinutes !== null && autoCleanupAfterMinutes !== undefined) {
+      if (type !== FailoverType.TEST) throw badInput('autoCleanupAfterMinutes', 'autoCleanupAfterMinutes applies to test failovers only');
+      if (!Number.isInteger(autoCleanupAfterMinutes) || autoCleanupAfterMinutes < 1 || autoCleanupAfterMinutes > MAX_AUTO_CLEANUP_MINUTES) {
+        throw badInput('autoCleanupAfterMinutes', `autoCleanupAfterMinutes must be a whole number from 1 to ${MAX_AUTO_CLEANUP_MINUTES}`);
+      }
+    }
+    const overrides = networkOverrides ?? [];
+    const seen = new Set<string>();
+    for (const o of overrides) {
+      if (o.sourceNetworkName.trim() === '') throw badInput('networkOverrides', 'sourceNetworkName must not be empty');
+      if (o.destinationNetworkId.trim() === '') throw badInput('networkOverrides', `destinationNetworkId of "${o.sourceNetworkName}" must not be empty`);
+      if (o.destinationNetworkId.length > MAX_ID_LENGTH) throw badInput('networkOverrides', `destinationNetworkId must be at most ${MAX_ID_LENGTH} characters`);
+      if (seen.has(o.sourceNetworkName)) throw badInput('networkOverrides', `"${o.sourceNetworkName}" is overridden twice`);
+      seen.add(o.sourceNetworkName);
+    }
+    return [...overrides];
+  }
+
+  private validateOverrides(facts: VmFacts, overrides: readonly NetworkOverride[]): void {
+    const networks = facts.spec?.networks;
+    if (!networks) return;
+    const unknown = overrides.filter((o) => !networks.some((n) => n.name === o.sourceNetworkName));
+    if (unknown.length > 0) {
+      throw badInput(
+        'networkOverrides',
+        `VM ${facts.name ?? facts.vmId} has no source network ${unknown.map((o) => `"${o.sourceNetworkName}"`).join(', ')}; its networks are ${networks.map((n) => `"${n.name}"`).join(', ')}`,
+      );
+    }
+  }
+
+  private async createJob(type: FailoverType, facts: VmFacts, autoCleanupAfterMinutes: number | null): Promise<FailoverJob> {
+    const vmId = facts.vmId;
+    // job_id is `{type}-failover-{vm_id}-{unix seconds}`; a second already taken by this VM moves on to the next.
+    for (let attempt = 0; attempt < 10; attempt++) {
+      const jobId = `${type}-failover-${vmId}-${Math.floor(this.now() / 1000) + attempt}`;
+      const plan = planJob(jobId, type, facts);
+      try {
+        await this.em.fork().transactional(async (tx) => {
+          const now = new Date(this.now());
+          await tx.insert(FailoverExecution, {
+            jobId,
+            vmId,
+            vmLock: vmId,
+            flow: FAILOVER_FLOW[type],
+            phase: ExecutionPhase.RUN,
+            step: 0,
+            progressPercent: 0,
+            autoCleanupAfterMinutes,
+            createdAt: now,
+            updatedAt: now,
+          });
+          await tx.insert(FailoverJob, {
+            jobId,
+            vmId,
+            replicationJobId: facts.latestReplication?.id ?? null,
+            jobType: type,
+            status: FailoverStatus.PENDING,
+            sourceVmName: plan.sourceName,
+            ...planColumns(plan),
+            createdAt: now,
+            updatedAt: now,
+          });
+          await appendEvent(tx, {
+            jobId,
+            vmId,
+            jobType: type,
+            status: FailoverStatus.PENDING,
+            previousStatus: null,
+            progressPercent: 0,
+            step: null,
+            message: `${type} failover of ${plan.sourceName} queued`,
+          });
+        });
+      } catch (error) {
+        if (!(error instanceof UniqueConstraintViolationException)) throw error;
+        const holder = await this.em.fork().findOne(FailoverExecution, { vmLock: vmId }, { disableIdentityMap: true });
+        if (holder) throw await this.holderError(holder, type);
+        continue;
+      }
+      this.options.logger.info({ jobId, vmId, type }, 'failover job created');
+      this.options.notify();
+      this.options.wake();
+      return this.em.fork().findOneOrFail(FailoverJob, { jobId });
+    }
+    throw new Error(`no free job id for VM ${vmId}`);
+  }
+
+  private async holderError(holder: FailoverExecution, type: FailoverType): Promise<AppError> {
+    const job = await this.em.fork().findOne(FailoverJob, { jobId: holder.jobId }, { disableIdentityMap: true });
+    if (!job || isActiveStatus(job.status)) return conflict({ jobId: holder.jobId, jobType: job?.jobType ?? type, status: job?.status ?? FailoverStatus.PENDING });
+    return notReady(holder.vmId, type, [
+      { name: 'volumes_not_held', kind: 'database', message: `${job.jobType} failover ${job.jobId} holds the volumes`, blockingJobId: job.jobId },
+    ]);
+  }
+
+  private async beginUnwind(jobId: string, flow: FlowName.CLEANUP | FlowName.REVERT, reason: string): Promise<FailoverJob> {
+    if (jobId.trim() === '') throw badInput('jobId', 'jobId must not be empty');
+    const em = this.em.fork();
+    const job = await em.findOne(FailoverJob, { jobId }, { disableIdentityMap: true });
+    if (!job) throw notFound('Failover job', jobId);
+    const cleanup = flow === FlowName.CLEANUP;
+    const wanted = cleanup ? FailoverType.TEST : FailoverType.LIVE;
+    if (job.jobType.toLowerCase() !== wanted) {
+      throw invalidTransition(
+        job,
+        cleanup
+          ? `Job ${jobId} is a live failover: cleanupTestFailover cleans up test failovers; use revertFailover`
+          : `Job ${jobId} is a test failover: revertFailover reverts live failovers; use cleanupTestFailover`,
+      );
+    }
+    const execution = await em.findOne(FailoverExecution, { jobId }, { disableIdentityMap: true });
+    const what = cleanup ? 'cleaned up' : 'reverted';
+    if (!execution) throw invalidTransition(job, `Job ${jobId} was not run by this service: it has no ledger to be ${what} from`);
+    const resumable = execution.flow === flow || execution.flow === FAILOVER_FLOW[wanted];
+    if (job.status !== FailoverStatus.COMPLETED || execution.phase !== ExecutionPhase.DONE || !execution.vmLock || !resumable) {
+      throw invalidTransition(job, `Job ${jobId} is ${job.status}: only a completed ${wanted} failover can be ${what}`);
+    }
+    const status = cleanup ? FailoverStatus.CLEANUP : FailoverStatus.REVERTING;
+    const moved = await em.transactional(async (tx) => {
+      const updated = await tx.nativeUpdate(
+        FailoverExecution,
+        { jobId, phase: ExecutionPhase.DONE, flow: execution.flow, step: execution.step, vmLock: { $ne: null } },
+        {
+          flow,
+          phase: ExecutionPhase.RUN,
+          // A cleanup that failed resumes at the step that failed; a first one starts at the beginning.
+          step: execution.flow === flow ? execution.step : 0,
+          progressPercent: 0,
+          autoCleanupAt: null,
+          failedStep: null,
+          failure: null,
+          leaseOwner: null,
+          leaseExpiresAt: null,
+          updatedAt: new Date(this.now()),
+        },
+      );
+      if (updated === 0) return false;
+      await tx.nativeUpdate(FailoverJob, { jobId }, { status, errorMessage: null, updatedAt: new Date(this.now()) });
+      await appendEvent(tx, { jobId, vmId: job.vmId, jobType: job.jobType, status, previousStatus: job.status, progressPercent: 0, step: null, message: reason });
+      return true;
+    });
+    if (!moved) {
+      const current = (await this.em.fork().findOne(FailoverJob, { jobId }, { disableIdentityMap: true })) ?? job;
+      throw invalidTransition(current, `Job ${jobId} changed meanwhile (now ${current.status}); it cannot be ${what} now`);
+    }
+    this.options.logger.info({ jobId, flow }, 'unwind begun');
+    this.options.notify();
+    this.options.wake();
+    return this.em.fork().findOneOrFail(FailoverJob, { jobId });
+  }
+}
+
+/** JOB_CONFLICT: the VM has an active job. */
+function conflict(job: Pick<FailoverJob, 'jobId' | 'jobType' | 'status'>): AppError {
+  return new AppError(ErrorCode.JOB_CONFLICT, `VM already has an active ${job.jobType} failover ${job.jobId} (${job.status ?? 'pending'})`, { jobId: job.jobId });
+}
+
+/** VM_NOT_READY, with the failing checks. */
+function notReady(vmId: string, type: FailoverType, failing: readonly { name: string; kind: string; message: string; blockingJobId?: string | null }[]): AppError {
+  return new AppError(ErrorCode.VM_NOT_READY, `VM ${vmId} is not ready for a ${type} failover: ${failing.map((c) => c.message).join('; ')}`, {
+    vmId,
+    checks: failing.map((c) => ({ name: c.name, kind: c.kind.toUpperCase(), message: c.message, blockingJobId: c.blockingJobId ?? null })),
+  });
+}
+
+/** INVALID_JOB_TRANSITION, with the job's id and status. */
+function invalidTransition(job: FailoverJob, message: string): AppError {
+  return new AppError(ErrorCode.INVALID_JOB_TRANSITION, message, { jobId: job.jobId, status: job.status ?? null });
+}

@@ -1,0 +1,55 @@
+import { Arg, Ctx, FieldResolver, Int, Resolver, Root, Subscription, type SubscribeResolverData } from 'type-graphql';
+import { FailoverJob } from '../entities/failover-job.entity.js';
+import { FailoverType, toFailoverStatus } from '../entities/enums.js';
+import { badInput } from '../errors.js';
+import type { JobEvent } from '../events/event.types.js';
+import { requireServices, type Context } from '../server/context.js';
+import { FailoverJobEvent } from './failover-event.type.js';
+
+interface EventArgs {
+  jobId?: string | null;
+  vmId?: string | null;
+  afterSequence?: number | null;
+}
+
+/** Checks the arguments and opens the event stream (replay, then live). */
+function subscribe({ args, context }: SubscribeResolverData<unknown, EventArgs, Context>): AsyncIterable<JobEvent> {
+  const { jobId, vmId, afterSequence } = args;
+  if (jobId !== null && jobId !== undefined && jobId.trim() === '') throw badInput('jobId', 'jobId must not be empty (omit it for all jobs)');
+  if (vmId !== null && vmId !== undefined && vmId.trim() === '') throw badInput('vmId', 'vmId must not be empty (omit it for all VMs)');
+  if (afterSequence !== null && afterSequence !== undefined && afterSequence < 0) throw badInput('afterSequence', 'afterSequence must not be negative');
+  return requireServices(context).events.subscribe({ jobId, vmId, afterSequence });
+}
+
+@Resolver(() => FailoverJobEvent)
+export class FailoverEventResolver {
+  @Subscription(() => FailoverJobEvent, {
+    subscribe,
+    description:
+      'Every status transition and progress update of one job (jobId), one VM (vmId) or all jobs. With afterSequence, the stored events after it come first, then live ones: no gap, no duplicate.',
+  })
+  failoverJobEvents(
+    @Root() event: JobEvent,
+    @Arg('jobId', () => String, { nullable: true }) _jobId?: string,
+    @Arg('vmId', () => String, { nullable: true }) _vmId?: string,
+    @Arg('afterSequence', () => Int, { nullable: true }) _afterSequence?: number,
+  ): FailoverJobEvent {
+    return {
+      sequence: event.sequence,
+      jobId: event.jobId,
+      vmId: event.vmId,
+      type: event.jobType.toLowerCase() === 'test' ? FailoverType.TEST : FailoverType.LIVE,
+      status: toFailoverStatus(event.status),
+      previousStatus: event.previousStatus === null ? null : toFailoverStatus(event.previousStatus),
+      progressPercent: event.progressPercent,
+      step: event.step,
+      message: event.message,
+      occurredAt: event.occurredAt,
+    };
+  }
+
+  @FieldResolver(() => FailoverJob, { nullable: true, description: 'The job as it is now (read fresh for every event).' })
+  job(@Root() event: FailoverJobEvent, @Ctx() { em }: Context): Promise<FailoverJob | null> {
+    return em.fork().findOne(FailoverJob, { jobId: event.jobId }, { disableIdentityMap: true });
+  }
+}

@@ -1,0 +1,36 @@
+import { Field, GraphQLISODateTime, Int, ObjectType } from 'type-graphql';
+import { FailoverStatus, FailoverType } from '../entities/enums.js';
+
+/** A status transition or progress update of a failover job. */
+@ObjectType({ simpleResolvers: true, description: 'A status transition (previousStatus ≠ status) or progress update of a failover job.' })
+export class FailoverJobEvent {
+  @Field(() => Int, { description: 'Monotonic and dense across all jobs: resubscribe with afterSequence to miss nothing.' })
+  sequence!: number;
+
+  @Field(() => String)
+  jobId!: string;
+
+  @Field(() => String)
+  vmId!: string;
+
+  @Field(() => FailoverType)
+  type!: FailoverType;
+
+  @Field(() => FailoverStatus)
+  status!: FailoverStatus;
+
+  @Field(() => FailoverStatus, { nullable: true, description: 'Null for the job’s first event.' })
+  previousStatus?: FailoverStatus | null;
+
+  @Field(() => Int)
+  progressPercent!: number;
+
+  @Field(() => String, { nullable: true, description: 'The flow step the job is in.' })
+  step?: string | null;
+
+  @Field(() => String, { nullable: true })
+  message?: string | null;
+
+  @Field(() => GraphQLISODateTime)
+  occurredAt!: Date;
+}
