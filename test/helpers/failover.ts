@@ -1,0 +1,182 @@
+import 'reflect-metadata';
+import type { MikroORM } from '@mikro-orm/core';
+import { CloudStackClient } from '../../src/cloudstack/cloudstack.client.js';
+import { startSimulator, type Simulator, type SimulatorOptions } from '../../src/cloudstack/simulator/simulator.server.js';
+import type { SimulatorSnapshot } from '../../src/cloudstack/simulator/simulator.state.js';
+import type { Config } from '../../src/config.js';
+import { seedDemoData } from '../../src/demo/seed-demo-data.js';
+import { createLogger } from '../../src/logger.js';
+import { startServer, type RunningServer } from '../../src/server/http-server.js';
+import { buildAppSchema } from '../../src/server/schema.js';
+import { createFailoverRuntime, type FailoverRuntime } from '../../src/service.js';
+import { openMigratedDatabase, type DatabaseKind } from './api-server.js';
+import { FAST_CLIENT } from './cloudstack.js';
+
+/** Engine settings that keep tests fast (short leases and scans). */
+export const FAST_ENGINE: Config['engine'] = { leaseMs: 1_500, scanIntervalMs: 100, concurrency: 8, eventPollIntervalMs: 100 };
+
+/** A database with the demo VMs, a simulator seeded with the same world, and the API with the engine running. */
+export interface FailoverHarness {
+  readonly kind: DatabaseKind;
+  readonly orm: MikroORM;
+  readonly sim: Simulator;
+  readonly client: CloudStackClient;
+  readonly runtime: FailoverRuntime;
+  readonly server: RunningServer;
+  readonly url: string;
+  readonly wsUrl: string;
+  close(): Promise<void>;
+}
+
+/** Starts the whole failover stack in-process on a fresh database of `kind` (MariaDB unless told). */
+export async function startFailoverApi(
+  prefix: string,
+  { kind = 'mariadb', sim: simOptions = {}, engine = FAST_ENGINE }: { kind?: DatabaseKind; sim?: SimulatorOptions; engine?: Config['engine'] } = {},
+): Promise<FailoverHarness> {
+  const db = await openMigratedDatabase(prefix, { kind });
+  const logger = createLogger({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
+  await seedDemoData(db.orm.em);
+  const sim = await startSimulator({ jobLatencyMs: 10, ...simOptions });
+  const client = new CloudStackClient({ url: sim.url, apiKey: sim.apiKey, secretKey: sim.secretKey, ...FAST_CLIENT, operationDeadlineMs: 20_000 });
+  const runtime = createFailoverRuntime(db.orm, { cloudStack: client, ids: sim.ids }, logger, engine);
+  await runtime.events.start();
+  const server = await startServer({
+    schema: await buildAppSchema(),
+    em: db.orm.em,
+    logger,
+    port: 0,
+    services: { failover: runtime.failover, events: runtime.events },
+  });
+  runtime.engine.start();
+  return {
+    kind,
+    orm: db.orm,
+    sim,
+    client,
+    runtime,
+    server,
+    url: server.url,
+    wsUrl: server.wsUrl,
+    async close() {
+      await runtime.engine.stop();
+      await server.close();
+      runtime.events.close();
+      await sim.close();
+      await db.close();
+    },
+  };
+}
+
+/**
+ * The cloud as the API shows it, for "exactly as before" comparisons: live VMs, volumes (with
+ * where they are attached), snapshots and VM snapshots; removed records and simulator bookkeeping
+ * (host counters, revert marks, attach times) left out.
+ */
+export function cloudView(world: SimulatorSnapshot): unknown {
+  const live = <T extends { removed?: string }>(items: readonly T[]) => items.filter((i) => !i.removed);
+  return {
+    vms: live(world.vms)
+      .map((vm) => ({ id: vm.id, name: vm.name, state: vm.state, nics: vm.nics.map((n) => n.networkid) }))
+      .sort((a, b) => a.id.localeCompare(b.id)),
+    volumes: live(world.volumes)
+      .map((v) => ({ id: v.id, name: v.name, type: v.type, state: v.state, vm: v.virtualmachineid ?? null, deviceid: v.deviceid ?? null }))
+      .sort((a, b) => a.id.localeCompare(b.id)),
+    snapshots: live(world.snapshots).map((s) => ({ id: s.id, volumeid: s.volumeid, state: s.state })),
+    vmSnapshots: live(world.vmSnapshots).map((s) => s.id),
+  };
+}
+
+/** One event as a test subscribes to it. */
+export interface EventRecord {
+  sequence: number;
+  jobId: string;
+  vmId: string;
+  type: 'TEST' | 'LIVE';
+  status: string;
+  previousStatus: string | null;
+  progressPercent: number;
+  step: string | null;
+  message: string | null;
+  occurredAt: string;
+}
+
+export const EVENT_FIELDS = 'sequence jobId vmId type status previousStatus progressPercent step message occurredAt';
+
+export const EVENTS_SUBSCRIPTION = `subscription ($jobId: String, $vmId: String, $afterSequence: Int) {
+  failoverJobEvents(jobId: $jobId, vmId: $vmId, afterSequence: $afterSequence) { ${EVENT_FIELDS} }
+}`;
+
+/** A live subscription to job events over a real graphql-ws client. */
+export interface EventStream {
+  readonly events: EventRecord[];
+  readonly errors: unknown[];
+  /** Resolves with the first event (from the start of the stream) that passes `predicate`. */
+  until(predicate: (event: EventRecord) => boolean, timeoutMs?: number): Promise<EventRecord>;
+  /** Ends the subscription. */
+  dispose(): void;
+}
+
+/** Subscribes to `failoverJobEvents` with the given filter on `client` (a graphql-ws client). */
+export function subscribeEvents(
+  client: import('graphql-ws').Client,
+  variables: { jobId?: string; vmId?: string; afterSequence?: number } = {},
+): EventStream {
+  const events: EventRecord[] = [];
+  const errors: unknown[] = [];
+  const waiters: { predicate: (e: EventRecord) => boolean; resolve: (e: EventRecord) => void }[] = [];
+  const dispose = client.subscribe<{ failoverJobEvents: EventRecord }>(
+    { query: EVENTS_SUBSCRIPTION, variables },
+    {
+      next: (value) => {
+        if (value.errors) errors.push(value.errors);
+        const event = value.data?.failoverJobEvents;
+        if (!event) return;
+        events.push(event);
+        for (const waiter of [...waiters]) {
+          if (waiter.predicate(event)) {
+            waiters.splice(waiters.indexOf(waiter), 1);
+            waiter.resolve(event);
+          }
+        }
+      },
+      error: (error) => errors.push(error),
+      complete: () => {},
+    },
+  );
+  return {
+    events,
+    errors,
+    until(predicate, timeoutMs = 30_000) {
+      const seen = events.find(predicate);
+      if (seen) return Promise.resolve(seen);
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(
+          () => reject(new Error(`no matching event within ${timeoutMs} ms; got ${JSON.stringify(events.map((e) => [e.sequence, e.status, e.message]))} errors ${JSON.stringify(errors)}`)),
+          timeoutMs,
+        );
+        waiters.push({
+          predicate,
+          resolve: (e) => {
+            clearTimeout(timer);
+            resolve(e);
+          },
+        });
+      });
+    },
+    dispose,
+  };
+}
+
+/** The status transitions (not the progress updates) of a stream, in order. */
+export const transitions = (events: readonly EventRecord[]) => events.filter((e) => e.status !== e.previousStatus).map((e) => e.status);
+
+/** A terminal status (the job's flow ended). */
+export const isSettled = (e: EventRecord) => ['COMPLETED', 'FAILED', 'CLEANED_UP', 'REVERTED'].includes(e.status) && e.status !== e.previousStatus;
+
+export const JOB_FIELDS = 'jobId vmId type status rawStatus active progressPercent failedStep errorMessage destinationVmId osseaSnapshotId startedAt completedAt autoCleanupAt';
+
+export const START_TEST = `mutation ($input: StartFailoverInput!) { startTestFailover(input: $input) { ${JOB_FIELDS} } }`;
+export const START_LIVE = `mutation ($input: StartFailoverInput!) { startLiveFailover(input: $input) { ${JOB_FIELDS} } }`;
+export const CLEANUP = `mutation ($jobId: String!) { cleanupTestFailover(jobId: $jobId) { ${JOB_FIELDS} } }`;
+export const REVERT = `mutation ($jobId: String!) { revertFailover(jobId: $jobId) { ${JOB_FIELDS} } }`;
+export const JOB = `query ($jobId: String!) { failoverJob(jobId: $jobId) { ${JOB_FIELDS} } }`;
