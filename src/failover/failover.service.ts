@@ -8,7 +8,7 @@ import type { Logger } from '../logger.js';
 import type { CloudIds } from './engine/flow.js';
 import { factsForPlan, planColumns, planJob, withOverrides, type JobPlan, type NetworkOverride } from './engine/plan.js';
 import type { CloudStack } from '../cloudstack/cloudstack.port.js';
-import { READINESS_CHECKS } from './readiness/cloud-checks.js';
+import { READINESS_CHECKS, type CloudCheckContext } from './readiness/cloud-checks.js';
 import { evaluateReadiness, type Readiness } from './readiness/evaluate.js';
 
 /** What a start asks for. */
@@ -92,8 +92,13 @@ export class FailoverService {
     return { ...readiness, checks, ready: checks.every((c) => c.passed) };
   }
 
+  /** What the cloud readiness checks ask. */
+  get cloudContext(): CloudCheckContext {
+    return { cloudStack: this.options.cloudStack, ids: this.options.ids };
+  }
+
   private readiness(facts: VmFacts, type: FailoverType): Promise<Readiness> {
-    return evaluateReadiness(READINESS_CHECKS, facts, type, { cloudStack: this.options.cloudStack, ids: this.options.ids });
+    return evaluateReadiness(READINESS_CHECKS, facts, type, this.cloudContext);
   }
 
   private validateStart(type: FailoverType, { vmId, networkOverrides, autoCleanupAfterMinutes }: StartFailoverRequest): NetworkOverride[] {

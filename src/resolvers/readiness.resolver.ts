@@ -2,18 +2,21 @@ import { Arg, Ctx, Query, Resolver } from 'type-graphql';
 import { FailoverType } from '../entities/enums.js';
 import { badInput } from '../errors.js';
 import type { Context } from '../server/context.js';
+import { READINESS_CHECKS } from '../failover/readiness/cloud-checks.js';
 import { vmReadiness } from '../services/readiness.js';
 import { VmReadiness } from './readiness.type.js';
 
 @Resolver()
 export class ReadinessResolver {
-  @Query(() => VmReadiness, { description: 'Whether a VM can fail over now, with every check behind the answer.' })
+  @Query(() => VmReadiness, { description: 'Whether a VM can fail over now, with every check behind the answer: the database checks, then the CloudStack checks (volumes Ready, destination networks exist).' })
   vmReadiness(
     @Arg('vmId', () => String) vmId: string,
     @Arg('type', () => FailoverType) type: FailoverType,
-    @Ctx() { loaders }: Context,
+    @Ctx() { loaders, services }: Context,
   ): Promise<VmReadiness> {
     if (vmId.trim() === '') throw badInput('vmId', 'vmId must not be empty');
-    return vmReadiness(loaders, vmId, type) as Promise<VmReadiness>;
+    // With the engine running, the cloud checks join the database checks (one VM: a few cloud calls).
+    const options = services ? { checks: READINESS_CHECKS, cloud: services.failover.cloudContext } : {};
+    return vmReadiness(loaders, vmId, type, options) as Promise<VmReadiness>;
   }
 }
