@@ -5,10 +5,20 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { redact } from '../../src/redact.js';
 import { createTestDatabase, databaseUrl, openSql, TEST_MARIADB_URL, type SqlSession, type TestDatabase } from '../helpers/mariadb.js';
-import { repoRoot, SEED_TABLES } from './seed.js';
+import { MIGRATED_TABLES, repoRoot } from './seed.js';
 
 /** `npm run db:migrate` is `node dist/src/cli/migrate.js` after the build; `npm test` builds before vitest runs. */
 const CLI = join(repoRoot, 'dist/src/cli/migrate.js');
+
+/** What a run on an empty database prints: one line per migration, in order (names listed, never derived). */
+const APPLIED_LINES = [
+  'applied Migration001ApplianceTables',
+  'applied Migration002FailoverJobs',
+  'applied Migration003NetworkMappings',
+  'applied Migration004VmDiskSpec',
+  'applied Migration005NetworkMappingsUniquePerKind',
+  'applied Migration006FailoverEngine',
+];
 
 /** The CLI's sources: the built file must be newer than every one of them. */
 function newestSource(): number {
@@ -63,21 +73,14 @@ describe('npm run db:migrate (the built CLI, as a child process)', () => {
     const first = await runCli({ DATABASE_URL: db.url });
     expect(first).toEqual({
       code: 0,
-      stdout: [
-        'applied Migration001ApplianceTables',
-        'applied Migration002FailoverJobs',
-        'applied Migration003NetworkMappings',
-        'applied Migration004VmDiskSpec',
-        'applied Migration005NetworkMappingsUniquePerKind',
-        '',
-      ].join('\n'),
+      stdout: [...APPLIED_LINES, ''].join('\n'),
       stderr: '',
     });
     const tables = await sql.query<{ TABLE_NAME: string }>(
       'SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? ORDER BY TABLE_NAME',
       [db.name],
     );
-    expect(tables.map((row) => row.TABLE_NAME)).toEqual([...SEED_TABLES, 'mikro_orm_migrations'].sort());
+    expect(tables.map((row) => row.TABLE_NAME).sort()).toEqual(MIGRATED_TABLES);
 
     const second = await runCli({ DATABASE_URL: db.url });
     expect(second).toEqual({ code: 0, stdout: 'nothing to apply: the database is up to date\n', stderr: '' });
@@ -116,9 +119,12 @@ describe('npm run db:migrate (the built CLI, as a child process)', () => {
     try {
       const run = await runCli({ DATABASE_URL: databaseUrl(TEST_MARIADB_URL, name) });
       expect(run.code).toBe(0);
-      expect(run.stdout.trimEnd().split('\n')).toHaveLength(5);
-      const tables = await sql.query('SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = ?', [name]);
-      expect(tables).toHaveLength(7);
+      expect(run.stdout.trimEnd().split('\n')).toEqual(APPLIED_LINES);
+      const tables = await sql.query<{ TABLE_NAME: string }>(
+        'SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? ORDER BY TABLE_NAME',
+        [name],
+      );
+      expect(tables.map((row) => row.TABLE_NAME).sort()).toEqual(MIGRATED_TABLES);
     } finally {
       await sql.query(`DROP DATABASE IF EXISTS \`${name}\``);
     }

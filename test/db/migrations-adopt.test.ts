@@ -3,6 +3,7 @@ import { createTestDatabase, openSql, type SqlSession, type TestDatabase } from 
 import {
   APPLIANCE_TABLES,
   describeSchema,
+  ENGINE_TABLES,
   migrate,
   preExtensionApplianceDdl,
   readSeedSql,
@@ -24,7 +25,11 @@ const ALL_MIGRATIONS = [
   'Migration003NetworkMappings',
   'Migration004VmDiskSpec',
   'Migration005NetworkMappingsUniquePerKind',
+  'Migration006FailoverEngine',
 ];
+
+/** The tables whose schema an adopted database must share with a fresh one: the seed's and the engine's. */
+const SCHEMA_TABLES = [...SEED_TABLES, ...ENGINE_TABLES];
 
 /** Rows an appliance would hold: two VMs, one with two disks; explicit timestamps so nothing depends on the clock. */
 const APPLIANCE_ROWS = `
@@ -67,7 +72,7 @@ describe('adopting an existing appliance database', () => {
     disposers.push(() => freshDb.dispose());
     await migrate(freshDb.url);
     sql = await openSql(freshDb.url);
-    fresh = await describeSchema(sql, freshDb.name);
+    fresh = await describeSchema(sql, freshDb.name, SCHEMA_TABLES);
   });
 
   afterAll(async () => {
@@ -87,7 +92,8 @@ describe('adopting an existing appliance database', () => {
 
     expect(await migrate(db.url)).toEqual(ALL_MIGRATIONS);
 
-    expect(await describeSchema(sql, db.name)).toEqual(fresh);
+    expect(await describeSchema(sql, db.name, SCHEMA_TABLES)).toEqual(fresh);
+    expect(fresh.tables.map((row) => String(row.TABLE_NAME)).sort()).toEqual([...SCHEMA_TABLES].sort());
     for (const table of ['replication_jobs', 'ossea_volumes', 'cbt_history']) {
       expect(await rowsOf(sql, `${db.name}\`.\`${table}`), table).toEqual(before[table]);
     }
@@ -106,7 +112,7 @@ describe('adopting an existing appliance database', () => {
 
     await migrate(db.url);
 
-    expect(await describeSchema(sql, db.name)).toEqual(fresh);
+    expect(await describeSchema(sql, db.name, SCHEMA_TABLES)).toEqual(fresh);
     expect(await rowsOf(sql, `${db.name}\`.\`vm_disks`)).toHaveLength(3);
   });
 
@@ -125,7 +131,7 @@ describe('adopting an existing appliance database', () => {
 
     expect(await migrate(db.url)).toEqual(ALL_MIGRATIONS);
 
-    expect(await describeSchema(sql, db.name)).toEqual(fresh);
+    expect(await describeSchema(sql, db.name, SCHEMA_TABLES)).toEqual(fresh);
     for (const table of SEED_TABLES) expect(await rowsOf(sql, `${db.name}\`.\`${table}`), table).toEqual(before[table]);
   });
 });

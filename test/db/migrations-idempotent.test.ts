@@ -1,8 +1,25 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { connectForMigrations } from '../../src/cli/migrate.js';
-import { migrateUp } from '../../src/db/migrations.js';
+import { migrateUp, migrationsList } from '../../src/db/migrations.js';
 import { createTestDatabase, openSql, type SqlSession, type TestDatabase } from '../helpers/mariadb.js';
-import { APPLIANCE_TABLES, describeSchema, migrate, preExtensionApplianceDdl, readSeedSql, rowsOf, SEED_TABLES, seedExampleInserts } from './seed.js';
+import {
+  APPLIANCE_TABLES,
+  describeSchema,
+  ENGINE_TABLES,
+  migrate,
+  MIGRATED_TABLES,
+  preExtensionApplianceDdl,
+  readSeedSql,
+  rowsOf,
+  SEED_TABLES,
+  seedExampleInserts,
+} from './seed.js';
+
+/** Every migration's name, in order, as recorded in `mikro_orm_migrations`. */
+const ALL_MIGRATIONS = migrationsList.map((migration) => migration.name);
+
+/** The tables the migrations create: the seed's and the engine's (the bookkeeping table aside). */
+const SCHEMA_TABLES = [...SEED_TABLES, ...ENGINE_TABLES];
 
 /** Re-running, the seed's own example rows, and `down()`. */
 describe('migrations: idempotence, seed examples, down()', () => {
@@ -20,7 +37,22 @@ describe('migrations: idempotence, seed examples, down()', () => {
       'SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? ORDER BY TABLE_NAME',
       [database],
     );
-    return rows.map((row) => row.TABLE_NAME);
+    return rows.map((row) => row.TABLE_NAME).sort(); // JS order, as the expectations are built (not the collation's)
+  }
+
+  /** The rows of `failover_sequences` of `database` (the counter as a number). */
+  async function sequencesOf(database: string): Promise<{ name: string; value: number }[]> {
+    const rows = await sql.query<{ name: string; value: unknown }>(`SELECT name, value FROM \`${database}\`.failover_sequences ORDER BY name`);
+    return rows.map((row) => ({ name: row.name, value: Number(row.value) }));
+  }
+
+  /** Inserts one `failover_executions` row (a job the engine holds) into `database`. */
+  async function insertExecution(database: string, jobId: string): Promise<void> {
+    await sql.query(
+      `INSERT INTO \`${database}\`.failover_executions (job_id, vm_id, vm_lock, flow, phase, created_at, updated_at)
+       VALUES (?, 'vm-1', 'vm-1', 'test_failover', 'running', NOW(3), NOW(3))`,
+      [jobId],
+    );
   }
 
   beforeAll(async () => {
@@ -35,21 +67,17 @@ describe('migrations: idempotence, seed examples, down()', () => {
 
   test('a second run applies nothing and changes nothing', async () => {
     const db = await freshDatabase('idem_twice');
-    expect(await migrate(db.url)).toHaveLength(5);
-    const once = await describeSchema(sql, db.name);
+    expect(await migrate(db.url)).toEqual(ALL_MIGRATIONS);
+    const once = await describeSchema(sql, db.name, SCHEMA_TABLES);
 
     expect(await migrate(db.url)).toEqual([]);
 
-    expect(await describeSchema(sql, db.name)).toEqual(once);
+    expect(await describeSchema(sql, db.name, SCHEMA_TABLES)).toEqual(once);
     const log = await rowsOf(sql, `${db.name}\`.\`mikro_orm_migrations`);
-    expect(log.map((row) => row.name)).toEqual([
-      'Migration001ApplianceTables',
-      'Migration002FailoverJobs',
-      'Migration003NetworkMappings',
-      'Migration004VmDiskSpec',
-      'Migration005NetworkMappingsUniquePerKind',
-    ]);
-    expect(await tablesOf(db.name)).toEqual([...SEED_TABLES, 'mikro_orm_migrations'].sort());
+    expect(log.map((row) => row.name)).toEqual(ALL_MIGRATIONS);
+    expect(ALL_MIGRATIONS.at(-1)).toBe('Migration006FailoverEngine');
+    expect(await tablesOf(db.name)).toEqual(MIGRATED_TABLES);
+    expect(await sequencesOf(db.name)).toEqual([{ name: 'failover_job_events', value: 0 }]);
   });
 
   test('concurrent runs (instances starting at once) apply and record each migration once', async () => {
@@ -57,11 +85,13 @@ describe('migrations: idempotence, seed examples, down()', () => {
     const orms = await Promise.all([1, 2, 3].map(() => connectForMigrations(db.url)));
     try {
       const runs = await Promise.all(orms.map((orm) => migrateUp(orm)));
-      expect(runs.map((names) => names.length).sort()).toEqual([0, 0, 5]);
+      expect(runs.map((names) => names.length).sort()).toEqual([0, 0, ALL_MIGRATIONS.length]);
+      expect(runs.find((names) => names.length > 0)).toEqual(ALL_MIGRATIONS);
     } finally {
       for (const orm of orms) await orm.close(true);
     }
-    expect(await rowsOf(sql, `${db.name}\`.\`mikro_orm_migrations`)).toHaveLength(5);
+    expect((await rowsOf(sql, `${db.name}\`.\`mikro_orm_migrations`)).map((row) => row.name)).toEqual(ALL_MIGRATIONS);
+    expect(await sequencesOf(db.name)).toEqual([{ name: 'failover_job_events', value: 0 }]);
   });
 
   test('a run that cannot get the migration lock in time fails with a clear message and applies nothing', async () => {
@@ -73,7 +103,7 @@ describe('migrations: idempotence, seed examples, down()', () => {
       await expect(migrateUp(orm, { lockTimeoutSeconds: 0 })).rejects.toThrow('another migration run has held the migration lock for more than 0s');
       expect(await tablesOf(db.name)).toEqual([]);
       await holder.close();
-      expect(await migrateUp(orm, { lockTimeoutSeconds: 5 })).toHaveLength(5);
+      expect(await migrateUp(orm, { lockTimeoutSeconds: 5 })).toEqual(ALL_MIGRATIONS);
     } finally {
       await holder.close().catch(() => undefined);
       await orm.close(true);
@@ -135,12 +165,13 @@ describe('migrations: idempotence, seed examples, down()', () => {
 
     const orm = await connectForMigrations(db.url);
     try {
-      expect(await migrateUp(orm)).toHaveLength(5);
-      const migrated = await describeSchema(sql, db.name);
+      expect(await migrateUp(orm)).toEqual(ALL_MIGRATIONS);
+      const migrated = await describeSchema(sql, db.name, SCHEMA_TABLES);
       await sql.query(`INSERT INTO \`${db.name}\`.replication_jobs (id, source_vm_id, source_vm_name, source_vm_path, vcenter_host, datacenter) VALUES ('j1', 'vm', 'n', '/p', 'vc', 'dc')`);
 
       const reverted = await orm.migrator.down({ to: 0 });
       expect(reverted.map((migration) => migration.name)).toEqual([
+        'Migration006FailoverEngine',
         'Migration005NetworkMappingsUniquePerKind',
         'Migration004VmDiskSpec',
         'Migration003NetworkMappings',
@@ -156,8 +187,9 @@ describe('migrations: idempotence, seed examples, down()', () => {
       expect(appliance(await describeSchema(sql, db.name))).toEqual(appliance(await describeSchema(sql, reference.name)));
       expect(await rowsOf(sql, `${db.name}\`.\`replication_jobs`)).toHaveLength(1);
 
-      expect(await migrateUp(orm)).toHaveLength(5);
-      expect(await describeSchema(sql, db.name)).toEqual(migrated);
+      expect(await migrateUp(orm)).toEqual(ALL_MIGRATIONS);
+      expect(await describeSchema(sql, db.name, SCHEMA_TABLES)).toEqual(migrated);
+      expect(await tablesOf(db.name)).toEqual(MIGRATED_TABLES);
     } finally {
       await orm.close(true);
     }
@@ -174,6 +206,8 @@ describe('migrations: idempotence, seed examples, down()', () => {
       } finally {
         await session.close();
       }
+      // 006: the engine's tables are empty here, so they go.
+      expect((await orm.migrator.down()).map((m) => m.name)).toEqual(['Migration006FailoverEngine']);
       // 005: a live and a test mapping of 'VM Network' cannot live under the 2-column index.
       await expect(orm.migrator.down()).rejects.toThrow(/Migration005NetworkMappingsUniquePerKind\.down: 1 source network/);
       await sql.query(`DELETE FROM \`${db.name}\`.network_mappings WHERE is_test_network`);
@@ -191,6 +225,61 @@ describe('migrations: idempotence, seed examples, down()', () => {
       expect(await rowsOf(sql, `${db.name}\`.\`vm_disks`)).toHaveLength(1);
       const executed = await orm.migrator.getExecuted();
       expect(executed.map((row) => row.name)).toEqual(['Migration001ApplianceTables', 'Migration002FailoverJobs']);
+    } finally {
+      await orm.close(true);
+    }
+  });
+
+  test("Migration006's down() refuses, and drops nothing, while failover_executions holds a job; drops its four tables once empty", async () => {
+    const db = await freshDatabase('idem_down_006');
+    const orm = await connectForMigrations(db.url);
+    try {
+      expect(await migrateUp(orm)).toEqual(ALL_MIGRATIONS);
+      const migrated = await describeSchema(sql, db.name, SCHEMA_TABLES);
+      await insertExecution(db.name, 'job-1');
+      await sql.query(`UPDATE \`${db.name}\`.failover_sequences SET value = 7 WHERE name = 'failover_job_events'`);
+
+      await expect(orm.migrator.down()).rejects.toThrow(
+        /^Migration006FailoverEngine\.down: failover_executions holds 1 job\(s\); refusing to drop the engine's tables$/,
+      );
+      expect(await tablesOf(db.name)).toEqual(MIGRATED_TABLES);
+      expect(await describeSchema(sql, db.name, SCHEMA_TABLES)).toEqual(migrated);
+      expect((await sql.query(`SELECT job_id FROM \`${db.name}\`.failover_executions`)).map((row) => row.job_id)).toEqual(['job-1']);
+      expect(await sequencesOf(db.name)).toEqual([{ name: 'failover_job_events', value: 7 }]);
+      expect((await orm.migrator.getExecuted()).map((row) => row.name)).toEqual(ALL_MIGRATIONS);
+
+      await sql.query(`DELETE FROM \`${db.name}\`.failover_executions`);
+      expect((await orm.migrator.down()).map((m) => m.name)).toEqual(['Migration006FailoverEngine']);
+      expect(await tablesOf(db.name)).toEqual([...SEED_TABLES, 'mikro_orm_migrations'].sort());
+      expect((await orm.migrator.getExecuted()).map((row) => row.name)).toEqual(ALL_MIGRATIONS.slice(0, -1));
+
+      // Up again: the four tables come back as before, the counter seeded afresh.
+      expect(await migrateUp(orm)).toEqual(['Migration006FailoverEngine']);
+      expect(await describeSchema(sql, db.name, SCHEMA_TABLES)).toEqual(migrated);
+      expect(await sequencesOf(db.name)).toEqual([{ name: 'failover_job_events', value: 0 }]);
+    } finally {
+      await orm.close(true);
+    }
+  });
+
+  test("Migration006's up() re-run over its own tables is harmless: no duplicate counter row, the counter and the rows kept", async () => {
+    const db = await freshDatabase('idem_rerun_006');
+    const orm = await connectForMigrations(db.url);
+    try {
+      expect(await migrateUp(orm)).toEqual(ALL_MIGRATIONS);
+      const migrated = await describeSchema(sql, db.name, SCHEMA_TABLES);
+      await sql.query(`UPDATE \`${db.name}\`.failover_sequences SET value = 42 WHERE name = 'failover_job_events'`);
+      await insertExecution(db.name, 'job-1');
+      // A run interrupted between 006's DDL and its bookkeeping row: the next run applies 006 again.
+      await sql.query(`DELETE FROM \`${db.name}\`.mikro_orm_migrations WHERE name = 'Migration006FailoverEngine'`);
+
+      expect(await migrateUp(orm)).toEqual(['Migration006FailoverEngine']);
+
+      expect(await sequencesOf(db.name)).toEqual([{ name: 'failover_job_events', value: 42 }]);
+      expect((await sql.query(`SELECT job_id FROM \`${db.name}\`.failover_executions`)).map((row) => row.job_id)).toEqual(['job-1']);
+      expect(await describeSchema(sql, db.name, SCHEMA_TABLES)).toEqual(migrated);
+      expect(await tablesOf(db.name)).toEqual(MIGRATED_TABLES);
+      expect((await orm.migrator.getExecuted()).map((row) => row.name)).toEqual(ALL_MIGRATIONS);
     } finally {
       await orm.close(true);
     }

@@ -11,6 +11,15 @@ export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..'
 /** The six tables of the seed, the contract of the migrations. */
 export const SEED_TABLES = ['cbt_history', 'failover_jobs', 'network_mappings', 'ossea_volumes', 'replication_jobs', 'vm_disks'];
 
+/**
+ * The failover engine's own tables (Migration006FailoverEngine), in name order. Additive: the seed tables are
+ * untouched, so a migrated database holds SEED_TABLES, ENGINE_TABLES and `mikro_orm_migrations`.
+ */
+export const ENGINE_TABLES = ['failover_executions', 'failover_job_events', 'failover_ledger', 'failover_sequences'];
+
+/** Every table of a fully migrated database, in name order: the seed's, the engine's, and the bookkeeping table. */
+export const MIGRATED_TABLES = [...SEED_TABLES, ...ENGINE_TABLES, 'mikro_orm_migrations'].sort();
+
 /** The four appliance tables that exist before the failover extension. */
 export const APPLIANCE_TABLES = ['cbt_history', 'ossea_volumes', 'replication_jobs', 'vm_disks'];
 
@@ -96,7 +105,7 @@ export async function migrate(url: string): Promise<string[]> {
   }
 }
 
-/** What information_schema says about the six seed tables of one database. */
+/** What information_schema says about some tables (by default the six seed tables) of one database. */
 export interface SchemaDescription {
   tables: Record<string, unknown>[];
   columns: Record<string, unknown>[];
@@ -105,33 +114,36 @@ export interface SchemaDescription {
   createTable: Record<string, string>;
 }
 
-/** Reads the schema of the six seed tables of `database` (the migrations' bookkeeping table is left out). */
-export async function describeSchema(sql: SqlSession, database: string): Promise<SchemaDescription> {
-  const tables = await sql.query(
+/**
+ * Reads the schema of `tables` of `database`: by default the six seed tables (the migrations' bookkeeping table
+ * and the engine's tables are left out), the contract the seed comparison checks.
+ */
+export async function describeSchema(sql: SqlSession, database: string, tables: string[] = SEED_TABLES): Promise<SchemaDescription> {
+  const tableRows = await sql.query(
     `SELECT TABLE_NAME, ENGINE, TABLE_COLLATION, ROW_FORMAT, CREATE_OPTIONS, TABLE_COMMENT
        FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME IN (?) ORDER BY TABLE_NAME`,
-    [database, SEED_TABLES],
+    [database, tables],
   );
   const columns = await sql.query(
     `SELECT TABLE_NAME, COLUMN_NAME, ORDINAL_POSITION, COLUMN_TYPE, DATA_TYPE, IS_NULLABLE, COLUMN_DEFAULT, EXTRA,
             CHARACTER_SET_NAME, COLLATION_NAME, COLUMN_COMMENT, GENERATION_EXPRESSION
        FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME IN (?)
       ORDER BY TABLE_NAME, ORDINAL_POSITION`,
-    [database, SEED_TABLES],
+    [database, tables],
   );
   const indexes = await sql.query(
     `SELECT TABLE_NAME, INDEX_NAME, NON_UNIQUE, SEQ_IN_INDEX, COLUMN_NAME, SUB_PART, COLLATION, NULLABLE, INDEX_TYPE,
             PACKED, INDEX_COMMENT
        FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = ? AND TABLE_NAME IN (?)
       ORDER BY TABLE_NAME, INDEX_NAME, SEQ_IN_INDEX`,
-    [database, SEED_TABLES],
+    [database, tables],
   );
   const createTable: Record<string, string> = {};
-  for (const table of tables.map((row) => String(row.TABLE_NAME))) {
+  for (const table of tableRows.map((row) => String(row.TABLE_NAME))) {
     const [row] = await sql.query<Record<string, string>>(`SHOW CREATE TABLE \`${database}\`.\`${table}\``);
     if (row) createTable[table] = row['Create Table']!.replace(/ AUTO_INCREMENT=\d+/, '');
   }
-  return { tables, columns, indexes, createTable };
+  return { tables: tableRows, columns, indexes, createTable };
 }
 
 /** Every row of `table`, ordered by its primary key. */

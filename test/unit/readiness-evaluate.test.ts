@@ -51,9 +51,12 @@ describe('evaluateReadiness: the plug-in point for cloud checks', () => {
   it('does not run a check whose prerequisite failed, and reports a throwing check as failed', async () => {
     const noDisks = await evaluateReadiness(checks, { ...readyFacts, disks: [] }, FailoverType.TEST, { volumeStates: {} });
     expect(noDisks.checks.find((c) => c.name === 'cloud_volumes_ready')?.message).toBe('Not checked: disk_volumes failed');
-    const broken: ReadinessCheck<FakeCloud> = { name: 'cloud_probe', kind: CheckKind.CLOUD, evaluate: () => Promise.reject(new Error('CloudStack did not answer')) };
+    const thrown = new Error('CloudStack did not answer');
+    const broken: ReadinessCheck<FakeCloud> = { name: 'cloud_probe', kind: CheckKind.CLOUD, evaluate: () => Promise.reject(thrown) };
     const result = await evaluateReadiness([...checks, broken], readyFacts, FailoverType.TEST, { volumeStates: { 'vol-1': 'Ready' } });
     expect(result.ready).toBe(false);
-    expect(result.checks.at(-1)).toEqual({ name: 'cloud_probe', kind: CheckKind.CLOUD, passed: false, message: 'Check could not run: CloudStack did not answer' });
+    const probe = result.checks.at(-1);
+    expect(probe).toEqual({ name: 'cloud_probe', kind: CheckKind.CLOUD, passed: false, message: 'Check could not run: CloudStack did not answer', error: thrown });
+    expect(probe?.error).toBe(thrown); // the thrown error itself, not a copy
   });
 });
