@@ -1,5 +1,6 @@
 import { SnapshotState, VmState, VolumeType, type Snapshot, type VirtualMachine, type Volume } from '../../cloudstack/cloudstack.types.js';
 import { findById } from '../readiness/cloud-checks.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { StepFailure } from './errors.js';
 import type { StepContext } from './flow.js';
 
@@ -35,6 +36,23 @@ export async function findSnapshotByName(ctx: Pick<StepContext, 'cloud' | 'op'>,
   return found.find((s) => s.name === name && s.state !== SnapshotState.DESTROYED && s.state !== SnapshotState.ERROR);
 }
 
+/**
+ * Re-reads `read` until `settled` says yes (a resource an earlier run's call is still making or
+ * moving), with a capped backoff, until the step's deadline.
+ */
+async function settle<T>(ctx: Pick<StepContext, 'op' | 'signal'>, read: () => Promise<T>, settled: (value: T) => boolean, what: string): Promise<T> {
+  const deadlineMs = ctx.op().deadlineMs ?? 60_000;
+  const until = Date.now() + deadlineMs;
+  let delay = 100;
+  for (;;) {
+    const value = await read();
+    if (settled(value)) return value;
+    if (Date.now() + delay > until) throw new StepFailure(`${what} did not settle within the step's time limit`);
+    await sleep(delay, undefined, { signal: ctx.signal });
+    delay = Math.min(delay * 2, 2_000);
+  }
+}
+
 /** Finds the job's VM by its host name, in the zone, on the job's first network. */
 export async function findVmByName(ctx: Pick<StepContext, 'cloud' | 'op' | 'ids' | 'plan'>): Promise<VirtualMachine | undefined> {
   const found = await ctx.cloud.listVirtualMachines({ name: ctx.plan.vmName, zoneId: ctx.ids.zoneId }, ctx.op());
@@ -52,13 +70,16 @@ export async function ensureSnapshot(ctx: StepContext, volumeId: string): Promis
   const recorded = ctx.ledger.get(key);
   if (recorded?.state === 'done' && recorded.resourceId) return recorded.resourceId;
   const entry = recorded ?? (await ctx.intent({ key, action: 'create_snapshot', resourceType: 'snapshot', resourceName: name, detail: { volumeId } }));
-  const existing = await findSnapshotByName(ctx, volumeId, name);
-  if (existing?.state === SnapshotState.BACKED_UP) {
-    await ctx.ledger.done(entry, existing.id);
-    return existing.id;
+  const existing = recorded ? await findSnapshotByName(ctx, volumeId, name) : undefined;
+  if (existing) {
+    // The earlier run's snapshot, maybe still being made: wait for it rather than make a second.
+    const ready = await settle(ctx, () => readSnapshot(ctx, existing.id), (s) => s === undefined || s.state === SnapshotState.BACKED_UP || s.state === SnapshotState.ERROR, `snapshot ${existing.id}`);
+    if (ready?.state === SnapshotState.BACKED_UP) {
+      await ctx.ledger.done(entry, ready.id);
+      return ready.id;
+    }
+    if (ready) await ctx.cloud.deleteSnapshot({ id: ready.id }, ctx.op());
   }
-  // One in the making (the earlier run's call is still running) is picked up by the client's
-  // create-by-name lookup, which waits for it instead of sending a second create.
   const snapshot = await ctx.cloud.createSnapshot({ volumeId, name }, ctx.op());
   await ctx.ledger.done(entry, snapshot.id);
   return snapshot.id;
@@ -74,7 +95,12 @@ export async function ensureVm(ctx: StepContext): Promise<VirtualMachine> {
     throw new StepFailure(`VM ${recorded.resourceId} this job deployed no longer exists in CloudStack`);
   }
   const entry = recorded ?? (await ctx.intent({ key: 'vm', action: 'deploy_vm', resourceType: 'vm', resourceName: plan.vmName }));
-  const existing = recorded ? await findVmByName(ctx) : undefined;
+  const found = recorded ? await findVmByName(ctx) : undefined;
+  // The earlier run's deploy may still be running: wait until the VM has settled (Stopped).
+  const existing = found
+    ? await settle(ctx, () => readVm(ctx, found.id), (vm) => vm === undefined || vm.state === VmState.STOPPED || vm.state === VmState.RUNNING || vm.state === VmState.ERROR, `VM ${found.id}`)
+    : undefined;
+  if (existing?.state === VmState.ERROR) throw new StepFailure(`VM ${existing.id} this job deployed is in state Error`);
   const vm =
     existing ??
     (await ctx.cloud.deployVirtualMachine(
@@ -126,8 +152,23 @@ export async function ensureDetached(ctx: StepContext, key: string, volumeId: st
       resourceId: volumeId,
       detail: { vmId: fromVmId, deviceId: volume.deviceId ?? null, type: volume.type },
     }));
-  await ctx.cloud.detachVolume({ id: volumeId }, ctx.op());
+  await moveAndVerify(ctx, volumeId, (v) => v?.virtualMachineId !== fromVmId, () => ctx.cloud.detachVolume({ id: volumeId }, ctx.op()));
   await ctx.ledger.done(entry);
+}
+
+/**
+ * Makes a move (attach/detach). When the call fails, the volume is read again: a move an earlier
+ * run started may have completed meanwhile ("already attached"), which is success, not failure.
+ */
+async function moveAndVerify<T>(ctx: StepContext, volumeId: string, reached: (volume: Volume | undefined) => boolean, move: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await move();
+  } catch (error) {
+    if (ctx.signal.aborted) throw error;
+    const after = await readVolume(ctx, volumeId);
+    if (reached(after)) return undefined;
+    throw error;
+  }
 }
 
 /** Attaches a volume to `toVmId` (at `deviceId`, or the next free device). Done already: nothing to do. */
@@ -146,8 +187,12 @@ export async function ensureAttached(ctx: StepContext, key: string, volumeId: st
   }
   const entry =
     recorded ?? (await ctx.intent({ key, action: 'attach_volume', resourceType: 'volume', resourceId: volumeId, detail: { vmId: toVmId, deviceId: deviceId ?? null } }));
-  const attached = await ctx.cloud.attachVolume({ id: volumeId, virtualMachineId: toVmId, ...(deviceId === undefined ? {} : { deviceId }) }, ctx.op());
-  await ctx.ledger.done(entry, volumeId, { deviceId: attached.deviceId ?? deviceId ?? null });
+  const isThere = (v: Volume | undefined) => v?.virtualMachineId === toVmId && (deviceId === undefined || v.deviceId === deviceId);
+  const attached = await moveAndVerify(ctx, volumeId, isThere, () =>
+    ctx.cloud.attachVolume({ id: volumeId, virtualMachineId: toVmId, ...(deviceId === undefined ? {} : { deviceId }) }, ctx.op()),
+  );
+  const deviceNow = attached?.deviceId ?? (await readVolume(ctx, volumeId))?.deviceId ?? deviceId ?? null;
+  await ctx.ledger.done(entry, volumeId, { deviceId: deviceNow });
 }
 
 /** Stops a VM (forced) unless it is Stopped already or gone. */
