@@ -9,7 +9,7 @@ import { Migration } from '@mikro-orm/migrations';
  * - `failover_job_events`: every status transition and progress update, with a dense, monotonic `sequence`;
  * - `failover_sequences`: the counter `sequence` is taken from, under its row lock (commit order = sequence order).
  *
- * Every statement is re-runnable. `down()` drops the tables only while no job has an execution row.
+ * Every statement is re-runnable. `down()` drops the tables only while executions, ledger and events are all empty.
  */
 export class Migration006FailoverEngine extends Migration {
   override name = 'Migration006FailoverEngine';
@@ -78,10 +78,13 @@ export class Migration006FailoverEngine extends Migration {
   }
 
   override async down(): Promise<void> {
-    const [row] = await this.execute('SELECT COUNT(*) AS n FROM failover_executions');
-    const count = Number(row?.n ?? 0);
-    if (count > 0) {
-      throw new Error(`Migration006FailoverEngine.down: failover_executions holds ${count} job(s); refusing to drop the engine's tables`);
+    // Jobs, their ledger and their events are history an operator may need: never dropped with rows in them.
+    for (const table of ['failover_executions', 'failover_ledger', 'failover_job_events']) {
+      const [row] = await this.execute(`SELECT COUNT(*) AS n FROM ${table}`);
+      const count = Number(row?.n ?? 0);
+      if (count > 0) {
+        throw new Error(`Migration006FailoverEngine.down: ${table} holds ${count} row(s); refusing to drop the engine's tables`);
+      }
     }
     this.addSql('DROP TABLE IF EXISTS failover_job_events');
     this.addSql('DROP TABLE IF EXISTS failover_ledger');

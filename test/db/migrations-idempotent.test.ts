@@ -240,7 +240,7 @@ describe('migrations: idempotence, seed examples, down()', () => {
       await sql.query(`UPDATE \`${db.name}\`.failover_sequences SET value = 7 WHERE name = 'failover_job_events'`);
 
       await expect(orm.migrator.down()).rejects.toThrow(
-        /^Migration006FailoverEngine\.down: failover_executions holds 1 job\(s\); refusing to drop the engine's tables$/,
+        /^Migration006FailoverEngine\.down: failover_executions holds 1 row\(s\); refusing to drop the engine's tables$/,
       );
       expect(await tablesOf(db.name)).toEqual(MIGRATED_TABLES);
       expect(await describeSchema(sql, db.name, SCHEMA_TABLES)).toEqual(migrated);
