@@ -32,7 +32,7 @@ const NO_TOPICS: PubSub = {
   },
 };
 
-/** Builds the executable schema from the resolver classes (the source of schema.graphql). */
-export function buildAppSchema(): Promise<GraphQLSchema> {
-  return buildSchema({ resolvers: RESOLVERS, validate: false, emitSchemaFile: false, authChecker, pubSub: NO_TOPICS });
+/** Builds the executable schema from the resolver classes (the source of schema.graphql); tests may add resolvers. */
+export function buildAppSchema(extraResolvers: readonly Function[] = []): Promise<GraphQLSchema> {
+  return buildSchema({ resolvers: [...RESOLVERS, ...extraResolvers], validate: false, emitSchemaFile: false, authChecker, pubSub: NO_TOPICS });
 }

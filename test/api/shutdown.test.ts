@@ -1,10 +1,9 @@
 import 'reflect-metadata';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildSchema, Query, Resolver } from 'type-graphql';
+import { Query, Resolver } from 'type-graphql';
 import { createLogger } from '../../src/logger.js';
-import { authChecker } from '../../src/server/auth.js';
 import { startServer } from '../../src/server/http-server.js';
-import { RESOLVERS } from '../../src/server/schema.js';
+import { buildAppSchema } from '../../src/server/schema.js';
 import { gql, wsClient, wsRequest } from '../helpers/graphql.js';
 import { openMigratedDatabase, type MigratedDatabase } from '../helpers/api-server.js';
 
@@ -42,7 +41,7 @@ afterAll(() => db?.close());
 
 describe('close() drains both transports', () => {
   it('lets in-flight WebSocket and HTTP operations finish, then closes sockets with 1001', async () => {
-    const schema = await buildSchema({ resolvers: [...RESOLVERS, SlowResolver], validate: false, authChecker });
+    const schema = await buildAppSchema([SlowResolver]);
     const server = await startServer({ schema, em: db.orm.em, logger: createLogger({ level: 'silent' }), port: 0 });
     const client = wsClient(server.wsUrl);
     const closed = new Promise<number>((ok) => client.on('closed', (event) => ok((event as { code: number }).code)));
