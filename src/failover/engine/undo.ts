@@ -1,6 +1,6 @@
-import { VmState } from '../../cloudstack/cloudstack.types.js';
+import { SnapshotState, VmState } from '../../cloudstack/cloudstack.types.js';
 import { LedgerState } from '../../entities/index.js';
-import { findSnapshotByName, findVmByName, readSnapshot, readVm, readVolume } from './cloud-actions.js';
+import { findVmByName, readSnapshot, readVm, readVolume } from './cloud-actions.js';
 import type { StepContext } from './flow.js';
 import { assertHoldsNoReplicatedVolume } from './flows.js';
 import type { Entry } from './ledger.js';
@@ -23,8 +23,12 @@ export async function undo(ctx: StepContext, entry: Entry): Promise<void> {
   switch (entry.action) {
     case 'create_snapshot': {
       const volumeId = String(entry.data.volumeId);
-      const snapshot = entry.resourceId ? await readSnapshot(ctx, entry.resourceId) : await findSnapshotByName(ctx, volumeId, entry.resourceName!);
-      if (snapshot) await cloud.deleteSnapshot({ id: snapshot.id }, ctx.op());
+      // By name (the create's result was never recorded) the snapshot of a create whose job failed
+      // is found too: CloudStack leaves it in Error, and it is this job's to delete.
+      const snapshots = entry.resourceId
+        ? [await readSnapshot(ctx, entry.resourceId)]
+        : (await cloud.listSnapshots({ volumeId, name: entry.resourceName! }, ctx.op())).filter((s) => s.name === entry.resourceName && s.state !== SnapshotState.DESTROYED);
+      for (const snapshot of snapshots) if (snapshot) await cloud.deleteSnapshot({ id: snapshot.id }, ctx.op());
       return;
     }
     case 'deploy_vm': {
