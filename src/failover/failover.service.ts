@@ -1,6 +1,6 @@
 import { UniqueConstraintViolationException, type EntityManager } from '@mikro-orm/core';
 import { CloudStackError } from '../cloudstack/errors.js';
-import { ExecutionPhase, FailoverExecution, FailoverJob, FailoverStatus, FailoverType, FlowName, isActiveStatus } from '../entities/index.js';
+import { ExecutionPhase, FailoverExecution, FailoverJob, FailoverStatus, FailoverType, FlowName, isActiveStatus, toFailoverStatus } from '../entities/index.js';
 import { AppError, badInput, ErrorCode, notFound } from '../errors.js';
 import { appendEvent } from '../events/event-store.js';
 import { loadVmFacts, type VmFacts } from '../inventory/vm-facts.js';
@@ -136,9 +136,14 @@ export class FailoverService {
 
   private async createJob(type: FailoverType, facts: VmFacts, autoCleanupAfterMinutes: number | null): Promise<FailoverJob> {
     const vmId = facts.vmId;
-    // job_id is `{type}-failover-{vm_id}-{unix seconds}`; a second already taken by this VM moves on to the next.
+    // job_id is `{type}-failover-{vm_id}-{unix seconds}`: the later of now and one second after this
+    // VM's latest job of the type, so ids never collide and keep their order however fast jobs come.
+    const prefix = `${type}-failover-${vmId}-`;
+    const [latest] = await this.em.fork().find(FailoverJob, { vmId, jobType: type }, { fields: ['jobId'], orderBy: { id: 'desc' }, limit: 1, disableIdentityMap: true });
+    const lastSeconds = latest?.jobId.startsWith(prefix) ? Number(latest.jobId.slice(prefix.length)) : Number.NaN;
+    const first = Math.max(Math.floor(this.now() / 1000), Number.isSafeInteger(lastSeconds) ? lastSeconds + 1 : 0);
     for (let attempt = 0; attempt < 10; attempt++) {
-      const jobId = `${type}-failover-${vmId}-${Math.floor(this.now() / 1000) + attempt}`;
+      const jobId = `${prefix}${first + attempt}`;
       const plan = planJob(jobId, type, facts);
       try {
         await this.em.fork().transactional(async (tx) => {
@@ -271,5 +276,5 @@ function notReady(vmId: string, type: FailoverType, failing: readonly { name: st
 
 /** INVALID_JOB_TRANSITION, with the job's id and status. */
 function invalidTransition(job: FailoverJob, message: string): AppError {
-  return new AppError(ErrorCode.INVALID_JOB_TRANSITION, message, { jobId: job.jobId, status: job.status ?? null });
+  return new AppError(ErrorCode.INVALID_JOB_TRANSITION, message, { jobId: job.jobId, status: toFailoverStatus(job.status).toUpperCase() });
 }

@@ -173,12 +173,12 @@ describe.each(DATABASE_KINDS)('failover mutations on %s', (dbKind) => {
         expect(failingNames(error)).toContain('cloud_volumes_ready');
       }
       // A test job is not reverted.
-      expectInvalidTransition(await gqlError(api.url, REVERT, { jobId: job.jobId }), job.jobId, 'completed', /is a test failover: revertFailover reverts live failovers; use cleanupTestFailover/);
+      expectInvalidTransition(await gqlError(api.url, REVERT, { jobId: job.jobId }), job.jobId, 'COMPLETED', /is a test failover: revertFailover reverts live failovers; use cleanupTestFailover/);
 
       await release(done);
       // Cleaned up: it cannot be cleaned up (or reverted) again.
-      expectInvalidTransition(await gqlError(api.url, CLEANUP, { jobId: job.jobId }), job.jobId, 'cleaned_up', /is cleaned_up: only a completed test failover can be cleaned up/);
-      expectInvalidTransition(await gqlError(api.url, REVERT, { jobId: job.jobId }), job.jobId, 'cleaned_up', /is a test failover/);
+      expectInvalidTransition(await gqlError(api.url, CLEANUP, { jobId: job.jobId }), job.jobId, 'CLEANED_UP', /is cleaned_up: only a completed test failover can be cleaned up/);
+      expectInvalidTransition(await gqlError(api.url, REVERT, { jobId: job.jobId }), job.jobId, 'CLEANED_UP', /is a test failover/);
       // And the VM is free again.
       const next = await start('test', { vmId: WEB.vmId });
       await release(await waitForStatus(next.jobId, 'COMPLETED'));
@@ -196,8 +196,8 @@ describe.each(DATABASE_KINDS)('failover mutations on %s', (dbKind) => {
       const running = await gqlError(api.url, CLEANUP, { jobId: job.jobId });
       expect(running.extensions?.code).toBe('INVALID_JOB_TRANSITION');
       expect(running.extensions?.jobId).toBe(job.jobId);
-      expect(['pending', 'validating', 'snapshotting']).toContain(running.extensions?.status);
-      expect(running.message).toMatch(new RegExp(`is ${running.extensions?.status}: only a completed test failover can be cleaned up`));
+      expect(['PENDING', 'VALIDATING', 'SNAPSHOTTING']).toContain(running.extensions?.status);
+      expect(running.message).toMatch(new RegExp(`is ${String(running.extensions?.status).toLowerCase()}: only a completed test failover can be cleaned up`));
       expect(hold.seen).toBeLessThanOrEqual(1);
       expect(await jobRows(WEB.vmId)).toBeGreaterThan(0);
 
@@ -209,10 +209,10 @@ describe.each(DATABASE_KINDS)('failover mutations on %s', (dbKind) => {
     it('INVALID_JOB_TRANSITION: cleanupTestFailover of a live job (it is reverted instead)', async () => {
       const job = await start('live', { vmId: WEB.vmId });
       const done = await waitForStatus(job.jobId, 'COMPLETED');
-      expectInvalidTransition(await gqlError(api.url, CLEANUP, { jobId: job.jobId }), job.jobId, 'completed', /is a live failover: cleanupTestFailover cleans up test failovers; use revertFailover/);
+      expectInvalidTransition(await gqlError(api.url, CLEANUP, { jobId: job.jobId }), job.jobId, 'COMPLETED', /is a live failover: cleanupTestFailover cleans up test failovers; use revertFailover/);
       expect((await readJob(job.jobId)).status).toBe('COMPLETED');
       expect((await release(done)).status).toBe('REVERTED');
-      expectInvalidTransition(await gqlError(api.url, REVERT, { jobId: job.jobId }), job.jobId, 'reverted', /is reverted: only a completed live failover can be reverted/);
+      expectInvalidTransition(await gqlError(api.url, REVERT, { jobId: job.jobId }), job.jobId, 'REVERTED', /is reverted: only a completed live failover can be reverted/);
     });
 
     it('INVALID_JOB_TRANSITION: cleanup of a failed job (the VM is free at once)', async () => {
@@ -220,7 +220,7 @@ describe.each(DATABASE_KINDS)('failover mutations on %s', (dbKind) => {
       const job = await start('test', { vmId: WEB.vmId });
       const failed = await waitForStatus(job.jobId, 'FAILED');
       expect(failed).toMatchObject({ failedStep: 'create_vm', errorMessage: 'Failed at create_vm: deployVirtualMachine: INJECTED: no capacity' });
-      expectInvalidTransition(await gqlError(api.url, CLEANUP, { jobId: job.jobId }), job.jobId, 'failed', /is failed: only a completed test failover can be cleaned up/);
+      expectInvalidTransition(await gqlError(api.url, CLEANUP, { jobId: job.jobId }), job.jobId, 'FAILED', /is failed: only a completed test failover can be cleaned up/);
       api.sim.faults.clear();
       // Not held: a new test failover starts.
       const next = await start('test', { vmId: WEB.vmId });
@@ -248,6 +248,35 @@ describe.each(DATABASE_KINDS)('failover mutations on %s', (dbKind) => {
       }
       expect(await jobRows(DB.vmId)).toBe(rows + 1);
       await release(await waitForStatus(job.jobId, 'COMPLETED'));
+    });
+    it('job ids follow the seed format and never collide: one second after the VM’s latest job of the type', async () => {
+      const ahead = Math.floor(Date.now() / 1000) + 30;
+      const em = api.orm.em.fork();
+      em.create(FailoverJob, { jobId: `test-failover-${WEB.vmId}-${ahead}`, vmId: WEB.vmId, jobType: 'test', status: 'cleaned_up', sourceVmName: WEB.name } as never);
+      await em.flush();
+      const { startTestFailover: job } = await gqlData<{ startTestFailover: Job }>(api.url, START_TEST, { input: { vmId: WEB.vmId } });
+      expect(job.jobId).toBe(`test-failover-${WEB.vmId}-${ahead + 1}`);
+      await release(await waitForStatus(job.jobId, 'COMPLETED'));
+    });
+
+    it('starts that all passed readiness race into the database, which lets exactly one through', async () => {
+      // Every readiness check's last cloud call is held, so all 20 starts have passed readiness (no
+      // active job yet) before any of them writes: only the unique VM lock can decide.
+      const hold = api.sim.faults.add({ command: 'listNetworks', kind: 'latency', count: 20, ms: 400 });
+      try {
+        const rows = await jobRows(WEB.vmId);
+        const answers = await Promise.all(Array.from({ length: 20 }, () => gql<{ startTestFailover: Job }>(api.url, START_TEST, { input: { vmId: WEB.vmId } })));
+        const won = answers.filter((a) => a.data?.startTestFailover);
+        expect(won).toHaveLength(1);
+        const job = won[0]!.data!.startTestFailover;
+        const refused = answers.filter((a) => !a.data?.startTestFailover).map((a) => a.errors![0]!);
+        expect(refused).toHaveLength(19);
+        expect(refused.every((e) => e.extensions?.code === 'JOB_CONFLICT' && e.extensions?.jobId === job.jobId)).toBe(true);
+        expect(await jobRows(WEB.vmId)).toBe(rows + 1);
+        await release(await waitForStatus(job.jobId, 'COMPLETED'));
+      } finally {
+        api.sim.faults.remove(hold.id);
+      }
     });
   });
 
