@@ -198,10 +198,20 @@ export async function ensureAttached(ctx: StepContext, key: string, volumeId: st
 /** Stops a VM (forced) unless it is Stopped already or gone. */
 export async function ensureStopped(ctx: StepContext, key: string, vmId: string): Promise<void> {
   const vm = await readVm(ctx, vmId);
-  if (!vm || vm.state === VmState.STOPPED) return;
+  if (!vm || vm.state === VmState.STOPPED) {
+    // An earlier run's stop that went through before it died: its intent is settled now.
+    await settleIntent(ctx, key);
+    return;
+  }
   const entry = ctx.ledger.get(key) ?? (await ctx.intent({ key, action: 'stop_vm', resourceType: 'vm', resourceId: vmId, detail: { state: vm.state } }));
   await ctx.cloud.stopVirtualMachine({ id: vmId, forced: true }, ctx.op());
   await ctx.ledger.done(entry);
+}
+
+/** Marks `key`'s entry done when it was only intended: the cloud shows the call's effect is there. */
+export async function settleIntent(ctx: Pick<StepContext, 'ledger'>, key: string): Promise<void> {
+  const entry = ctx.ledger.get(key);
+  if (entry && entry.state !== 'done') await ctx.ledger.done(entry);
 }
 
 /** The ROOT volume the VM got from its template (not one of the job's volumes), if still attached. */

@@ -10,6 +10,7 @@ import {
   readVm,
   readVolume,
   recordedVmId,
+  settleIntent,
   templateRoot,
 } from './cloud-actions.js';
 import { isTransient, StepFailure } from './errors.js';
@@ -117,8 +118,9 @@ const powerOn: Step = {
       const entry = ctx.ledger.get('start') ?? (await ctx.intent({ key: 'start', action: 'start_vm', resourceType: 'vm', resourceId: vmId }));
       vm = await ctx.cloud.startVirtualMachine({ id: vmId }, ctx.op());
       await ctx.ledger.done(entry);
-    } else if (!ctx.ledger.get('start')) {
-      await ctx.ledger.done(await ctx.intent({ key: 'start', action: 'start_vm', resourceType: 'vm', resourceId: vmId }));
+    } else {
+      // Running already: started by an earlier run of this step (its intent settles now), or found so.
+      await ctx.ledger.done(ctx.ledger.get('start') ?? (await ctx.intent({ key: 'start', action: 'start_vm', resourceType: 'vm', resourceId: vmId })));
     }
     ctx.progress(1, 2);
     vm = await readVm(ctx, vmId);
@@ -171,7 +173,7 @@ function unwindSteps(status: FailoverStatus): Step[] {
     step('destroy_vm', 15 * MINUTES, async (ctx) => {
       const vmId = vmOf(ctx);
       const vm = await readVm(ctx, vmId);
-      if (!vm) return;
+      if (!vm) return settleIntent(ctx, 'unwind:destroy');
       await assertHoldsNoReplicatedVolume(ctx, vmId);
       const entry = ctx.ledger.get('unwind:destroy') ?? (await ctx.intent({ key: 'unwind:destroy', action: 'destroy_vm', resourceType: 'vm', resourceId: vmId }));
       await ctx.cloud.destroyVirtualMachine({ id: vmId, expunge: true }, ctx.op());
@@ -180,11 +182,13 @@ function unwindSteps(status: FailoverStatus): Step[] {
     step('delete_snapshots', 15 * MINUTES, async (ctx) => {
       const snapshots = ctx.ledger.entries.filter((e) => e.action === 'create_snapshot' && e.resourceId);
       for (const [i, entry] of snapshots.entries()) {
+        const key = `unwind:delete_snapshot:${entry.resourceId}`;
         if (await readSnapshot(ctx, entry.resourceId!)) {
-          const key = `unwind:delete_snapshot:${entry.resourceId}`;
           const intent = ctx.ledger.get(key) ?? (await ctx.intent({ key, action: 'delete_snapshot', resourceType: 'snapshot', resourceId: entry.resourceId }));
           await ctx.cloud.deleteSnapshot({ id: entry.resourceId! }, ctx.op());
           await ctx.ledger.done(intent);
+        } else {
+          await settleIntent(ctx, key);
         }
         ctx.progress(i + 1, snapshots.length);
       }
