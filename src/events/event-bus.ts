@@ -91,7 +91,13 @@ export class EventBus {
       return subscription;
     }
     void this.enqueue(async () => {
-      await this.pump();
+      try {
+        await this.pump();
+      } catch (error) {
+        // Never leave a subscriber waiting on a stream that will not start: it gets the error.
+        subscription.fail(error as Error);
+        throw error;
+      }
       if (subscription.ended) return;
       const upTo = this.lastSeen;
       this.subscribers.add(subscription);

@@ -30,10 +30,13 @@ export async function readSnapshot(ctx: Pick<StepContext, 'cloud' | 'op'>, id: s
   return snapshot && snapshot.state !== SnapshotState.DESTROYED ? snapshot : undefined;
 }
 
-/** Finds a snapshot this job created by its name (for an intent whose result was never recorded). */
-export async function findSnapshotByName(ctx: Pick<StepContext, 'cloud' | 'op'>, volumeId: string, name: string): Promise<Snapshot | undefined> {
+/**
+ * Every snapshot of a volume carrying this job's snapshot name (names hold the job id, so they are
+ * this job's), in Error too: CloudStack leaves a failed create's snapshot in Error, and it is ours to delete.
+ */
+export async function snapshotsByName(ctx: Pick<StepContext, 'cloud' | 'op'>, volumeId: string, name: string): Promise<Snapshot[]> {
   const found = await ctx.cloud.listSnapshots({ volumeId, name }, ctx.op());
-  return found.find((s) => s.name === name && s.state !== SnapshotState.DESTROYED && s.state !== SnapshotState.ERROR);
+  return found.filter((s) => s.name === name && s.state !== SnapshotState.DESTROYED);
 }
 
 /**
@@ -53,11 +56,20 @@ async function settle<T>(ctx: Pick<StepContext, 'op' | 'signal'>, read: () => Pr
   }
 }
 
-/** Finds the job's VM by its host name, in the zone, on the job's first network. */
-export async function findVmByName(ctx: Pick<StepContext, 'cloud' | 'op' | 'ids' | 'plan'>): Promise<VirtualMachine | undefined> {
+/** Live VMs carrying the job's host name in the zone. */
+async function vmsNamed(ctx: Pick<StepContext, 'cloud' | 'op' | 'ids' | 'plan'>): Promise<VirtualMachine[]> {
   const found = await ctx.cloud.listVirtualMachines({ name: ctx.plan.vmName, zoneId: ctx.ids.zoneId }, ctx.op());
+  return found.filter((vm) => !GONE_VM_STATES.includes(vm.state));
+}
+
+/**
+ * Finds the VM this job deployed by its host name, on the job's first network — never one of
+ * `preexisting`, the VMs that carried the name before the job's deploy (they are not ours: a
+ * rollback must never destroy them).
+ */
+export async function findVmByName(ctx: Pick<StepContext, 'cloud' | 'op' | 'ids' | 'plan'>, preexisting: readonly string[]): Promise<VirtualMachine | undefined> {
   const firstNetwork = ctx.plan.networks[0]?.destinationNetworkId;
-  return found.find((vm) => !GONE_VM_STATES.includes(vm.state) && (!firstNetwork || vm.nics.some((n) => n.networkId === firstNetwork)));
+  return (await vmsNamed(ctx)).find((vm) => !preexisting.includes(vm.id) && (!firstNetwork || vm.nics.some((n) => n.networkId === firstNetwork)));
 }
 
 /** The snapshot name of one volume in one job (the key that finds it again). */
@@ -70,15 +82,17 @@ export async function ensureSnapshot(ctx: StepContext, volumeId: string): Promis
   const recorded = ctx.ledger.get(key);
   if (recorded?.state === 'done' && recorded.resourceId) return recorded.resourceId;
   const entry = recorded ?? (await ctx.intent({ key, action: 'create_snapshot', resourceType: 'snapshot', resourceName: name, detail: { volumeId } }));
-  const existing = recorded ? await findSnapshotByName(ctx, volumeId, name) : undefined;
-  if (existing) {
-    // The earlier run's snapshot, maybe still being made: wait for it rather than make a second.
-    const ready = await settle(ctx, () => readSnapshot(ctx, existing.id), (s) => s === undefined || s.state === SnapshotState.BACKED_UP || s.state === SnapshotState.ERROR, `snapshot ${existing.id}`);
-    if (ready?.state === SnapshotState.BACKED_UP) {
-      await ctx.ledger.done(entry, ready.id);
-      return ready.id;
+  if (recorded) {
+    // An earlier run made the call: adopt its snapshot (waiting while it is being made), and delete
+    // any it left in Error, rather than make a second one.
+    for (const found of await snapshotsByName(ctx, volumeId, name)) {
+      const ready = await settle(ctx, () => readSnapshot(ctx, found.id), (s) => s === undefined || s.state === SnapshotState.BACKED_UP || s.state === SnapshotState.ERROR, `snapshot ${found.id}`);
+      if (ready?.state === SnapshotState.BACKED_UP) {
+        await ctx.ledger.done(entry, ready.id);
+        return ready.id;
+      }
+      if (ready) await ctx.cloud.deleteSnapshot({ id: ready.id }, ctx.op());
     }
-    if (ready) await ctx.cloud.deleteSnapshot({ id: ready.id }, ctx.op());
   }
   const snapshot = await ctx.cloud.createSnapshot({ volumeId, name }, ctx.op());
   await ctx.ledger.done(entry, snapshot.id);
@@ -94,8 +108,17 @@ export async function ensureVm(ctx: StepContext): Promise<VirtualMachine> {
     if (vm) return vm;
     throw new StepFailure(`VM ${recorded.resourceId} this job deployed no longer exists in CloudStack`);
   }
-  const entry = recorded ?? (await ctx.intent({ key: 'vm', action: 'deploy_vm', resourceType: 'vm', resourceName: plan.vmName }));
-  const found = recorded ? await findVmByName(ctx) : undefined;
+  let entry = recorded;
+  if (!entry) {
+    // Note who carries the name already: those VMs are never taken for ours. On one of our
+    // networks the name is taken (host names are unique per network): say so, deploy nothing.
+    const named = await vmsNamed(ctx);
+    const planned = new Set(plan.networks.map((n) => n.destinationNetworkId));
+    const clash = named.find((vm) => vm.nics.some((n) => planned.has(n.networkId)));
+    if (clash) throw new StepFailure(`Host name ${plan.vmName} is already used by VM ${clash.id} (${clash.displayName ?? clash.name}) on a network this VM joins`);
+    entry = await ctx.intent({ key: 'vm', action: 'deploy_vm', resourceType: 'vm', resourceName: plan.vmName, detail: { preexisting: named.map((vm) => vm.id) } });
+  }
+  const found = recorded ? await findVmByName(ctx, preexistingVms(recorded)) : undefined;
   // The earlier run's deploy may still be running: wait until the VM has settled (Stopped).
   const existing = found
     ? await settle(ctx, () => readVm(ctx, found.id), (vm) => vm === undefined || vm.state === VmState.STOPPED || vm.state === VmState.RUNNING || vm.state === VmState.ERROR, `VM ${found.id}`)
@@ -119,6 +142,11 @@ export async function ensureVm(ctx: StepContext): Promise<VirtualMachine> {
     ));
   await ctx.ledger.done(entry, vm.id);
   return vm;
+}
+
+/** The VMs that carried the job's host name before its deploy (recorded with the intent). */
+export function preexistingVms(entry: { readonly data: Record<string, unknown> }): string[] {
+  return Array.isArray(entry.data.preexisting) ? entry.data.preexisting.map(String) : [];
 }
 
 /** The VM id the job's ledger recorded (deploy_vm), if any. */
@@ -195,9 +223,14 @@ export async function ensureAttached(ctx: StepContext, key: string, volumeId: st
   await ctx.ledger.done(entry, volumeId, { deviceId: deviceNow });
 }
 
+/** The VM once it is not Starting or Stopping (an earlier run's call finishing), or undefined when gone. */
+export function settleVm(ctx: Pick<StepContext, 'cloud' | 'op' | 'signal'>, vmId: string): Promise<VirtualMachine | undefined> {
+  return settle(ctx, () => readVm(ctx, vmId), (vm) => vm === undefined || (vm.state !== VmState.STARTING && vm.state !== VmState.STOPPING), `VM ${vmId}`);
+}
+
 /** Stops a VM (forced) unless it is Stopped already or gone. */
 export async function ensureStopped(ctx: StepContext, key: string, vmId: string): Promise<void> {
-  const vm = await readVm(ctx, vmId);
+  const vm = await settleVm(ctx, vmId);
   if (!vm || vm.state === VmState.STOPPED) {
     // An earlier run's stop that went through before it died: its intent is settled now.
     await settleIntent(ctx, key);

@@ -119,16 +119,27 @@ export class Engine {
   private launch(jobId: string): void {
     const controller = new AbortController();
     const log = this.deps.logger.child({ jobId });
+    // Until when this worker surely holds the lease. When renewals fail (the database away), the job
+    // is stopped before that time, so another worker that takes the lease later never overlaps it.
+    let validUntil = this.now + this.leaseMs;
+    const interval = Math.max(50, Math.floor(this.leaseMs / 3));
+    const stopJob = (why: string) => {
+      if (controller.signal.aborted) return;
+      log.warn(why);
+      controller.abort(new WorkerStopping());
+    };
     const heartbeat = setInterval(() => {
-      renewLease(this.deps.root, jobId, { owner: this.owner, leaseMs: this.leaseMs, now: this.now })
+      const asked = this.now;
+      renewLease(this.deps.root, jobId, { owner: this.owner, leaseMs: this.leaseMs, now: asked })
         .then((held) => {
-          if (!held && !controller.signal.aborted) {
-            log.warn('lease lost: stopping the job in this worker');
-            controller.abort(new WorkerStopping());
-          }
+          if (held) validUntil = asked + this.leaseMs;
+          else stopJob('lease lost: stopping the job in this worker');
         })
-        .catch((error) => log.warn({ err: error }, 'lease heartbeat failed'));
-    }, Math.max(50, Math.floor(this.leaseMs / 3)));
+        .catch((error) => {
+          log.warn({ err: error }, 'lease heartbeat failed');
+          if (this.now + interval >= validUntil) stopJob('lease could not be renewed in time: stopping the job in this worker');
+        });
+    }, interval);
     heartbeat.unref();
     log.info('job claimed');
     // A run that broke off for another reason (the database away, a bug) keeps its lease until it

@@ -11,6 +11,7 @@ import {
   readVolume,
   recordedVmId,
   settleIntent,
+  settleVm,
   templateRoot,
 } from './cloud-actions.js';
 import { isTransient, StepFailure } from './errors.js';
@@ -112,11 +113,17 @@ const powerOn: Step = {
   retry: RETRY,
   async run(ctx) {
     const vmId = vmOf(ctx);
-    let vm = await readVm(ctx, vmId);
+    // A start (or stop) an earlier run sent may still be going: decide once the VM has settled.
+    let vm = await settleVm(ctx, vmId);
     if (!vm) throw new StepFailure(`VM ${vmId} no longer exists in CloudStack`);
     if (vm.state !== VmState.RUNNING) {
       const entry = ctx.ledger.get('start') ?? (await ctx.intent({ key: 'start', action: 'start_vm', resourceType: 'vm', resourceId: vmId }));
-      vm = await ctx.cloud.startVirtualMachine({ id: vmId }, ctx.op());
+      try {
+        vm = await ctx.cloud.startVirtualMachine({ id: vmId }, ctx.op());
+      } catch (error) {
+        // "Already running": an earlier start went through meanwhile — that is success.
+        if (ctx.signal.aborted || (await readVm(ctx, vmId))?.state !== VmState.RUNNING) throw error;
+      }
       await ctx.ledger.done(entry);
     } else {
       // Running already: started by an earlier run of this step (its intent settles now), or found so.

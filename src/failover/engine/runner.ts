@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { EntityManager } from '@mikro-orm/core';
+import { DriverException, type EntityManager } from '@mikro-orm/core';
 import type { CloudStack, JobProgress, OperationOptions } from '../../cloudstack/cloudstack.port.js';
-import { ExecutionPhase, FailoverJob, FailoverStatus, LedgerState, type FailoverExecution } from '../../entities/index.js';
+import { ExecutionPhase, FailoverJob, FailoverStatus, FlowName, LedgerState, type FailoverExecution } from '../../entities/index.js';
 import type { Logger } from '../../logger.js';
 import type { Readiness } from '../readiness/evaluate.js';
 import { describeFailure, isTransient, LeaseLost, StepFailure, WorkerStopping } from './errors.js';
@@ -29,6 +29,8 @@ export interface RunnerDeps {
 
 const COMPENSATION_RETRY = { initialMs: 500, maxMs: 30_000, multiplier: 2 };
 const UNDO_DEADLINE_MS = 15 * 60_000;
+/** After a failed automatic cleanup, when it is tried again. */
+const AUTO_CLEANUP_RETRY_MS = 5 * 60_000;
 
 /**
  * Runs one claimed job from its persisted cursor to the end of its flow (or of its compensation).
@@ -106,7 +108,9 @@ export class JobRunner {
       try {
         await this.runStep(step, i);
       } catch (error) {
-        if (this.stopped(error)) throw error;
+        // The database being away is not the step failing: the run breaks off, keeps its lease
+        // until it runs out, and the job resumes at this step then (nothing is rolled back for it).
+        if (this.stopped(error) || error instanceof DriverException) throw error;
         return this.stepFailed(step, i, error);
       }
       await this.commit({ execution: { step: i + 1, progressPercent: Math.max(this.lastPercent, this.percent(i + 1, 0)) } });
@@ -128,7 +132,7 @@ export class JobRunner {
         await step.run(this.context(step, index, deadline));
         return;
       } catch (error) {
-        if (this.stopped(error) || error instanceof StepFailure || !isTransient(error)) throw error;
+        if (this.stopped(error) || error instanceof StepFailure || error instanceof DriverException || !isTransient(error)) throw error;
         if (this.now() + delay >= deadline) throw new StepFailure(`gave up after ${attempt} attempts within ${step.timeoutMs / 1000}s: ${describeFailure(error)}`, { cause: error });
         this.log.warn({ jobId: this.plan.jobId, step: step.name, attempt, err: error }, 'transient failure; retrying the step');
         await this.commit({
@@ -219,9 +223,12 @@ export class JobRunner {
       this.execution.failure = failure;
       return this.compensate();
     }
-    const message = `${this.flow.name} failed at ${step.name}: ${failure}. The job still holds the VM's volumes; run ${this.flow.name === 'cleanup' ? 'cleanupTestFailover' : 'revertFailover'} again to resume`;
+    // A test failover that cleans itself up tries again later on its own (the cloud may be back by then).
+    const retryAt = this.flow.name === FlowName.CLEANUP && this.execution.autoCleanupAfterMinutes ? this.now() + AUTO_CLEANUP_RETRY_MS : null;
+    const again = `run ${this.flow.name === FlowName.CLEANUP ? 'cleanupTestFailover' : 'revertFailover'} again to resume`;
+    const message = `${this.flow.name} failed at ${step.name}: ${failure}. The job still holds the VM's volumes (the VM may be stopped); ${retryAt ? `automatic cleanup retries at ${new Date(retryAt).toISOString()}, or ${again}` : again}`;
     await this.commit({
-      execution: { phase: ExecutionPhase.DONE, step: index, failedStep: step.name, failure, leaseOwner: null, leaseExpiresAt: null },
+      execution: { phase: ExecutionPhase.DONE, step: index, failedStep: step.name, failure, leaseOwner: null, leaseExpiresAt: null, autoCleanupAt: retryAt },
       job: { status: FailoverStatus.COMPLETED, errorMessage: message },
       event: { status: FailoverStatus.COMPLETED, previousStatus: this.status, progressPercent: this.lastPercent, step: step.name, message },
     });
@@ -241,7 +248,7 @@ export class JobRunner {
           await this.ledger.undone(entry);
           break;
         } catch (error) {
-          if (this.stopped(error)) throw error;
+          if (this.stopped(error) || error instanceof DriverException) throw error;
           this.log.warn({ jobId: this.plan.jobId, action: entry.actionKey, attempt, err: error }, 'undo failed');
           if (!isTransient(error) && attempt >= attempts) return this.rollbackIncomplete(failedStep, failure, entry.actionKey, error);
           await this.commit({

@@ -1,6 +1,6 @@
-import { SnapshotState, VmState } from '../../cloudstack/cloudstack.types.js';
+import { VmState } from '../../cloudstack/cloudstack.types.js';
 import { LedgerState } from '../../entities/index.js';
-import { findVmByName, readSnapshot, readVm, readVolume } from './cloud-actions.js';
+import { findVmByName, preexistingVms, readSnapshot, readVm, readVolume, snapshotsByName } from './cloud-actions.js';
 import type { StepContext } from './flow.js';
 import { assertHoldsNoReplicatedVolume } from './flows.js';
 import type { Entry } from './ledger.js';
@@ -25,14 +25,14 @@ export async function undo(ctx: StepContext, entry: Entry): Promise<void> {
       const volumeId = String(entry.data.volumeId);
       // By name (the create's result was never recorded) the snapshot of a create whose job failed
       // is found too: CloudStack leaves it in Error, and it is this job's to delete.
-      const snapshots = entry.resourceId
-        ? [await readSnapshot(ctx, entry.resourceId)]
-        : (await cloud.listSnapshots({ volumeId, name: entry.resourceName! }, ctx.op())).filter((s) => s.name === entry.resourceName && s.state !== SnapshotState.DESTROYED);
-      for (const snapshot of snapshots) if (snapshot) await cloud.deleteSnapshot({ id: snapshot.id }, ctx.op());
+      // The recorded one, and any other the job's name finds (an earlier attempt's, maybe in Error).
+      const byName = entry.resourceName ? await snapshotsByName(ctx, volumeId, entry.resourceName) : [];
+      const recorded = entry.resourceId && !byName.some((s) => s.id === entry.resourceId) ? [await readSnapshot(ctx, entry.resourceId)] : [];
+      for (const snapshot of [...recorded, ...byName]) if (snapshot) await cloud.deleteSnapshot({ id: snapshot.id }, ctx.op());
       return;
     }
     case 'deploy_vm': {
-      const vm = entry.resourceId ? await readVm(ctx, entry.resourceId) : await findVmByName(ctx);
+      const vm = entry.resourceId ? await readVm(ctx, entry.resourceId) : await findVmByName(ctx, preexistingVms(entry));
       if (!vm) return;
       await assertHoldsNoReplicatedVolume(ctx, vm.id);
       await cloud.destroyVirtualMachine({ id: vm.id, expunge: true }, ctx.op());

@@ -1,0 +1,132 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { DEMO_NETWORKS, DEMO_VMS } from '../../src/demo/demo-world.js';
+import { FailoverExecution } from '../../src/entities/index.js';
+import { waitFor } from '../helpers/cloudstack.js';
+import { CLEANUP, cloudView, JOB, START_TEST, startFailoverApi, subscribeEvents, type FailoverHarness } from '../helpers/failover.js';
+import { gqlData, wsClient } from '../helpers/graphql.js';
+import { latestSequence } from '../../src/events/event-store.js';
+
+/**
+ * Guards found in review: a rollback never touches a VM that is not the job's (one that carried
+ * the host name before); the database going away mid-step breaks the run off (resumed later)
+ * instead of failing the job; a failed automatic cleanup is tried again on its own.
+ */
+
+const WEB = DEMO_VMS[0]!;
+const TEST_NETWORK = DEMO_NETWORKS.find((n) => n.isTest)!;
+
+interface Job {
+  jobId: string;
+  status: string;
+  failedStep: string | null;
+  errorMessage: string | null;
+  autoCleanupAt: string | null;
+}
+
+describe('failover guards (MariaDB, simulator over HTTP)', () => {
+  let api: FailoverHarness;
+  beforeAll(async () => {
+    api = await startFailoverApi('guards');
+  });
+  afterAll(() => api?.close());
+  afterEach(() => api.sim.faults.clear());
+
+  const job = async (jobId: string) => (await gqlData<{ failoverJob: Job }>(api.url, JOB, { jobId })).failoverJob;
+  const settled = (jobId: string, status: string) =>
+    waitFor(async () => {
+      const current = await job(jobId);
+      return current.status === status ? current : undefined;
+    }, { timeoutMs: 30_000, intervalMs: 20 });
+
+  it('a VM that already carries the host name on a job network is neither adopted nor destroyed by the rollback', async () => {
+    const { ids } = api.sim;
+    const stranger = await api.client.deployVirtualMachine({
+      zoneId: ids.zoneId,
+      serviceOfferingId: ids.serviceOfferingId,
+      templateId: ids.templateId,
+      networkIds: [TEST_NETWORK.id],
+      name: `${WEB.name}-test`,
+      startVm: false,
+      cpuNumber: 1,
+      memoryMb: 512,
+    });
+    try {
+      const before = cloudView(api.sim.getState());
+      const { startTestFailover: started } = await gqlData<{ startTestFailover: Job }>(api.url, START_TEST, { input: { vmId: WEB.vmId } });
+      const failed = await settled(started.jobId, 'FAILED');
+      expect(failed.failedStep).toBe('create_vm');
+      expect(failed.errorMessage).toMatch(new RegExp(`Host name ${WEB.name}-test is already used by VM ${stranger.id}`));
+      // The stranger is untouched, and nothing else changed.
+      expect(cloudView(api.sim.getState())).toEqual(before);
+      expect(api.sim.getState().vms.find((v) => v.id === stranger.id)).toMatchObject({ state: 'Stopped' });
+      expect(api.sim.getState().vms.find((v) => v.id === stranger.id)!.removed).toBeUndefined();
+    } finally {
+      await api.client.destroyVirtualMachine({ id: stranger.id, expunge: true });
+    }
+  });
+
+  it('an automatic cleanup that fails is scheduled again, and succeeds when its time comes', async () => {
+    const before = cloudView(api.sim.getState());
+    const { startTestFailover: started } = await gqlData<{ startTestFailover: Job }>(api.url, START_TEST, { input: { vmId: WEB.vmId, autoCleanupAfterMinutes: 1 } });
+    await settled(started.jobId, 'COMPLETED');
+    // The cleanup's revert is refused once; then its time is made due (the stored time is the seam).
+    api.sim.faults.add({ command: 'revertSnapshot', kind: 'jobFailure', errorCode: 431, errorText: 'revert refused for the test' });
+    await api.orm.em.fork().nativeUpdate(FailoverExecution, { jobId: started.jobId }, { autoCleanupAt: Date.now() });
+    const failedOnce = await waitFor(async () => {
+      const current = await job(started.jobId);
+      return current.status === 'COMPLETED' && current.errorMessage ? current : undefined;
+    }, { timeoutMs: 30_000, intervalMs: 20 });
+    expect(failedOnce.errorMessage).toMatch(/cleanup failed at revert_volumes: .*revert refused for the test.*automatic cleanup retries at/);
+    const retryAt = Date.parse(failedOnce.autoCleanupAt!);
+    expect(retryAt - Date.now()).toBeGreaterThan(4 * 60_000);
+    expect(retryAt - Date.now()).toBeLessThanOrEqual(5 * 60_000);
+    // Due again: the retry resumes at the failed step and the cloud is as before the failover.
+    await api.orm.em.fork().nativeUpdate(FailoverExecution, { jobId: started.jobId }, { autoCleanupAt: Date.now() });
+    await settled(started.jobId, 'CLEANED_UP');
+    expect(cloudView(api.sim.getState())).toEqual(before);
+  });
+
+  it('the database going away mid-step is not a step failure: the job resumes and completes, nothing rolled back', async () => {
+    const client = wsClient(api.wsUrl);
+    try {
+      const stream = subscribeEvents(client, { vmId: WEB.vmId, afterSequence: await latestSequence(api.orm.em.fork()) });
+      // The start takes a while, and the ledger table disappears while it runs.
+      api.sim.faults.add({ command: 'startVirtualMachine', kind: 'latency', ms: 600 });
+      const { startTestFailover: started } = await gqlData<{ startTestFailover: Job }>(api.url, START_TEST, { input: { vmId: WEB.vmId } });
+      await stream.until((e) => e.status === 'POWERING_ON');
+      const connection = api.orm.em.getConnection();
+      await connection.execute('RENAME TABLE failover_ledger TO failover_ledger_away');
+      try {
+        // Longer than a lease: the broken-off run's lease runs out and resumes fail while it is away.
+        await new Promise((resolve) => setTimeout(resolve, 2_500));
+        expect((await job(started.jobId)).status).toBe('POWERING_ON');
+      } finally {
+        await connection.execute('RENAME TABLE failover_ledger_away TO failover_ledger');
+      }
+      const done = await settled(started.jobId, 'COMPLETED');
+      expect(done.errorMessage).toBeNull();
+      expect(stream.events.some((e) => e.status === 'FAILED' || /rolling back/.test(e.message ?? ''))).toBe(false);
+      expect(api.sim.getState().vms.filter((v) => !v.removed && v.name === `${WEB.name}-test`)).toHaveLength(1);
+      stream.dispose();
+      await gqlData(api.url, CLEANUP, { jobId: started.jobId });
+      await settled(started.jobId, 'CLEANED_UP');
+    } finally {
+      await client.dispose();
+    }
+  });
+
+  it('a manual cleanup that fails is not retried on its own', async () => {
+    const { startTestFailover: started } = await gqlData<{ startTestFailover: Job }>(api.url, START_TEST, { input: { vmId: WEB.vmId } });
+    await settled(started.jobId, 'COMPLETED');
+    api.sim.faults.add({ command: 'revertSnapshot', kind: 'jobFailure', errorCode: 431, errorText: 'refused' });
+    await gqlData(api.url, CLEANUP, { jobId: started.jobId });
+    const failed = await waitFor(async () => {
+      const current = await job(started.jobId);
+      return current.status === 'COMPLETED' && current.errorMessage ? current : undefined;
+    }, { timeoutMs: 30_000, intervalMs: 20 });
+    expect(failed.autoCleanupAt).toBeNull();
+    expect(failed.errorMessage).toMatch(/run cleanupTestFailover again to resume$/);
+    await gqlData(api.url, CLEANUP, { jobId: started.jobId });
+    await settled(started.jobId, 'CLEANED_UP');
+  });
+});
