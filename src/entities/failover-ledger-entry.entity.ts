@@ -7,6 +7,8 @@ export enum LedgerState {
   INTENT = 'intent',
   /** The call succeeded; `resourceId` names what it made or moved. */
   DONE = 'done',
+  /** Compensation is undoing it (written before the undo's calls; undoing again is safe). */
+  UNDOING = 'undoing',
   /** Its effect was undone (compensation), or it provably never happened. */
   UNDONE = 'undone',
 }

@@ -76,6 +76,11 @@ export class Ledger {
     await this.update(entry, LedgerState.DONE, resourceId, detail);
   }
 
+  /** Records, before compensation's calls, that it is undoing this entry. */
+  async undoing(entry: Entry): Promise<void> {
+    if (entry.state !== LedgerState.UNDOING) await this.update(entry, LedgerState.UNDOING);
+  }
+
   /** Records that the call's effect is undone, or that it provably never happened. */
   async undone(entry: Entry): Promise<void> {
     await this.update(entry, LedgerState.UNDONE);

@@ -244,6 +244,7 @@ export class JobRunner {
       let delay = COMPENSATION_RETRY.initialMs;
       for (let attempt = 1; ; attempt++) {
         try {
+          await this.ledger.undoing(entry);
           await undo(this.context(step, 0, this.now() + UNDO_DEADLINE_MS), entry);
           await this.ledger.undone(entry);
           break;
