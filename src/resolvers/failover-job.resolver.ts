@@ -1,5 +1,6 @@
 import { Arg, Ctx, FieldResolver, GraphQLISODateTime, Int, Query, Resolver, Root } from 'type-graphql';
 import { FailoverJob } from '../entities/failover-job.entity.js';
+import { FailoverLedgerEntry } from '../entities/failover-ledger-entry.entity.js';
 import { FailoverStatus, FailoverType, isActiveStatus, toFailoverStatus } from '../entities/enums.js';
 import type { Context } from '../server/context.js';
 import { findFailoverJob, listFailoverJobs } from '../services/failover-job.queries.js';
@@ -78,5 +79,12 @@ export class FailoverJobResolver {
   async autoCleanupAt(@Root() job: FailoverJob, @Ctx() { loaders }: Context): Promise<Date | null> {
     const at = (await loaders.executions.load(job.jobId))?.autoCleanupAt;
     return at ? new Date(at) : null;
+  }
+
+  @FieldResolver(() => [FailoverLedgerEntry], {
+    description: 'Every cloud call the job made, oldest first: what it created or moved, by id and name. What is not `undone` of a failed job is what it left behind.',
+  })
+  ledger(@Root() job: FailoverJob, @Ctx() { loaders }: Context): Promise<FailoverLedgerEntry[]> {
+    return loaders.ledger.load(job.jobId);
   }
 }

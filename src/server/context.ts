@@ -1,6 +1,6 @@
 import type { EntityManager } from '@mikro-orm/core';
 import DataLoader from 'dataloader';
-import { FailoverExecution } from '../entities/index.js';
+import { FailoverExecution, FailoverLedgerEntry } from '../entities/index.js';
 import { AppError, ErrorCode } from '../errors.js';
 import type { EventBus } from '../events/event-bus.js';
 import type { FailoverService } from '../failover/failover.service.js';
@@ -13,6 +13,8 @@ export interface Loaders {
   readonly vmFacts: DataLoader<string, VmFacts>;
   /** The engine's row of a job (null for jobs this service did not run). */
   readonly executions: DataLoader<string, FailoverExecution | null>;
+  /** A job's ledger of cloud calls, oldest first. */
+  readonly ledger: DataLoader<string, FailoverLedgerEntry[]>;
 }
 
 /** What the failover mutations and the events subscription work with. */
@@ -46,6 +48,10 @@ export function createLoaders(em: EntityManager): Loaders {
     executions: new DataLoader(async (jobIds) => {
       const rows = await em.find(FailoverExecution, { jobId: { $in: [...jobIds] } }, { disableIdentityMap: true });
       return jobIds.map((id) => rows.find((r) => r.jobId === id) ?? null);
+    }),
+    ledger: new DataLoader(async (jobIds) => {
+      const rows = await em.find(FailoverLedgerEntry, { jobId: { $in: [...jobIds] } }, { orderBy: { id: 'asc' }, disableIdentityMap: true });
+      return jobIds.map((id) => rows.filter((r) => r.jobId === id));
     }),
   };
 }

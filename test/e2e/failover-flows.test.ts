@@ -109,6 +109,22 @@ describe.each([
     expect(failoverJob.startedAt).not.toBeNull();
     expect(failoverJob.completedAt).not.toBeNull();
     const snapshots = assertFailedOver(job.jobId, 'test', failoverJob.destinationVmId);
+    // The ledger, as the API shows it: every call the failover made, done, in order.
+    const { failoverJob: withLedger } = await gqlData<{ failoverJob: { ledger: { action: string; resourceId: string | null; state: string }[] } }>(
+      api.url,
+      'query ($jobId: String!) { failoverJob(jobId: $jobId) { ledger { action resourceType resourceId state } } }',
+      { jobId: job.jobId },
+    );
+    const n = vm.disks.length;
+    expect(withLedger.ledger.map((e) => e.action)).toEqual([
+      ...Array(n).fill('create_snapshot'),
+      'deploy_vm',
+      'detach_template_root',
+      ...vm.disks.flatMap(() => ['detach_volume', 'attach_volume']),
+      'start_vm',
+    ]);
+    expect(withLedger.ledger.every((e) => e.state === 'done')).toBe(true);
+    expect(withLedger.ledger.find((e) => e.action === 'deploy_vm')!.resourceId).toBe(failoverJob.destinationVmId);
     expect(snapshots.map((s) => s.id)).toContain(failoverJob.osseaSnapshotId);
     expect(snapshots.find((s) => s.id === failoverJob.osseaSnapshotId)!.volumeid).toBe(vm.disks[0]!.volumeId);
 
