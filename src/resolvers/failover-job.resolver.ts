@@ -24,9 +24,15 @@ export class FailoverJobResolver {
     return listFailoverJobs(em, { filter, first, after, maxPageSize });
   }
 
-  @FieldResolver(() => FailoverType)
-  type(@Root() job: FailoverJob): FailoverType {
-    return job.jobType.toLowerCase() as FailoverType;
+  @FieldResolver(() => FailoverType, { nullable: true, description: 'LIVE or TEST; null for a job type this service does not know (see rawType).' })
+  type(@Root() job: FailoverJob): FailoverType | null {
+    const type = job.jobType.trim().toLowerCase();
+    return type === FailoverType.LIVE || type === FailoverType.TEST ? type : null;
+  }
+
+  @FieldResolver(() => String, { description: 'The job type exactly as stored (for rows written by other tools).' })
+  rawType(@Root() job: FailoverJob): string {
+    return job.jobType;
   }
 
   @FieldResolver(() => FailoverStatus)

@@ -37,7 +37,8 @@ function jobFilter(filter: FailoverJobFilter | null | undefined): FilterQuery<Fa
     if (filter.vmId.trim() === '') throw badInput('filter.vmId', 'filter.vmId must not be empty');
     and.push({ vmId: filter.vmId });
   }
-  if (filter.type != null) and.push({ jobType: filter.type });
+  // Other writers may spell the type in capitals (`LIVE`): both spellings match.
+  if (filter.type != null) and.push({ jobType: { $in: [filter.type, filter.type.toUpperCase()] } });
   if (filter.statuses != null) {
     if (filter.statuses.length === 0) throw badInput('filter.statuses', 'filter.statuses must name at least one status');
     const known = filter.statuses.filter((st) => st !== FailoverStatus.UNKNOWN);

@@ -103,20 +103,24 @@ describe('rows other tools wrote', () => {
     const conn = api.orm.em.getConnection();
     await conn.execute(`INSERT INTO failover_jobs (job_id, vm_id, job_type, status, source_vm_name) VALUES ('raw-null', 'vm-raw', 'test', NULL, 'raw')`);
     await conn.execute(`INSERT INTO failover_jobs (job_id, vm_id, job_type, status, source_vm_name) VALUES ('raw-odd', 'vm-raw', 'LIVE', 'cancelled', 'raw')`);
+    await conn.execute(`INSERT INTO failover_jobs (job_id, vm_id, job_type, status, source_vm_name) VALUES ('raw-failback', 'vm-raw', 'failback', 'completed', 'raw')`);
     await conn.execute(`INSERT INTO network_mappings (vm_id, source_network_name, destination_network_id, destination_network_name, is_test_network) VALUES ('vm-raw', 'VM Network', 'n', 'N', NULL)`);
   });
   afterAll(() => api?.close());
 
-  it('lists a NULL status as PENDING and an unknown one as UNKNOWN with its raw text, without failing the list', async () => {
-    const data = await gqlData(api.url, `{ failoverJobs { totalCount edges { node { jobId type status rawStatus active } } } }`);
+  it('lists a NULL status as PENDING, an unknown status as UNKNOWN and an unknown type as null, with the raw text, without failing the list', async () => {
+    const data = await gqlData(api.url, `{ failoverJobs { totalCount edges { node { jobId type rawType status rawStatus active } } } }`);
     expect(data.failoverJobs.edges.map((e: any) => e.node)).toEqual([
-      { jobId: 'raw-odd', type: 'LIVE', status: 'UNKNOWN', rawStatus: 'cancelled', active: false },
-      { jobId: 'raw-null', type: 'TEST', status: 'PENDING', rawStatus: null, active: true },
+      { jobId: 'raw-failback', type: null, rawType: 'failback', status: 'COMPLETED', rawStatus: 'completed', active: false },
+      { jobId: 'raw-odd', type: 'LIVE', rawType: 'LIVE', status: 'UNKNOWN', rawStatus: 'cancelled', active: false },
+      { jobId: 'raw-null', type: 'TEST', rawType: 'test', status: 'PENDING', rawStatus: null, active: true },
     ]);
     const pending = await gqlData(api.url, `{ failoverJobs(filter: { statuses: [PENDING] }) { edges { node { jobId } } } }`);
     expect(pending.failoverJobs.edges.map((e: any) => e.node.jobId)).toEqual(['raw-null']);
     const unknown = await gqlData(api.url, `{ failoverJobs(filter: { statuses: [UNKNOWN] }) { edges { node { jobId } } } }`);
     expect(unknown.failoverJobs.edges.map((e: any) => e.node.jobId)).toEqual(['raw-odd']);
+    const live = await gqlData(api.url, `{ failoverJobs(filter: { type: LIVE }) { edges { node { jobId } } } }`);
+    expect(live.failoverJobs.edges.map((e: any) => e.node.jobId)).toEqual(['raw-odd']);
   });
 
   it('reads a NULL is_test_network as a production mapping', async () => {
