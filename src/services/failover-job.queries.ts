@@ -1,5 +1,5 @@
 import type { EntityManager, FilterQuery } from '@mikro-orm/core';
-import { ACTIVE_FAILOVER_STATUSES, FailoverJob, FailoverStatus } from '../entities/index.js';
+import { ACTIVE_FAILOVER_STATUSES, FailoverJob, FailoverStatus, type FailoverType } from '../entities/index.js';
 import { badInput } from '../errors.js';
 import { checkFirst, decodeCursor, encodeCursor, page } from '../resolvers/connection.js';
 import type { FailoverJobFilter } from '../resolvers/failover-job.types.js';
@@ -38,7 +38,7 @@ function jobFilter(filter: FailoverJobFilter | null | undefined): FilterQuery<Fa
     and.push({ vmId: filter.vmId });
   }
   // Other writers may spell the type in capitals (`LIVE`): both spellings match.
-  if (filter.type != null) and.push({ jobType: { $in: [filter.type, filter.type.toUpperCase()] } });
+  if (filter.type != null) and.push({ jobType: { $in: [filter.type, filter.type.toUpperCase() as FailoverType] } });
   if (filter.statuses != null) {
     if (filter.statuses.length === 0) throw badInput('filter.statuses', 'filter.statuses must name at least one status');
     const known = filter.statuses.filter((st) => st !== FailoverStatus.UNKNOWN);
