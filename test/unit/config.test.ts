@@ -19,6 +19,19 @@ describe('loadConfig', () => {
     expect(Object.isFrozen(config)).toBe(true);
   });
 
+  it('reads the engine settings, with defaults, and names a bad one', () => {
+    expect(loadConfig({})).toMatchObject({
+      engine: { leaseMs: 30_000, scanIntervalMs: 5_000, concurrency: 8, eventPollIntervalMs: 1_000 },
+      cloudPollIntervalMs: 1_000,
+    });
+    const tuned = loadConfig({ ENGINE_LEASE_MS: '1500', ENGINE_SCAN_INTERVAL_MS: '100', ENGINE_CONCURRENCY: '2', EVENTS_POLL_INTERVAL_MS: '50', CLOUDSTACK_POLL_INTERVAL_MS: '20' });
+    expect(tuned).toMatchObject({ engine: { leaseMs: 1_500, scanIntervalMs: 100, concurrency: 2, eventPollIntervalMs: 50 }, cloudPollIntervalMs: 20 });
+    expect(Object.isFrozen(tuned.engine)).toBe(true);
+    expect(error({ ENGINE_LEASE_MS: '100' }).message).toBe('ENGINE_LEASE_MS: must be an integer between 500 and 3600000 (got "100")');
+    expect(error({ ENGINE_CONCURRENCY: '0' }).variable).toBe('ENGINE_CONCURRENCY');
+    expect(error({ CLOUDSTACK_POLL_INTERVAL_MS: 'soon' }).variable).toBe('CLOUDSTACK_POLL_INTERVAL_MS');
+  });
+
   it('reads MariaDB from DATABASE_URL, with no demo data unless asked and the password redacted for display', () => {
     const config = loadConfig({ DATABASE_URL: 'mariadb://app:s3cret@db.internal:3306/migratekit_oma', CLOUDSTACK_SIMULATOR: 'true' });
     expect(config.database).toEqual({ kind: 'mariadb', url: 'mariadb://app:s3cret@db.internal:3306/migratekit_oma', redactedUrl: 'mariadb://app:***@db.internal:3306/migratekit_oma' });
