@@ -9,7 +9,7 @@
  * what "publish after commit, read back by sequence, GraphQL over graphql-ws" costs on top.
  */
 import 'reflect-metadata';
-import { performance } from 'node:perf_hooks';
+import { ITERATIONS, stats, time } from './measure.js';
 import WebSocket, { WebSocketServer } from 'ws';
 import { createClient } from 'graphql-ws';
 import { EventBus } from '../src/events/event-bus.js';
@@ -19,25 +19,6 @@ import { createLogger } from '../src/logger.js';
 import { startServer } from '../src/server/http-server.js';
 import { buildAppSchema } from '../src/server/schema.js';
 import { openMigratedDatabase } from '../test/helpers/api-server.js';
-
-const ITERATIONS = Number(process.env.BENCH_ITERATIONS ?? 100);
-
-function stats(samples: number[]) {
-  const sorted = [...samples].sort((a, b) => a - b);
-  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
-  return { median: at(0.5), p95: at(0.95) };
-}
-
-async function time(fn: (i: number) => Promise<unknown>): Promise<number[]> {
-  for (let i = 0; i < 10; i++) await fn(i);
-  const samples: number[] = [];
-  for (let i = 0; i < ITERATIONS; i++) {
-    const start = performance.now();
-    await fn(i);
-    samples.push(performance.now() - start);
-  }
-  return samples;
-}
 
 /** A queue of received messages that a measurement awaits one at a time. */
 function inbox<T>() {

@@ -7,7 +7,7 @@
  * database work it cannot avoid. Results go to stdout as a Markdown table (copy into README.md).
  */
 import 'reflect-metadata';
-import { performance } from 'node:perf_hooks';
+import { ITERATIONS, stats, time } from './measure.js';
 import { createLogger } from '../src/logger.js';
 import { startServer } from '../src/server/http-server.js';
 import { buildAppSchema } from '../src/server/schema.js';
@@ -16,7 +16,6 @@ import { openMigratedDatabase } from '../test/helpers/api-server.js';
 import { FailoverStatus } from '../src/entities/index.js';
 
 const VMS = Number(process.env.BENCH_VMS ?? 500);
-const ITERATIONS = Number(process.env.BENCH_ITERATIONS ?? 100);
 const PAGE_SIZES = [10, 100];
 
 const PAGE = `query ($first: Int) { virtualMachines(first: $first) { totalCount edges { node {
@@ -25,23 +24,6 @@ const PAGE = `query ($first: Int) { virtualMachines(first: $first) { totalCount 
   activeJob { jobId status } latestJob { jobId status }
   test: readiness(type: TEST) { ready checks { name passed message } } live: readiness(type: LIVE) { ready }
 } } } }`;
-
-function stats(samples: number[]) {
-  const sorted = [...samples].sort((a, b) => a - b);
-  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
-  return { median: at(0.5), p95: at(0.95) };
-}
-
-async function time(fn: () => Promise<unknown>): Promise<number[]> {
-  for (let i = 0; i < 10; i++) await fn(); // warm-up
-  const samples: number[] = [];
-  for (let i = 0; i < ITERATIONS; i++) {
-    const start = performance.now();
-    await fn();
-    samples.push(performance.now() - start);
-  }
-  return samples;
-}
 
 const db = await openMigratedDatabase('bench');
 const { orm } = db;

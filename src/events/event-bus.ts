@@ -44,6 +44,8 @@ export class EventBus {
   private lastSeen = 0;
   private chain: Promise<void> = Promise.resolve();
   private pending = false;
+  /** Subscriptions asked for and not yet registered. */
+  private joining = 0;
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
 
@@ -68,9 +70,12 @@ export class EventBus {
     return this.lastSeen;
   }
 
-  /** Tells the bus that events were committed: it reads and delivers them (coalesced). */
+  /**
+   * Tells the bus that events were committed: it reads and delivers them (coalesced). With nobody
+   * listening or joining there is nothing to read: a subscriber reads up to date when it joins.
+   */
   notify(): void {
-    if (this.closed || this.pending) return;
+    if (this.closed || this.pending || (this.subscribers.size === 0 && this.joining === 0)) return;
     this.pending = true;
     this.enqueue(async () => {
       this.pending = false;
@@ -90,14 +95,17 @@ export class EventBus {
       subscription.end();
       return subscription;
     }
+    this.joining++;
     void this.enqueue(async () => {
       try {
         await this.pump();
       } catch (error) {
         // Never leave a subscriber waiting on a stream that will not start: it gets the error.
+        this.joining--;
         subscription.fail(error as Error);
         throw error;
       }
+      this.joining--;
       if (subscription.ended) return;
       const upTo = this.lastSeen;
       this.subscribers.add(subscription);

@@ -13,6 +13,7 @@ import { createLogger } from '../../src/logger.js';
 import { createFailoverRuntime, type FailoverRuntime } from '../../src/service.js';
 import { openMigratedDatabase, type MigratedDatabase } from '../helpers/api-server.js';
 import {
+  childServiceEnv,
   CLEANUP,
   cloudView,
   FAST_ENGINE,
@@ -170,20 +171,7 @@ describe('the engine killed with SIGKILL (a child process) and restarted, on Mar
     db = await openMigratedDatabase('engine_crash');
     await seedDemoData(db.orm.em);
     sim = await startSimulator({ jobLatencyMs: JOB_LATENCY_MS });
-    env = {
-      DATABASE_URL: (db.config as { url: string }).url,
-      CLOUDSTACK_URL: sim.url,
-      CLOUDSTACK_API_KEY: sim.apiKey,
-      CLOUDSTACK_SECRET_KEY: sim.secretKey,
-      CLOUDSTACK_ZONE_ID: sim.ids.zoneId,
-      CLOUDSTACK_TEMPLATE_ID: sim.ids.templateId,
-      CLOUDSTACK_SERVICE_OFFERING_ID: sim.ids.serviceOfferingId,
-      CLOUDSTACK_APPLIANCE_VM_ID: sim.ids.applianceVmId,
-      ENGINE_LEASE_MS: String(LEASE_MS),
-      ENGINE_SCAN_INTERVAL_MS: '100',
-      CLOUDSTACK_POLL_INTERVAL_MS: '20',
-      EVENTS_POLL_INTERVAL_MS: '100',
-    };
+    env = childServiceEnv(db, sim, { ENGINE_LEASE_MS: String(LEASE_MS) });
   });
 
   async function killAll() {

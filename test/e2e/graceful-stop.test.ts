@@ -4,7 +4,7 @@ import { DEMO_VMS } from '../../src/demo/demo-world.js';
 import { seedDemoData } from '../../src/demo/seed-demo-data.js';
 import { FailoverExecution } from '../../src/entities/index.js';
 import { openMigratedDatabase, type MigratedDatabase } from '../helpers/api-server.js';
-import { CLEANUP, cloudView, JOB, START_TEST, subscribeEvents } from '../helpers/failover.js';
+import { childServiceEnv, CLEANUP, cloudView, JOB, START_TEST, subscribeEvents } from '../helpers/failover.js';
 import { gqlData, wsClient } from '../helpers/graphql.js';
 import { startServiceProcess, type ServiceProcess } from '../helpers/service-process.js';
 
@@ -27,20 +27,8 @@ describe('SIGTERM mid-job (the built service, MariaDB, simulator over HTTP)', ()
     db = await openMigratedDatabase('graceful_stop');
     await seedDemoData(db.orm.em);
     sim = await startSimulator({ jobLatencyMs: 150 });
-    env = {
-      DATABASE_URL: (db.config as { url: string }).url,
-      CLOUDSTACK_URL: sim.url,
-      CLOUDSTACK_API_KEY: sim.apiKey,
-      CLOUDSTACK_SECRET_KEY: sim.secretKey,
-      CLOUDSTACK_ZONE_ID: sim.ids.zoneId,
-      CLOUDSTACK_TEMPLATE_ID: sim.ids.templateId,
-      CLOUDSTACK_SERVICE_OFFERING_ID: sim.ids.serviceOfferingId,
-      CLOUDSTACK_APPLIANCE_VM_ID: sim.ids.applianceVmId,
-      // A lease far longer than the test: only its release lets the restarted service resume.
-      ENGINE_LEASE_MS: String(LEASE_MS),
-      ENGINE_SCAN_INTERVAL_MS: '100',
-      CLOUDSTACK_POLL_INTERVAL_MS: '20',
-    };
+    // A lease far longer than the test: only its release lets the restarted service resume.
+    env = childServiceEnv(db, sim, { ENGINE_LEASE_MS: String(LEASE_MS) });
   });
   afterAll(async () => {
     for (const child of children) await child.stop('SIGKILL');

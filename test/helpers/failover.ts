@@ -9,7 +9,7 @@ import { createLogger } from '../../src/logger.js';
 import { startServer, type RunningServer } from '../../src/server/http-server.js';
 import { buildAppSchema } from '../../src/server/schema.js';
 import { createFailoverRuntime, type FailoverRuntime } from '../../src/service.js';
-import { openMigratedDatabase, type DatabaseKind } from './api-server.js';
+import { openMigratedDatabase, type DatabaseKind, type MigratedDatabase } from './api-server.js';
 import { FAST_CLIENT } from './cloudstack.js';
 
 /** Engine settings that keep tests fast (short leases and scans). */
@@ -180,3 +180,25 @@ export const START_LIVE = `mutation ($input: StartFailoverInput!) { startLiveFai
 export const CLEANUP = `mutation ($jobId: String!) { cleanupTestFailover(jobId: $jobId) { ${JOB_FIELDS} } }`;
 export const REVERT = `mutation ($jobId: String!) { revertFailover(jobId: $jobId) { ${JOB_FIELDS} } }`;
 export const JOB = `query ($jobId: String!) { failoverJob(jobId: $jobId) { ${JOB_FIELDS} } }`;
+
+/**
+ * The environment that points the built service (a child process) at a migrated MariaDB database
+ * and at a simulator running in the test process, with fast engine settings; `extra` overrides.
+ */
+export function childServiceEnv(db: MigratedDatabase, sim: Simulator, extra: Record<string, string> = {}): Record<string, string> {
+  if (db.config.kind !== 'mariadb') throw new Error('the child service runs on MariaDB here');
+  return {
+    DATABASE_URL: db.config.url,
+    CLOUDSTACK_URL: sim.url,
+    CLOUDSTACK_API_KEY: sim.apiKey,
+    CLOUDSTACK_SECRET_KEY: sim.secretKey,
+    CLOUDSTACK_ZONE_ID: sim.ids.zoneId,
+    CLOUDSTACK_TEMPLATE_ID: sim.ids.templateId,
+    CLOUDSTACK_SERVICE_OFFERING_ID: sim.ids.serviceOfferingId,
+    CLOUDSTACK_APPLIANCE_VM_ID: sim.ids.applianceVmId,
+    ENGINE_SCAN_INTERVAL_MS: '100',
+    CLOUDSTACK_POLL_INTERVAL_MS: '20',
+    EVENTS_POLL_INTERVAL_MS: '100',
+    ...extra,
+  };
+}

@@ -19,36 +19,24 @@ export interface JobChange {
   readonly event?: { readonly status: FailoverStatus; readonly previousStatus: string | null; readonly progressPercent: number; readonly step: string | null; readonly message: string | null };
 }
 
+/** Which job a change is about (the event row repeats its VM and type). */
+export type JobRef = Pick<FailoverJob, 'jobId' | 'vmId' | 'jobType'>;
+
 /**
  * Writes a job's change in one transaction: the execution row (fenced: only while `owner` holds
  * the lease, else {@link LeaseLost} and nothing is written), the job row, and the event. Returns the
  * event as committed; the caller publishes it (bus.notify) after this resolves, i.e. after commit.
  */
-export async function commitChange(root: EntityManager, jobId: string, owner: string | null, change: JobChange): Promise<JobEvent | null> {
+export async function commitChange(root: EntityManager, { jobId, vmId, jobType }: JobRef, owner: string | null, change: JobChange): Promise<JobEvent | null> {
   return root.fork().transactional(async (tx) => {
     if (change.execution || owner !== null) {
       const where = owner === null ? { jobId } : { jobId, leaseOwner: owner };
       const updated = await tx.nativeUpdate(FailoverExecution, where, { ...change.execution, updatedAt: new Date() });
       if (updated === 0) throw new LeaseLost(jobId);
     }
-    let event: JobEvent | null = null;
-    if (change.job || change.event) {
-      const job = await tx.findOneOrFail(FailoverJob, { jobId }, { disableIdentityMap: true });
-      if (change.job) await tx.nativeUpdate(FailoverJob, { jobId }, { ...change.job, updatedAt: new Date() });
-      if (change.event) {
-        event = await appendEvent(tx, {
-          jobId,
-          vmId: job.vmId,
-          jobType: job.jobType,
-          status: change.event.status,
-          previousStatus: change.event.previousStatus,
-          progressPercent: change.event.progressPercent,
-          step: change.event.step,
-          message: change.event.message,
-        });
-      }
-    }
-    return event;
+    if (change.job) await tx.nativeUpdate(FailoverJob, { jobId }, { ...change.job, updatedAt: new Date() });
+    if (!change.event) return null;
+    return appendEvent(tx, { jobId, vmId, jobType, ...change.event });
   });
 }
 

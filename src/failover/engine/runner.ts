@@ -82,7 +82,7 @@ export class JobRunner {
   private async commit(change: JobChange): Promise<void> {
     this.throwIfStopping();
     await this.progressChain;
-    const event = await commitChange(this.deps.root, this.plan.jobId, this.owner, change);
+    const event = await commitChange(this.deps.root, this.job, this.owner, change);
     if (change.job?.status) this.status = change.job.status;
     if (change.event) this.lastPercent = change.event.progressPercent;
     if (event) this.deps.notify();
@@ -113,8 +113,8 @@ export class JobRunner {
         if (this.stopped(error) || error instanceof DriverException) throw error;
         return this.stepFailed(step, i, error);
       }
-      await this.commit({ execution: { step: i + 1, progressPercent: Math.max(this.lastPercent, this.percent(i + 1, 0)) } });
       this.lastPercent = Math.max(this.lastPercent, this.percent(i + 1, 0));
+      await this.commit({ execution: { step: i + 1, progressPercent: this.lastPercent } });
     }
     await this.finish();
   }
@@ -151,7 +151,7 @@ export class JobRunner {
       if (percent <= this.lastPercent) return;
       this.lastPercent = percent;
       this.progressChain = this.progressChain
-        .then(() => commitChange(this.deps.root, this.plan.jobId, this.owner, {
+        .then(() => commitChange(this.deps.root, this.job, this.owner, {
           execution: { progressPercent: percent },
           event: { status: step.status, previousStatus: this.status, progressPercent: percent, step: step.name, message: null },
         }))
