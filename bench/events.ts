@@ -116,7 +116,9 @@ try {
   console.log(`\nJob event, transaction → subscriber, ${ITERATIONS} sequential events, median\n`);
   console.log('| operation | raw SQL + raw WebSocket | event store + bus + graphql-ws | ratio | p95 |');
   console.log('|---|---|---|---|---|');
-  console.log(`| one event delivered | ${b.median.toFixed(2)} ms | ${a.median.toFixed(2)} ms | ${(a.median / b.median).toFixed(2)}× | ${a.p95.toFixed(2)} ms |`);
+  console.log(
+    `| one event delivered | ${b.median.toFixed(2)} ms | ${a.median.toFixed(2)} ms | ${(a.median / b.median).toFixed(2)}× | ${a.p95.toFixed(2)} ms |`,
+  );
 } finally {
   await server.close();
   bus.close();

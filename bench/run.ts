@@ -47,15 +47,25 @@ try {
       const jobs = (await conn.execute(`SELECT id FROM replication_jobs WHERE source_vm_id IN (${marks})`, ids)) as { id: string }[];
       const jobMarks = jobs.map(() => '?').join(',');
       await Promise.all([
-        conn.execute(`SELECT vd.*, ov.* FROM vm_disks vd LEFT JOIN ossea_volumes ov ON ov.id = vd.ossea_volume_id WHERE vd.job_id IN (${jobMarks})`, jobs.map((j) => j.id)),
-        conn.execute(`SELECT * FROM cbt_history WHERE job_id IN (${jobMarks}) AND sync_success = 1`, jobs.map((j) => j.id)),
+        conn.execute(
+          `SELECT vd.*, ov.* FROM vm_disks vd LEFT JOIN ossea_volumes ov ON ov.id = vd.ossea_volume_id WHERE vd.job_id IN (${jobMarks})`,
+          jobs.map((j) => j.id),
+        ),
+        conn.execute(
+          `SELECT * FROM cbt_history WHERE job_id IN (${jobMarks}) AND sync_success = 1`,
+          jobs.map((j) => j.id),
+        ),
         conn.execute(`SELECT * FROM network_mappings WHERE vm_id IN (${marks})`, ids),
         conn.execute(`SELECT * FROM failover_jobs WHERE vm_id IN (${marks})`, ids),
         conn.execute(`SELECT COUNT(DISTINCT source_vm_id) FROM replication_jobs`),
       ]);
     });
     const api = await time(async () => {
-      const response = await fetch(server.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: PAGE, variables: { first } }) });
+      const response = await fetch(server.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ query: PAGE, variables: { first } }),
+      });
       const body = (await response.json()) as { errors?: unknown };
       if (body.errors) throw new Error(JSON.stringify(body.errors));
     });

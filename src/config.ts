@@ -5,8 +5,7 @@ import { Role, type ApiToken } from './roles.js';
 
 /** Where the service keeps its data. */
 export type DatabaseConfig =
-  | { readonly kind: 'mariadb'; readonly url: string; readonly redactedUrl: string }
-  | { readonly kind: 'sqlite'; readonly file: string };
+  { readonly kind: 'mariadb'; readonly url: string; readonly redactedUrl: string } | { readonly kind: 'sqlite'; readonly file: string };
 
 /** The CloudStack the engine drives: a real one, or the simulator started in-process. */
 export type CloudConfig =

@@ -20,7 +20,8 @@ function checkDataDir(config: Config): void {
 function asConfigError(error: unknown, config: Config): ConfigError | undefined {
   const code = (error as NodeJS.ErrnoException)?.code;
   if (code === 'EADDRINUSE') return new ConfigError('PORT', `${config.port} is already in use on ${config.host}`);
-  if (code === 'EACCES' && (error as { syscall?: string }).syscall === 'listen') return new ConfigError('PORT', `${config.port} needs privileges this process does not have`);
+  if (code === 'EACCES' && (error as { syscall?: string }).syscall === 'listen')
+    return new ConfigError('PORT', `${config.port} needs privileges this process does not have`);
   if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') return new ConfigError('HOST', `${config.host} is not an address of this machine`);
   return undefined;
 }

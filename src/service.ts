@@ -34,7 +34,7 @@ export function createFailoverRuntime(
   engine: Config['engine'],
 ): FailoverRuntime {
   const events = new EventBus({ em: orm.em, logger, pollIntervalMs: engine.eventPollIntervalMs });
-  let runner: Engine | undefined;
+  let runner: Engine | undefined; // eslint-disable-line prefer-const
   const failover = new FailoverService({
     em: orm.em,
     cloudStack: cloud.cloudStack,

@@ -17,7 +17,16 @@ import type { HttpTransport } from './cloudstack.transport.js';
  * Error codes (Node and undici) that mean the connection was never made, so the request was never
  * sent. A reset, a closed socket or a timeout may come after the server received the request.
  */
-const NEVER_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EAI_FAIL', 'EAI_NONAME', 'ENETUNREACH', 'EHOSTUNREACH', 'UND_ERR_CONNECT_TIMEOUT']);
+const NEVER_SENT_CODES = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EAI_FAIL',
+  'EAI_NONAME',
+  'ENETUNREACH',
+  'EHOSTUNREACH',
+  'UND_ERR_CONNECT_TIMEOUT',
+]);
 
 /** The `code`s along an error's cause chain. */
 function errorCodes(error: unknown): string[] {
@@ -76,7 +85,10 @@ export class ApiCaller {
         const delay = backoffDelay(retryBackoff, attempt - 1);
         const timeLeft = callOptions.deadlineAt === undefined || now() + delay < callOptions.deadlineAt;
         if (!err.retryable || attempt >= attempts || !timeLeft) throw err;
-        logger.warn({ command, attempt, kind: err.kind, errorCode: err.errorCode, httpStatus: err.httpStatus, retryInMs: delay }, 'cloudstack read failed, retrying');
+        logger.warn(
+          { command, attempt, kind: err.kind, errorCode: err.errorCode, httpStatus: err.httpStatus, retryInMs: delay },
+          'cloudstack read failed, retrying',
+        );
         await sleep(delay, callOptions.signal).catch(() => {
           throw this.aborted(command, callOptions.signal);
         });

@@ -191,7 +191,9 @@ export class CloudStackClient implements P.CloudStack {
             ours: () => true,
             settle: (s) => this.settleSnapshot(s.id, op),
           };
-    return this.create('createSnapshot', params({ volumeid: p.volumeId, name }), op, lookup, (r) => map.toSnapshot(readObject(r, 'snapshot', 'createSnapshot')));
+    return this.create('createSnapshot', params({ volumeid: p.volumeId, name }), op, lookup, (r) =>
+      map.toSnapshot(readObject(r, 'snapshot', 'createSnapshot')),
+    );
   }
 
   async revertSnapshot(p: { readonly id: string }, options?: P.OperationOptions): Promise<Snapshot | undefined> {
@@ -296,11 +298,21 @@ export class CloudStackClient implements P.CloudStack {
     return { started, deadlineAt: started + (options.deadlineMs ?? this.operationDeadlineMs), signal: options.signal, onProgress: options.onProgress };
   }
 
-  private async list<T>(command: string, key: string, body: Record<string, string>, options: P.OperationOptions | Operation | undefined, toItem: (j: Json) => T): Promise<T[]> {
+  private async list<T>(
+    command: string,
+    key: string,
+    body: Record<string, string>,
+    options: P.OperationOptions | Operation | undefined,
+    toItem: (j: Json) => T,
+  ): Promise<T[]> {
     const op = options && 'started' in options ? options : this.operation(options);
     const items: T[] = [];
     for (let page = 1; ; page++) {
-      const inner = await this.caller.call(command, { ...body, page: String(page), pagesize: String(this.pageSize) }, { read: true, signal: op.signal, deadlineAt: op.deadlineAt });
+      const inner = await this.caller.call(
+        command,
+        { ...body, page: String(page), pagesize: String(this.pageSize) },
+        { read: true, signal: op.signal, deadlineAt: op.deadlineAt },
+      );
       const batch = readList(inner, key);
       items.push(...batch.map(toItem));
       if (batch.length < this.pageSize || items.length >= readCount(inner)) return items;
@@ -336,7 +348,14 @@ export class CloudStackClient implements P.CloudStack {
     const errorCode = Number(job.result?.errorcode ?? job.resultCode);
     const errorText = typeof job.result?.errortext === 'string' ? job.result.errortext : job.status === JobStatus.CANCELLED ? 'job cancelled' : 'job failed';
     this.logger.warn({ command, jobId, errorCode }, 'cloudstack job failed');
-    throw new CloudStackError(CloudStackErrorKind.JOB_FAILED, `${command} failed: ${errorText} (errorcode ${errorCode})`, { command, jobId, resourceId, errorCode, errorText, retryable: false });
+    throw new CloudStackError(CloudStackErrorKind.JOB_FAILED, `${command} failed: ${errorText} (errorcode ${errorCode})`, {
+      command,
+      jobId,
+      resourceId,
+      errorCode,
+      errorText,
+      retryable: false,
+    });
   }
 
   /**
@@ -359,18 +378,23 @@ export class CloudStackClient implements P.CloudStack {
       }
     };
     const deadline = () =>
-      new CloudStackError(CloudStackErrorKind.DEADLINE, `${command} did not finish within ${op.deadlineAt - op.started} ms${ambiguous ? '; it may still happen' : ''}`, {
-        command,
-        jobId,
-        resourceId,
-        retryable: false,
-        ambiguous,
-        cause: wait.cause ?? lastFailure,
-      });
+      new CloudStackError(
+        CloudStackErrorKind.DEADLINE,
+        `${command} did not finish within ${op.deadlineAt - op.started} ms${ambiguous ? '; it may still happen' : ''}`,
+        {
+          command,
+          jobId,
+          resourceId,
+          retryable: false,
+          ambiguous,
+          cause: wait.cause ?? lastFailure,
+        },
+      );
     try {
       return await pollUntil(tolerant, { backoff: this.pollBackoff, deadlineAt: op.deadlineAt, signal: op.signal, now: this.now, onDeadline: deadline });
     } catch (error) {
-      if (op.signal?.aborted) throw new CloudStackError(CloudStackErrorKind.ABORTED, `${command} aborted`, { command, jobId, resourceId, retryable: false, ambiguous });
+      if (op.signal?.aborted)
+        throw new CloudStackError(CloudStackErrorKind.ABORTED, `${command} aborted`, { command, jobId, resourceId, retryable: false, ambiguous });
       if (!(error instanceof CloudStackError) || error.command === command) throw error;
       // A poll (queryAsyncJobResult, a list) failed for good: the operation's outcome is still unknown.
       throw new CloudStackError(error.kind, `${command}: waiting failed: ${error.message}`, {
@@ -425,12 +449,16 @@ export class CloudStackClient implements P.CloudStack {
         const found = await this.poll({ command, ambiguous: true, cause: error }, op, async () => {
           const fresh = (await lookup.list()).filter((r) => !before.has(r.id) && lookup.ours(r));
           if (fresh.length > 1) {
-            throw new CloudStackError(error.kind, `${command}: its answer was lost and ${fresh.length} new resources carry its name; cannot tell which is ours`, {
-              command,
-              retryable: false,
-              ambiguous: true,
-              cause: error,
-            });
+            throw new CloudStackError(
+              error.kind,
+              `${command}: its answer was lost and ${fresh.length} new resources carry its name; cannot tell which is ours`,
+              {
+                command,
+                retryable: false,
+                ambiguous: true,
+                cause: error,
+              },
+            );
           }
           return fresh[0];
         });
@@ -444,7 +472,15 @@ export class CloudStackClient implements P.CloudStack {
   /** Waits until a VM found by name reaches `target`; Error or disappearance is a failure. */
   private settleVm(id: string, target: VmState, op: Operation): Promise<VirtualMachine> {
     const fetch = async () => (await this.listVirtualMachines({ id }, op))[0];
-    return this.settle('deployVirtualMachine', `VM ${id}`, id, op, fetch, (s) => s === VmState.ERROR || GONE_VM.has(s), (s) => s === target);
+    return this.settle(
+      'deployVirtualMachine',
+      `VM ${id}`,
+      id,
+      op,
+      fetch,
+      (s) => s === VmState.ERROR || GONE_VM.has(s),
+      (s) => s === target,
+    );
   }
 
   /** Waits until a snapshot found by name is BackedUp. */

@@ -1,17 +1,5 @@
 import type { Json } from './envelope.js';
-import type {
-  AsyncJob,
-  JobStatus,
-  Network,
-  Nic,
-  ServiceOffering,
-  Snapshot,
-  Template,
-  VirtualMachine,
-  VmSnapshot,
-  Volume,
-  Zone,
-} from './cloudstack.types.js';
+import type { AsyncJob, JobStatus, Network, Nic, ServiceOffering, Snapshot, Template, VirtualMachine, VmSnapshot, Volume, Zone } from './cloudstack.types.js';
 
 /**
  * Answer objects (keys already lowercased by the envelope parser) → typed resources. Absent

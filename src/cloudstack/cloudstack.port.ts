@@ -1,14 +1,4 @@
-import type {
-  AsyncJob,
-  Network,
-  ServiceOffering,
-  Snapshot,
-  Template,
-  VirtualMachine,
-  VmSnapshot,
-  Volume,
-  Zone,
-} from './cloudstack.types.js';
+import type { AsyncJob, Network, ServiceOffering, Snapshot, Template, VirtualMachine, VmSnapshot, Volume, Zone } from './cloudstack.types.js';
 
 /**
  * The port the failover engine depends on: the CloudStack commands it needs, typed. The HTTP

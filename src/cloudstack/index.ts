@@ -10,13 +10,6 @@ export { ApiErrorCode, CloudStackError, CloudStackErrorKind, isCloudStackError }
 export type { CloudStackLogger } from './logger.js';
 export type { Backoff } from './polling.js';
 export { canonicalString, computeSignature, encodeValue, formatExpires, signRequest } from './signing.js';
-export {
-  DEMO_API_KEY,
-  DEMO_SECRET_KEY,
-  startSimulator,
-  type Simulator,
-  type SimulatorIds,
-  type SimulatorOptions,
-} from './simulator/simulator.server.js';
+export { DEMO_API_KEY, DEMO_SECRET_KEY, startSimulator, type Simulator, type SimulatorIds, type SimulatorOptions } from './simulator/simulator.server.js';
 export { FaultKind, type Fault, type FaultSpec } from './simulator/faults.js';
 export type { SimulatorSnapshot, SimWorld } from './simulator/simulator.state.js';

@@ -37,9 +37,7 @@ export function ormOptions(database: DatabaseConfig, { onQuery, poolMax = 10 }: 
     metadataProvider: ReflectMetadataProvider,
     allowGlobalContext: false,
     forceUtcTimezone: true,
-    ...(onQuery
-      ? { debug: ['query'], logger: (message: string) => onQuery(message), colors: false }
-      : {}),
+    ...(onQuery ? { debug: ['query'], logger: (message: string) => onQuery(message), colors: false } : {}),
   };
   if (database.kind === 'mariadb') {
     return {

@@ -11,7 +11,18 @@ import { VmDisk } from './vm-disk.entity.js';
 export * from './enums.js';
 export { ExecutionPhase, FlowName } from './failover-execution.entity.js';
 export { LedgerState } from './failover-ledger-entry.entity.js';
-export { CbtHistory, FailoverEvent, FailoverExecution, FailoverJob, FailoverLedgerEntry, FailoverSequence, NetworkMapping, OsseaVolume, ReplicationJob, VmDisk };
+export {
+  CbtHistory,
+  FailoverEvent,
+  FailoverExecution,
+  FailoverJob,
+  FailoverLedgerEntry,
+  FailoverSequence,
+  NetworkMapping,
+  OsseaVolume,
+  ReplicationJob,
+  VmDisk,
+};
 
 /** Every entity, listed explicitly (folder discovery breaks under test runners and in dist/). */
 export const ENTITIES = [

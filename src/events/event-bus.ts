@@ -77,7 +77,7 @@ export class EventBus {
   notify(): void {
     if (this.closed || this.pending || (this.subscribers.size === 0 && this.joining === 0)) return;
     this.pending = true;
-    this.enqueue(async () => {
+    void this.enqueue(async () => {
       this.pending = false;
       await this.pump();
     });
@@ -212,7 +212,8 @@ class Subscription implements AsyncIterableIterator<JobEvent> {
       return;
     }
     this.queue.push(event);
-    if (this.queue.length > this.maxBuffered) this.fail(new Error(`subscriber fell more than ${this.maxBuffered} events behind; resubscribe with afterSequence`));
+    if (this.queue.length > this.maxBuffered)
+      this.fail(new Error(`subscriber fell more than ${this.maxBuffered} events behind; resubscribe with afterSequence`));
   }
 
   fail(error: Error): void {

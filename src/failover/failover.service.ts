@@ -139,7 +139,9 @@ export class FailoverService {
     // job_id is `{type}-failover-{vm_id}-{unix seconds}`: the later of now and one second after this
     // VM's latest job of the type, so ids never collide and keep their order however fast jobs come.
     const prefix = `${type}-failover-${vmId}-`;
-    const [latest] = await this.em.fork().find(FailoverJob, { vmId, jobType: type }, { fields: ['jobId'], orderBy: { id: 'desc' }, limit: 1, disableIdentityMap: true });
+    const [latest] = await this.em
+      .fork()
+      .find(FailoverJob, { vmId, jobType: type }, { fields: ['jobId'], orderBy: { id: 'desc' }, limit: 1, disableIdentityMap: true });
     const lastSeconds = latest?.jobId.startsWith(prefix) ? Number(latest.jobId.slice(prefix.length)) : Number.NaN;
     const first = Math.max(Math.floor(this.now() / 1000), Number.isSafeInteger(lastSeconds) ? lastSeconds + 1 : 0);
     for (let attempt = 0; attempt < 10; attempt++) {
@@ -198,7 +200,8 @@ export class FailoverService {
 
   private async holderError(holder: FailoverExecution, type: FailoverType): Promise<AppError> {
     const job = await this.em.fork().findOne(FailoverJob, { jobId: holder.jobId }, { disableIdentityMap: true });
-    if (!job || isActiveStatus(job.status)) return conflict({ jobId: holder.jobId, jobType: job?.jobType ?? type, status: job?.status ?? FailoverStatus.PENDING });
+    if (!job || isActiveStatus(job.status))
+      return conflict({ jobId: holder.jobId, jobType: job?.jobType ?? type, status: job?.status ?? FailoverStatus.PENDING });
     return notReady(holder.vmId, type, [
       { name: 'volumes_not_held', kind: 'database', message: `${job.jobType} failover ${job.jobId} holds the volumes`, blockingJobId: job.jobId },
     ]);
@@ -247,7 +250,16 @@ export class FailoverService {
       );
       if (updated === 0) return false;
       await tx.nativeUpdate(FailoverJob, { jobId }, { status, errorMessage: null, updatedAt: new Date(this.now()) });
-      await appendEvent(tx, { jobId, vmId: job.vmId, jobType: job.jobType, status, previousStatus: job.status, progressPercent: 0, step: null, message: reason });
+      await appendEvent(tx, {
+        jobId,
+        vmId: job.vmId,
+        jobType: job.jobType,
+        status,
+        previousStatus: job.status,
+        progressPercent: 0,
+        step: null,
+        message: reason,
+      });
       return true;
     });
     if (!moved) {
@@ -263,11 +275,17 @@ export class FailoverService {
 
 /** JOB_CONFLICT: the VM has an active job. */
 function conflict(job: Pick<FailoverJob, 'jobId' | 'jobType' | 'status'>): AppError {
-  return new AppError(ErrorCode.JOB_CONFLICT, `VM already has an active ${job.jobType} failover ${job.jobId} (${job.status ?? 'pending'})`, { jobId: job.jobId });
+  return new AppError(ErrorCode.JOB_CONFLICT, `VM already has an active ${job.jobType} failover ${job.jobId} (${job.status ?? 'pending'})`, {
+    jobId: job.jobId,
+  });
 }
 
 /** VM_NOT_READY, with the failing checks. */
-function notReady(vmId: string, type: FailoverType, failing: readonly { name: string; kind: string; message: string; blockingJobId?: string | null }[]): AppError {
+function notReady(
+  vmId: string,
+  type: FailoverType,
+  failing: readonly { name: string; kind: string; message: string; blockingJobId?: string | null }[],
+): AppError {
   return new AppError(ErrorCode.VM_NOT_READY, `VM ${vmId} is not ready for a ${type} failover: ${failing.map((c) => c.message).join('; ')}`, {
     vmId,
     checks: failing.map((c) => ({ name: c.name, kind: c.kind.toUpperCase(), message: c.message, blockingJobId: c.blockingJobId ?? null })),

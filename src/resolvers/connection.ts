@@ -23,11 +23,7 @@ export function encodeCursor(kind: string, position: readonly (string | number)[
 }
 
 /** Reads a cursor made by {@link encodeCursor}; a cursor of another kind or shape is bad input. */
-export function decodeCursor<T extends readonly (string | number)[]>(
-  cursor: string,
-  kind: string,
-  guard: (values: unknown[]) => values is [...T],
-): T {
+export function decodeCursor<T extends readonly (string | number)[]>(cursor: string, kind: string, guard: (values: unknown[]) => values is [...T]): T {
   let decoded: unknown;
   try {
     decoded = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));

@@ -70,7 +70,8 @@ export class FailoverJobResolver {
 
   @FieldResolver(() => Int, {
     nullable: true,
-    description: 'Completed steps of the current flow over its total, refined within a step by its parts and the cloud job’s own progress. Null for jobs this service did not run.',
+    description:
+      'Completed steps of the current flow over its total, refined within a step by its parts and the cloud job’s own progress. Null for jobs this service did not run.',
   })
   async progressPercent(@Root() job: FailoverJob, @Ctx() { loaders }: Context): Promise<number | null> {
     return (await loaders.executions.load(job.jobId))?.progressPercent ?? null;
@@ -88,7 +89,8 @@ export class FailoverJobResolver {
   }
 
   @FieldResolver(() => [FailoverLedgerEntry], {
-    description: 'Every cloud call the job made, oldest first: what it created or moved, by id and name. What is not `undone` of a failed job is what it left behind.',
+    description:
+      'Every cloud call the job made, oldest first: what it created or moved, by id and name. What is not `undone` of a failed job is what it left behind.',
   })
   ledger(@Root() job: FailoverJob, @Ctx() { loaders }: Context): Promise<FailoverLedgerEntry[]> {
     return loaders.ledger.load(job.jobId);

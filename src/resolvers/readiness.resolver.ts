@@ -8,7 +8,10 @@ import { VmReadiness } from './readiness.type.js';
 
 @Resolver()
 export class ReadinessResolver {
-  @Query(() => VmReadiness, { description: 'Whether a VM can fail over now, with every check behind the answer: the database checks, then the CloudStack checks (volumes Ready, destination networks exist).' })
+  @Query(() => VmReadiness, {
+    description:
+      'Whether a VM can fail over now, with every check behind the answer: the database checks, then the CloudStack checks (volumes Ready, destination networks exist).',
+  })
   vmReadiness(
     @Arg('vmId', () => String) vmId: string,
     @Arg('type', () => FailoverType) type: FailoverType,

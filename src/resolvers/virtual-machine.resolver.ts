@@ -6,13 +6,7 @@ import type { Context } from '../server/context.js';
 import { vmReadiness } from '../services/readiness.js';
 import { listVirtualMachines } from '../services/virtual-machines.js';
 import { VmReadiness } from './readiness.type.js';
-import {
-  ReplicationJobSummary,
-  VirtualMachine,
-  VirtualMachineConnection,
-  VirtualMachineDisk,
-  VirtualMachineFilter,
-} from './virtual-machine.type.js';
+import { ReplicationJobSummary, VirtualMachine, VirtualMachineConnection, VirtualMachineDisk, VirtualMachineFilter } from './virtual-machine.type.js';
 import { specFromFact, VmSpec } from './vm-spec.type.js';
 
 /**
@@ -72,11 +66,7 @@ export class VirtualMachineResolver {
   }
 
   @FieldResolver(() => VmReadiness, { description: 'Database checks only: a page never calls the cloud per VM.' })
-  readiness(
-    @Root() vm: VirtualMachine,
-    @Arg('type', () => FailoverType) type: FailoverType,
-    @Ctx() { loaders }: Context,
-  ): Promise<VmReadiness> {
+  readiness(@Root() vm: VirtualMachine, @Arg('type', () => FailoverType) type: FailoverType, @Ctx() { loaders }: Context): Promise<VmReadiness> {
     return vmReadiness(loaders, vm.vmId, type) as Promise<VmReadiness>;
   }
 }

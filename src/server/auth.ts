@@ -5,14 +5,12 @@ import { Role, type ApiToken } from '../roles.js';
 
 export { Role, type ApiToken };
 
-
 /** Who is calling. */
 export interface Principal {
   readonly role: Role;
   /** A short fingerprint of the token, safe to log. */
   readonly tokenId: string;
 }
-
 
 const digest = (value: string) => createHash('sha256').update(value).digest();
 

@@ -92,8 +92,7 @@ export async function startServer({
         }
       },
       context: (ctx) => contextFor(ctx.connectionParams?.authorization) as unknown as Record<string, unknown>,
-      onNext: (_ctx, _id, _payload, _args, result) =>
-        result.errors ? { ...result, errors: result.errors.map((e) => formatError(e.toJSON(), e)) } : undefined,
+      onNext: (_ctx, _id, _payload, _args, result) => (result.errors ? { ...result, errors: result.errors.map((e) => formatError(e.toJSON(), e)) } : undefined),
       // graphql-ws reports here the operations that did not parse or validate.
       onError: (_ctx, _id, _payload, errors) =>
         errors.map((e) => {

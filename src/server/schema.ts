@@ -33,6 +33,7 @@ const NO_TOPICS: PubSub = {
 };
 
 /** Builds the executable schema from the resolver classes (the source of schema.graphql); tests may add resolvers. */
+// eslint-disable-next-line @typescript-eslint/no-unsafe-function-type -- type-graphql takes resolver classes as `Function`
 export function buildAppSchema(extraResolvers: readonly Function[] = []): Promise<GraphQLSchema> {
   return buildSchema({ resolvers: [...RESOLVERS, ...extraResolvers], validate: false, emitSchemaFile: false, authChecker, pubSub: NO_TOPICS });
 }

@@ -39,15 +39,16 @@ export async function setNetworkMapping(em: EntityManager, loaders: Loaders, inp
   requireText('destinationNetworkName', input.destinationNetworkName);
   await requireSourceNetwork(loaders, input.vmId, input.sourceNetworkName);
   const key = { vmId: input.vmId, sourceNetworkName: input.sourceNetworkName, isTestNetwork: input.isTestNetwork };
-  const upsert = () => em.transactional(async (tx) => {
-    const existing = await tx.findOne(NetworkMapping, key);
-    if (existing) {
-      existing.destinationNetworkId = input.destinationNetworkId;
-      existing.destinationNetworkName = input.destinationNetworkName;
-      return existing;
-    }
-    return tx.create(NetworkMapping, { ...key, destinationNetworkId: input.destinationNetworkId, destinationNetworkName: input.destinationNetworkName });
-  });
+  const upsert = () =>
+    em.transactional(async (tx) => {
+      const existing = await tx.findOne(NetworkMapping, key);
+      if (existing) {
+        existing.destinationNetworkId = input.destinationNetworkId;
+        existing.destinationNetworkName = input.destinationNetworkName;
+        return existing;
+      }
+      return tx.create(NetworkMapping, { ...key, destinationNetworkId: input.destinationNetworkId, destinationNetworkName: input.destinationNetworkName });
+    });
   try {
     return await upsert();
   } catch (error) {

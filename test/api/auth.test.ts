@@ -22,7 +22,8 @@ beforeAll(async () => {
 afterAll(() => api?.close());
 
 const READ = '{ virtualMachines { totalCount } }';
-const WRITE = (id: string) => `mutation { setNetworkMapping(input: { vmId: "${id}", sourceNetworkName: "VM Network", destinationNetworkId: "n1", destinationNetworkName: "Test", isTestNetwork: true }) { id } }`;
+const WRITE = (id: string) =>
+  `mutation { setNetworkMapping(input: { vmId: "${id}", sourceNetworkName: "VM Network", destinationNetworkId: "n1", destinationNetworkName: "Test", isTestNetwork: true }) { id } }`;
 
 describe('bearer tokens (API_TOKENS)', () => {
   it('refuses a request without a token, or with an unknown one, with 401 UNAUTHENTICATED', async () => {

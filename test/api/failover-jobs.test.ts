@@ -31,25 +31,41 @@ describe.each(DATABASE_KINDS)('on %s', (kind) => {
   });
   afterAll(() => api?.close());
 
-  type Jobs = { failoverJobs: { totalCount: number; pageInfo: { hasNextPage: boolean; endCursor: string }; edges: { node: { jobId: string; status: string; active: boolean; type: string; vmId: string } }[] } };
+  type Jobs = {
+    failoverJobs: {
+      totalCount: number;
+      pageInfo: { hasNextPage: boolean; endCursor: string };
+      edges: { node: { jobId: string; status: string; active: boolean; type: string; vmId: string } }[];
+    };
+  };
   const ids = (d: Jobs) => d.failoverJobs.edges.map((e) => e.node.jobId);
 
   describe('failoverJob / failoverJobs', () => {
     it('returns one job by id with the seed columns, and null for an unknown id', async () => {
       const seedRow = jobs[3]!;
-      const data = await gqlData(api.url, `query ($id: String!) { failoverJob(jobId: $id) { jobId vmId type status sourceVmName active networkMappings { sourceNetworkName } createdAt } }`, { id: seedRow.jobId });
+      const data = await gqlData(
+        api.url,
+        `query ($id: String!) { failoverJob(jobId: $id) { jobId vmId type status sourceVmName active networkMappings { sourceNetworkName } createdAt } }`,
+        { id: seedRow.jobId },
+      );
       expect(data.failoverJob).toMatchObject({ jobId: seedRow.jobId, vmId: vmA, type: 'LIVE', status: 'COMPLETED', active: false, networkMappings: [] });
       expect(new Date(data.failoverJob.createdAt).getTime()).toBeGreaterThan(Date.now() - 60_000);
       expect((await gqlData(api.url, `{ failoverJob(jobId: "nope") { jobId } }`)).failoverJob).toBeNull();
     });
 
     it('reads the seed JSON columns of a job written by another tool', async () => {
-      await api.orm.em.fork().getConnection().execute(
-        `INSERT INTO failover_jobs (job_id, vm_id, replication_job_id, job_type, status, source_vm_name, source_vm_spec, network_mappings)
+      await api.orm.em
+        .fork()
+        .getConnection()
+        .execute(
+          `INSERT INTO failover_jobs (job_id, vm_id, replication_job_id, job_type, status, source_vm_name, source_vm_spec, network_mappings)
          VALUES ('test-failover-seed-1755530108', 'seed-vm', 'job-20250818-153521', 'test', 'pending', 'PGWINTESTBIOS',
          '{"cpus": 2, "memory_mb": 4096, "os_type": "windows2019srv_64"}', '{"VM Network": "test-network-default"}')`,
+        );
+      const data = await gqlData(
+        api.url,
+        `{ failoverJob(jobId: "test-failover-seed-1755530108") { status active sourceVmSpec { cpuCount memoryMb osType } networkMappings { sourceNetworkName destinationNetworkId } } }`,
       );
-      const data = await gqlData(api.url, `{ failoverJob(jobId: "test-failover-seed-1755530108") { status active sourceVmSpec { cpuCount memoryMb osType } networkMappings { sourceNetworkName destinationNetworkId } } }`);
       expect(data.failoverJob).toEqual({
         status: 'PENDING',
         active: true,
@@ -85,7 +101,14 @@ describe.each(DATABASE_KINDS)('on %s', (kind) => {
     });
 
     it('rejects bad arguments with BAD_USER_INPUT', async () => {
-      for (const variables of [{ first: 0 }, { first: 100_000 }, { after: 'garbage' }, { filter: { statuses: [] } }, { filter: { vmId: '' } }, { filter: { statuses: ['DONE'] } }]) {
+      for (const variables of [
+        { first: 0 },
+        { first: 100_000 },
+        { after: 'garbage' },
+        { filter: { statuses: [] } },
+        { filter: { vmId: '' } },
+        { filter: { statuses: ['DONE'] } },
+      ]) {
         const error = await gqlError(api.url, JOBS, variables);
         expect(error.extensions?.code, JSON.stringify(variables)).toBe('BAD_USER_INPUT');
       }
@@ -103,8 +126,12 @@ describe('rows other tools wrote', () => {
     const conn = api.orm.em.getConnection();
     await conn.execute(`INSERT INTO failover_jobs (job_id, vm_id, job_type, status, source_vm_name) VALUES ('raw-null', 'vm-raw', 'test', NULL, 'raw')`);
     await conn.execute(`INSERT INTO failover_jobs (job_id, vm_id, job_type, status, source_vm_name) VALUES ('raw-odd', 'vm-raw', 'LIVE', 'cancelled', 'raw')`);
-    await conn.execute(`INSERT INTO failover_jobs (job_id, vm_id, job_type, status, source_vm_name) VALUES ('raw-failback', 'vm-raw', 'failback', 'completed', 'raw')`);
-    await conn.execute(`INSERT INTO network_mappings (vm_id, source_network_name, destination_network_id, destination_network_name, is_test_network) VALUES ('vm-raw', 'VM Network', 'n', 'N', NULL)`);
+    await conn.execute(
+      `INSERT INTO failover_jobs (job_id, vm_id, job_type, status, source_vm_name) VALUES ('raw-failback', 'vm-raw', 'failback', 'completed', 'raw')`,
+    );
+    await conn.execute(
+      `INSERT INTO network_mappings (vm_id, source_network_name, destination_network_id, destination_network_name, is_test_network) VALUES ('vm-raw', 'VM Network', 'n', 'N', NULL)`,
+    );
   });
   afterAll(() => api?.close());
 

@@ -18,7 +18,12 @@ const START = { test: START_TEST, live: START_LIVE } as const;
 type Kind = keyof typeof START;
 type Job = Record<string, any> & { jobId: string; status: string };
 type GqlErr = NonNullable<GqlResponse['errors']>[number];
-interface Check { name: string; kind: string; message: string; blockingJobId: string | null }
+interface Check {
+  name: string;
+  kind: string;
+  message: string;
+  blockingJobId: string | null;
+}
 
 const JOB_WITH_MAPPINGS = `query ($jobId: String!) { failoverJob(jobId: $jobId) { jobId status networkMappings { sourceNetworkName destinationNetworkId } } }`;
 const START_WITH_MAPPINGS = `mutation ($input: StartFailoverInput!) { startTestFailover(input: $input) { jobId status networkMappings { sourceNetworkName destinationNetworkId } } }`;
@@ -35,15 +40,19 @@ describe.each(DATABASE_KINDS)('failover mutations on %s', (dbKind) => {
     api.sim.faults.clear();
   });
 
-  const start = async (kind: Kind, input: Record<string, unknown>): Promise<Job> => Object.values(await gqlData<Record<string, Job>>(api.url, START[kind], { input }))[0]!;
+  const start = async (kind: Kind, input: Record<string, unknown>): Promise<Job> =>
+    Object.values(await gqlData<Record<string, Job>>(api.url, START[kind], { input }))[0]!;
   const startError = (kind: Kind, input: Record<string, unknown>) => gqlError(api.url, START[kind], { input });
   const readJob = async (jobId: string) => (await gqlData<{ failoverJob: Job }>(api.url, JOB, { jobId })).failoverJob;
   /** Polls the job (over the API) until it has `status`. */
   const waitForStatus = (jobId: string, status: string) =>
-    waitFor(async () => {
-      const job = await readJob(jobId);
-      return job.status === status ? job : undefined;
-    }, { timeoutMs: 30_000, intervalMs: 25 });
+    waitFor(
+      async () => {
+        const job = await readJob(jobId);
+        return job.status === status ? job : undefined;
+      },
+      { timeoutMs: 30_000, intervalMs: 25 },
+    );
   const jobRows = (vmId: string) => api.orm.em.fork().count(FailoverJob, { vmId });
   const allJobRows = () => api.orm.em.fork().count(FailoverJob, {});
 
@@ -68,11 +77,19 @@ describe.each(DATABASE_KINDS)('failover mutations on %s', (dbKind) => {
         expect(error.extensions).toMatchObject({ code: 'VM_NOT_READY', vmId: LEGACY.vmId });
         // Replicating (so not completed, and active), no successful CBT sync, and a network
         // mapping missing for either kind; the cloud network check depends on the mappings.
-        expect(failingNames(error)).toEqual(['replication_completed', 'cbt_change_id', 'network_mappings', 'no_active_replication', 'cloud_destination_networks']);
+        expect(failingNames(error)).toEqual([
+          'replication_completed',
+          'cbt_change_id',
+          'network_mappings',
+          'no_active_replication',
+          'cloud_destination_networks',
+        ]);
         const checks = Object.fromEntries((error.extensions!.checks as Check[]).map((c) => [c.name, c]));
         expect(checks.replication_completed!).toMatchObject({ kind: 'DATABASE', blockingJobId: null });
         expect(checks.replication_completed!.message).toContain(`${LEGACY.replicationJobId} is replicating`);
-        expect(checks.network_mappings!.message).toContain(kind === 'test' ? 'No test network mapping for "VM Network", "Legacy Network"' : 'No production network mapping for "Legacy Network"');
+        expect(checks.network_mappings!.message).toContain(
+          kind === 'test' ? 'No test network mapping for "VM Network", "Legacy Network"' : 'No production network mapping for "Legacy Network"',
+        );
         expect(checks.cloud_destination_networks!).toMatchObject({ kind: 'CLOUD', message: 'Not checked: network_mappings failed' });
         expect(error.message).toMatch(new RegExp(`^VM ${LEGACY.vmId} is not ready for a ${kind} failover: `));
         expect(await jobRows(LEGACY.vmId)).toBe(rows);
@@ -101,7 +118,12 @@ describe.each(DATABASE_KINDS)('failover mutations on %s', (dbKind) => {
       const cases: [Kind, Record<string, unknown>, string, RegExp][] = [
         ['test', { vmId: '' }, 'vmId', /vmId must not be empty/],
         ['live', { vmId: '   ' }, 'vmId', /vmId must not be empty/],
-        ['test', { vmId: WEB.vmId, networkOverrides: [{ sourceNetworkName: 'Backend Network', destinationNetworkId: TEST_BACKEND.id }] }, 'networkOverrides', /web-01 has no source network "Backend Network"; its networks are "VM Network"/],
+        [
+          'test',
+          { vmId: WEB.vmId, networkOverrides: [{ sourceNetworkName: 'Backend Network', destinationNetworkId: TEST_BACKEND.id }] },
+          'networkOverrides',
+          /web-01 has no source network "Backend Network"; its networks are "VM Network"/,
+        ],
         [
           'test',
           {
@@ -152,7 +174,16 @@ describe.each(DATABASE_KINDS)('failover mutations on %s', (dbKind) => {
     it('the mutation returns the job PENDING; the job completes; a completed test failover holds the VM; cleanup frees it', async () => {
       const started = Date.now();
       const job = await start('test', { vmId: WEB.vmId });
-      expect(job).toMatchObject({ vmId: WEB.vmId, type: 'TEST', status: 'PENDING', rawStatus: 'pending', active: true, progressPercent: 0, failedStep: null, errorMessage: null });
+      expect(job).toMatchObject({
+        vmId: WEB.vmId,
+        type: 'TEST',
+        status: 'PENDING',
+        rawStatus: 'pending',
+        active: true,
+        progressPercent: 0,
+        failedStep: null,
+        errorMessage: null,
+      });
       const seconds = Number(/^test-failover-(.+)-(\d+)$/.exec(job.jobId)?.[2]);
       expect(job.jobId).toBe(`test-failover-${WEB.vmId}-${seconds}`);
       expect(seconds).toBeGreaterThanOrEqual(Math.floor(started / 1000));
@@ -173,11 +204,21 @@ describe.each(DATABASE_KINDS)('failover mutations on %s', (dbKind) => {
         expect(failingNames(error)).toContain('cloud_volumes_ready');
       }
       // A test job is not reverted.
-      expectInvalidTransition(await gqlError(api.url, REVERT, { jobId: job.jobId }), job.jobId, 'COMPLETED', /is a test failover: revertFailover reverts live failovers; use cleanupTestFailover/);
+      expectInvalidTransition(
+        await gqlError(api.url, REVERT, { jobId: job.jobId }),
+        job.jobId,
+        'COMPLETED',
+        /is a test failover: revertFailover reverts live failovers; use cleanupTestFailover/,
+      );
 
       await release(done);
       // Cleaned up: it cannot be cleaned up (or reverted) again.
-      expectInvalidTransition(await gqlError(api.url, CLEANUP, { jobId: job.jobId }), job.jobId, 'CLEANED_UP', /is cleaned_up: only a completed test failover can be cleaned up/);
+      expectInvalidTransition(
+        await gqlError(api.url, CLEANUP, { jobId: job.jobId }),
+        job.jobId,
+        'CLEANED_UP',
+        /is cleaned_up: only a completed test failover can be cleaned up/,
+      );
       expectInvalidTransition(await gqlError(api.url, REVERT, { jobId: job.jobId }), job.jobId, 'CLEANED_UP', /is a test failover/);
       // And the VM is free again.
       const next = await start('test', { vmId: WEB.vmId });
@@ -209,10 +250,20 @@ describe.each(DATABASE_KINDS)('failover mutations on %s', (dbKind) => {
     it('INVALID_JOB_TRANSITION: cleanupTestFailover of a live job (it is reverted instead)', async () => {
       const job = await start('live', { vmId: WEB.vmId });
       const done = await waitForStatus(job.jobId, 'COMPLETED');
-      expectInvalidTransition(await gqlError(api.url, CLEANUP, { jobId: job.jobId }), job.jobId, 'COMPLETED', /is a live failover: cleanupTestFailover cleans up test failovers; use revertFailover/);
+      expectInvalidTransition(
+        await gqlError(api.url, CLEANUP, { jobId: job.jobId }),
+        job.jobId,
+        'COMPLETED',
+        /is a live failover: cleanupTestFailover cleans up test failovers; use revertFailover/,
+      );
       expect((await readJob(job.jobId)).status).toBe('COMPLETED');
       expect((await release(done)).status).toBe('REVERTED');
-      expectInvalidTransition(await gqlError(api.url, REVERT, { jobId: job.jobId }), job.jobId, 'REVERTED', /is reverted: only a completed live failover can be reverted/);
+      expectInvalidTransition(
+        await gqlError(api.url, REVERT, { jobId: job.jobId }),
+        job.jobId,
+        'REVERTED',
+        /is reverted: only a completed live failover can be reverted/,
+      );
     });
 
     it('INVALID_JOB_TRANSITION: cleanup of a failed job (the VM is free at once)', async () => {
@@ -220,7 +271,12 @@ describe.each(DATABASE_KINDS)('failover mutations on %s', (dbKind) => {
       const job = await start('test', { vmId: WEB.vmId });
       const failed = await waitForStatus(job.jobId, 'FAILED');
       expect(failed).toMatchObject({ failedStep: 'create_vm', errorMessage: 'Failed at create_vm: deployVirtualMachine: INJECTED: no capacity' });
-      expectInvalidTransition(await gqlError(api.url, CLEANUP, { jobId: job.jobId }), job.jobId, 'FAILED', /is failed: only a completed test failover can be cleaned up/);
+      expectInvalidTransition(
+        await gqlError(api.url, CLEANUP, { jobId: job.jobId }),
+        job.jobId,
+        'FAILED',
+        /is failed: only a completed test failover can be cleaned up/,
+      );
       api.sim.faults.clear();
       // Not held: a new test failover starts.
       const next = await start('test', { vmId: WEB.vmId });
@@ -252,7 +308,13 @@ describe.each(DATABASE_KINDS)('failover mutations on %s', (dbKind) => {
     it('job ids follow the seed format and never collide: one second after the VM’s latest job of the type', async () => {
       const ahead = Math.floor(Date.now() / 1000) + 30;
       const em = api.orm.em.fork();
-      em.create(FailoverJob, { jobId: `test-failover-${WEB.vmId}-${ahead}`, vmId: WEB.vmId, jobType: 'test', status: 'cleaned_up', sourceVmName: WEB.name } as never);
+      em.create(FailoverJob, {
+        jobId: `test-failover-${WEB.vmId}-${ahead}`,
+        vmId: WEB.vmId,
+        jobType: 'test',
+        status: 'cleaned_up',
+        sourceVmName: WEB.name,
+      } as never);
       await em.flush();
       const { startTestFailover: job } = await gqlData<{ startTestFailover: Job }>(api.url, START_TEST, { input: { vmId: WEB.vmId } });
       expect(job.jobId).toBe(`test-failover-${WEB.vmId}-${ahead + 1}`);
@@ -265,7 +327,9 @@ describe.each(DATABASE_KINDS)('failover mutations on %s', (dbKind) => {
       const hold = api.sim.faults.add({ command: 'listNetworks', kind: 'latency', count: 20, ms: 400 });
       try {
         const rows = await jobRows(WEB.vmId);
-        const answers = await Promise.all(Array.from({ length: 20 }, () => gql<{ startTestFailover: Job }>(api.url, START_TEST, { input: { vmId: WEB.vmId } })));
+        const answers = await Promise.all(
+          Array.from({ length: 20 }, () => gql<{ startTestFailover: Job }>(api.url, START_TEST, { input: { vmId: WEB.vmId } })),
+        );
         const won = answers.filter((a) => a.data?.startTestFailover);
         expect(won).toHaveLength(1);
         const job = won[0]!.data!.startTestFailover;
@@ -283,7 +347,9 @@ describe.each(DATABASE_KINDS)('failover mutations on %s', (dbKind) => {
   describe('network overrides', () => {
     it('an override is honoured: the NIC is on the chosen network, and the job shows the mapping it used', async () => {
       const overrides = [{ sourceNetworkName: 'VM Network', destinationNetworkId: TEST_BACKEND.id }];
-      const { startTestFailover: job } = await gqlData<{ startTestFailover: Job }>(api.url, START_WITH_MAPPINGS, { input: { vmId: WEB.vmId, networkOverrides: overrides } });
+      const { startTestFailover: job } = await gqlData<{ startTestFailover: Job }>(api.url, START_WITH_MAPPINGS, {
+        input: { vmId: WEB.vmId, networkOverrides: overrides },
+      });
       expect(job.status).toBe('PENDING');
       expect(job.networkMappings).toEqual(overrides);
       const done = await waitForStatus(job.jobId, 'COMPLETED');
@@ -325,7 +391,9 @@ describe.each(DATABASE_KINDS)('failover mutations on %s', (dbKind) => {
       for (const kind of ['test', 'live'] as const) {
         const error = await gqlError(down.url, START[kind], { input: { vmId: DB.vmId } });
         expect(error.extensions).toEqual({ code: 'CLOUD_UNAVAILABLE', vmId: DB.vmId });
-        expect(error.message).toMatch(new RegExp(`^CloudStack could not be asked whether VM ${DB.vmId} is ready: Check could not run: list(Volumes|Networks) failed: transport failure`));
+        expect(error.message).toMatch(
+          new RegExp(`^CloudStack could not be asked whether VM ${DB.vmId} is ready: Check could not run: list(Volumes|Networks) failed: transport failure`),
+        );
       }
       expect(await down.orm.em.fork().count(FailoverJob, {})).toBe(0);
     });

@@ -8,7 +8,13 @@ const READINESS = `query ($vmId: String!, $type: FailoverType!) {
   vmReadiness(vmId: $vmId, type: $type) { vmId type ready checks { name kind passed message blockingJobId } }
 }`;
 
-interface Check { name: string; kind: string; passed: boolean; message: string; blockingJobId: string | null }
+interface Check {
+  name: string;
+  kind: string;
+  passed: boolean;
+  message: string;
+  blockingJobId: string | null;
+}
 
 describe.each(DATABASE_KINDS)('on %s', (kind) => {
   let api: ApiHarness;

@@ -21,6 +21,8 @@ describe('schema.graphql', () => {
     ]) {
       expect(sdl).toContain(line);
     }
-    expect(sdl).toMatch(/enum FailoverStatus \{\n  CLEANED_UP\n  CLEANUP\n  COMPLETED\n  CREATING_VM\n  EXECUTING\n  FAILED\n  PENDING\n  POWERING_ON\n  REVERTED\n  REVERTING\n  SNAPSHOTTING\n  SWITCHING_VOLUME\n  UNKNOWN\n  VALIDATING\n\}/);
+    expect(sdl).toMatch(
+      /enum FailoverStatus \{\n  CLEANED_UP\n  CLEANUP\n  COMPLETED\n  CREATING_VM\n  EXECUTING\n  FAILED\n  PENDING\n  POWERING_ON\n  REVERTED\n  REVERTING\n  SNAPSHOTTING\n  SWITCHING_VOLUME\n  UNKNOWN\n  VALIDATING\n\}/,
+    );
   });
 });

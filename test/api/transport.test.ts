@@ -23,7 +23,10 @@ describe('HTTP and WebSocket on one port and path', () => {
       expect(overWs.data).toEqual(overHttp);
       expect(overHttp.vmReadiness.ready).toBe(true);
       // A mutation over the socket too.
-      const set = await wsRequest(client, `mutation { deleteNetworkMapping(input: { vmId: "${vmId}", sourceNetworkName: "VM Network", isTestNetwork: true }) { isTestNetwork } }`);
+      const set = await wsRequest(
+        client,
+        `mutation { deleteNetworkMapping(input: { vmId: "${vmId}", sourceNetworkName: "VM Network", isTestNetwork: true }) { isTestNetwork } }`,
+      );
       expect(set.data).toEqual({ deleteNetworkMapping: { isTestNetwork: true } });
     } finally {
       await client.dispose();
@@ -54,7 +57,10 @@ describe('HTTP and WebSocket on one port and path', () => {
       extensions: { code: 'GRAPHQL_VALIDATION_FAILED' },
     });
     // Fragments count too.
-    const viaFragment = await gql(api.url, `query { ...F ...F } fragment F on Query { ${Array.from({ length: 11 }, (_, i) => `v${i}: virtualMachines { totalCount }`).join(' ')} }`);
+    const viaFragment = await gql(
+      api.url,
+      `query { ...F ...F } fragment F on Query { ${Array.from({ length: 11 }, (_, i) => `v${i}: virtualMachines { totalCount }`).join(' ')} }`,
+    );
     expect(viaFragment.errors?.[0]?.extensions?.code).toBe('GRAPHQL_VALIDATION_FAILED');
     const ten = await gql(api.url, `{ ${Array.from({ length: 10 }, (_, i) => `v${i}: virtualMachines(first: 1) { totalCount }`).join(' ')} }`);
     expect(ten.errors).toBeUndefined();
@@ -89,7 +95,12 @@ describe('unexpected errors', () => {
       await broken.orm.em.getConnection().execute('DROP TABLE replication_jobs');
       const q = '{ virtualMachines(first: 5) { totalCount } }';
       const overHttp = await gql(broken.url, q);
-      expect(overHttp.errors?.[0]).toEqual({ message: 'Internal server error', locations: [{ line: 1, column: 3 }], path: ['virtualMachines'], extensions: { code: 'INTERNAL_SERVER_ERROR' } });
+      expect(overHttp.errors?.[0]).toEqual({
+        message: 'Internal server error',
+        locations: [{ line: 1, column: 3 }],
+        path: ['virtualMachines'],
+        extensions: { code: 'INTERNAL_SERVER_ERROR' },
+      });
       const client = wsClient(broken.wsUrl);
       try {
         const overWs = await wsRequest(client, q);

@@ -29,7 +29,12 @@ describe.each(DATABASE_KINDS)('on %s', (kind) => {
     api = await startApi('vms', { maxPageSize: 200, kind });
     // 120 VMs; every 7th with an active job, every 5th with a finished one, every 3rd with two disks.
     for (let i = 0; i < 120; i++) {
-      const vm = await insertVm(api.orm.em, { vmId: `4205${String(i).padStart(4, '0')}-aaaa`, name: `vm-${String(i).padStart(3, '0')}`, disks: i % 3 === 0 ? 2 : 1, networks: i % 2 ? ['A', 'B'] : ['A'] });
+      const vm = await insertVm(api.orm.em, {
+        vmId: `4205${String(i).padStart(4, '0')}-aaaa`,
+        name: `vm-${String(i).padStart(3, '0')}`,
+        disks: i % 3 === 0 ? 2 : 1,
+        networks: i % 2 ? ['A', 'B'] : ['A'],
+      });
       vms.push(vm);
       if (i % 5 === 0) await insertFailoverJob(api.orm.em, { vmId: vm.vmId, status: FailoverStatus.CLEANED_UP });
       if (i % 7 === 0) await insertFailoverJob(api.orm.em, { vmId: vm.vmId, type: FailoverType.LIVE, status: FailoverStatus.SNAPSHOTTING });
@@ -37,7 +42,13 @@ describe.each(DATABASE_KINDS)('on %s', (kind) => {
   });
   afterAll(() => api?.close());
 
-  type Page = { virtualMachines: { totalCount: number; pageInfo: { hasNextPage: boolean; hasPreviousPage: boolean; endCursor: string | null }; edges: { cursor: string; node: any }[] } };
+  type Page = {
+    virtualMachines: {
+      totalCount: number;
+      pageInfo: { hasNextPage: boolean; hasPreviousPage: boolean; endCursor: string | null };
+      edges: { cursor: string; node: any }[];
+    };
+  };
 
   describe('virtualMachines', () => {
     it('costs the same number of SQL statements for a page of 10 and a page of 100', async () => {
@@ -101,7 +112,13 @@ describe.each(DATABASE_KINDS)('on %s', (kind) => {
     });
 
     it('rejects bad paging arguments with BAD_USER_INPUT', async () => {
-      for (const variables of [{ first: 0 }, { first: 201 }, { first: 5, after: 'not-a-cursor' }, { first: 5, filter: { search: '  ' } }, { first: 5, filter: { vmIds: [] } }]) {
+      for (const variables of [
+        { first: 0 },
+        { first: 201 },
+        { first: 5, after: 'not-a-cursor' },
+        { first: 5, filter: { search: '  ' } },
+        { first: 5, filter: { vmIds: [] } },
+      ]) {
         const error = await gqlError(api.url, DASHBOARD, variables);
         expect(error.extensions?.code).toBe('BAD_USER_INPUT');
       }

@@ -39,7 +39,11 @@ describe('async jobs', () => {
       const j = await cloud.client.queryAsyncJobResult({ jobId });
       return j.status !== JobStatus.PENDING && j;
     });
-    expect(job).toMatchObject({ status: JobStatus.FAILED, resultCode: 431, result: { errorcode: 431, errortext: expect.stringContaining('is already running') } });
+    expect(job).toMatchObject({
+      status: JobStatus.FAILED,
+      resultCode: 431,
+      result: { errorcode: 431, errortext: expect.stringContaining('is already running') },
+    });
   });
 
   it('calls the progress callback with jobprocstatus and elapsed time while the job runs', async () => {

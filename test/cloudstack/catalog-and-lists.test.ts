@@ -56,7 +56,10 @@ describe('list envelopes and paging', () => {
     const sizeOnly = await raw('listVolumes', [['pagesize', '1']]);
     expect([pageOnly.status, sizeOnly.status]).toEqual([431, 431]);
     expect(sizeOnly.json.listvolumesresponse!.errortext).toBe('"page" parameter is required when "pagesize" is specified');
-    const second = await raw('listVolumes', [['page', '2'], ['pagesize', '2']]);
+    const second = await raw('listVolumes', [
+      ['page', '2'],
+      ['pagesize', '2'],
+    ]);
     expect(second.json.listvolumesresponse!.count).toBe(5);
     expect(second.json.listvolumesresponse!.volume).toHaveLength(2);
   });

@@ -32,7 +32,17 @@ describe('response envelopes', () => {
     const inner = openEnvelope('listVMSnapshot', ok({ listVMSnapshotResponse: { Count: 1, vmSnapshot: [{ ID: 'x', VirtualMachineId: 'vm' }] } }), true);
     expect(readList(inner, 'vmSnapshot')).toEqual([{ id: 'x', virtualmachineid: 'vm' }]);
     expect(lowerKeys({ A: [{ B: 1 }] })).toEqual({ a: [{ b: 1 }] });
-    const vm = toVirtualMachine(lowerKeys({ ID: 'v', Name: 'n', State: 'Running', Nic: [{ ID: 'n2', DeviceId: '1', NetworkId: 'b' }, { ID: 'n1', DeviceId: '0', NetworkId: 'a', IsDefault: true }] }) as Record<string, unknown>);
+    const vm = toVirtualMachine(
+      lowerKeys({
+        ID: 'v',
+        Name: 'n',
+        State: 'Running',
+        Nic: [
+          { ID: 'n2', DeviceId: '1', NetworkId: 'b' },
+          { ID: 'n1', DeviceId: '0', NetworkId: 'a', IsDefault: true },
+        ],
+      }) as Record<string, unknown>,
+    );
     expect(vm.nics.map((n) => [n.networkId, n.isDefault])).toEqual([
       ['a', true],
       ['b', false],
@@ -60,7 +70,14 @@ describe('response envelopes', () => {
     const body = { attachvolumeresponse: { uuidList: [], errorcode: 431, cserrorcode: 4350, errortext: 'Vm already has root volume attached to it' } };
     const error = thrown(() => openEnvelope('attachVolume', ok(body, 431), false));
     expect(error).toBeInstanceOf(CloudStackError);
-    expect(error).toMatchObject({ kind: CloudStackErrorKind.API, command: 'attachVolume', httpStatus: 431, errorCode: 431, errorText: 'Vm already has root volume attached to it', retryable: false });
+    expect(error).toMatchObject({
+      kind: CloudStackErrorKind.API,
+      command: 'attachVolume',
+      httpStatus: 431,
+      errorCode: 431,
+      errorText: 'Vm already has root volume attached to it',
+      retryable: false,
+    });
     expect(error.message).toContain('Vm already has root volume attached to it');
   });
 

@@ -107,7 +107,12 @@ describe('async job failure', () => {
     const before = cloud.sim.getState();
     cloud.sim.faults.add({ command: 'detachVolume', kind: FaultKind.JOB_FAILURE, errorCode: 530, errorText: 'Failed to detach volume: agent unavailable' });
     const error = await rejectionOf(cloud.client.detachVolume({ id: DISK }));
-    expect(error).toMatchObject({ kind: CloudStackErrorKind.JOB_FAILED, errorCode: 530, errorText: 'Failed to detach volume: agent unavailable', retryable: false });
+    expect(error).toMatchObject({
+      kind: CloudStackErrorKind.JOB_FAILED,
+      errorCode: 530,
+      errorText: 'Failed to detach volume: agent unavailable',
+      retryable: false,
+    });
     expect(cloud.sim.getState()).toEqual(before);
     const job = cloud.sim.getState({ jobs: true }).jobs!.at(-1)!;
     expect(job).toMatchObject({ jobstatus: 2, jobresultcode: 530, jobresult: { errorcode: 530, errortext: 'Failed to detach volume: agent unavailable' } });
@@ -172,7 +177,12 @@ describe('dropped connection', () => {
     const vm = await cloud.clientWith({ transport }).deployVirtualMachine({ ...deployParams('web-01-test'), startVm: false });
     expect(transport.refused).toBe(1);
     expect(calls('deployVirtualMachine')).toBe(1);
-    expect(cloud.sim.getState().vms.filter((v) => v.name === 'web-01-test').map((v) => v.id)).toEqual([vm.id]);
+    expect(
+      cloud.sim
+        .getState()
+        .vms.filter((v) => v.name === 'web-01-test')
+        .map((v) => v.id),
+    ).toEqual([vm.id]);
   });
 
   it('gives up after createAttempts refused connections: retryable, not ambiguous (nothing was sent)', async () => {
@@ -230,7 +240,13 @@ describe('the fault injector', () => {
   it('fires on nth..nth+count-1 only, matches any command with *, and can be removed', async () => {
     const fault = cloud.sim.faults.add({ command: '*', kind: FaultKind.ERROR, nth: 2, count: 2, errorCode: 431, errorText: 'x' });
     const outcomes = [];
-    for (let i = 0; i < 4; i++) outcomes.push(await cloud.client.listZones().then(() => 'ok', () => 'failed'));
+    for (let i = 0; i < 4; i++)
+      outcomes.push(
+        await cloud.client.listZones().then(
+          () => 'ok',
+          () => 'failed',
+        ),
+      );
     expect(outcomes).toEqual(['ok', 'failed', 'failed', 'ok']);
     expect(cloud.sim.faults.list()[0]).toMatchObject({ id: fault.id, seen: 4, fired: 2 });
     expect(cloud.sim.faults.remove(fault.id)).toBe(true);

@@ -13,7 +13,8 @@ const disposers = new Disposers();
 const dir = disposers.add(mkdtempSync(join(tmpdir(), 'cs-sim-')), (d) => rmSync(d, { recursive: true, force: true }));
 afterAll(() => disposers.dispose());
 
-const clientFor = (sim: { url: string; apiKey: string; secretKey: string }) => new CloudStackClient({ url: sim.url, apiKey: sim.apiKey, secretKey: sim.secretKey, ...FAST_CLIENT });
+const clientFor = (sim: { url: string; apiKey: string; secretKey: string }) =>
+  new CloudStackClient({ url: sim.url, apiKey: sim.apiKey, secretKey: sim.secretKey, ...FAST_CLIENT });
 const DISK = DEMO_VMS[0]!.disks[0]!.volumeId;
 
 describe('state file', () => {
@@ -40,7 +41,8 @@ describe('state file', () => {
     expect((await again.listVolumes({ id: DISK }))[0]!.virtualMachineId).toBeUndefined();
     // and it goes on writing (in the background: the test waits for the file to show it)
     await again.attachVolume({ id: DISK, virtualMachineId: second.ids.applianceVmId, deviceId: 1 });
-    const deviceOnDisk = () => (JSON.parse(readFileSync(stateFile, 'utf8')) as { volumes: { id: string; deviceid?: number }[] }).volumes.find((v) => v.id === DISK)!.deviceid;
+    const deviceOnDisk = () =>
+      (JSON.parse(readFileSync(stateFile, 'utf8')) as { volumes: { id: string; deviceid?: number }[] }).volumes.find((v) => v.id === DISK)!.deviceid;
     await waitFor(() => deviceOnDisk() === 1);
   });
 
@@ -61,7 +63,12 @@ describe('state file', () => {
     expect(second.recoveredJobs).toBe(1);
     const state = second.getState({ jobs: true });
     expect(state.vms[0]!.state).toBe('Running');
-    expect(state.jobs!.at(-1)).toMatchObject({ command: 'stopVirtualMachine', jobstatus: 2, jobresultcode: 530, jobresult: { errorcode: 530, errortext: INTERRUPTED_JOB_TEXT } });
+    expect(state.jobs!.at(-1)).toMatchObject({
+      command: 'stopVirtualMachine',
+      jobstatus: 2,
+      jobresultcode: 530,
+      jobresult: { errorcode: 530, errortext: INTERRUPTED_JOB_TEXT },
+    });
   });
 
   it('starts from the demo world without a file, from nothing with seed=false, and refuses a corrupt file', async () => {
@@ -142,7 +149,8 @@ describe('StateWriter', () => {
       version++;
       writer.schedule();
     };
-    const nextWrite = (n: number) => (writes.length >= n ? Promise.resolve() : new Promise<void>((resolve) => started.push(resolve))).then(() => writes[n - 1]!);
+    const nextWrite = (n: number) =>
+      (writes.length >= n ? Promise.resolve() : new Promise<void>((resolve) => started.push(resolve))).then(() => writes[n - 1]!);
     return { writer, writes, change, nextWrite };
   }
 

@@ -14,7 +14,9 @@ class RecordingTransport implements HttpTransport {
     this.signatures.push(signature);
     if (this.failWithUrl) {
       const query = request.pairs.map(([n, v]) => `${n}=${encodeURIComponent(v)}`).join('&');
-      throw new TypeError(`request to ${request.url}?${query} failed`, { cause: Object.assign(new Error(`connect ECONNREFUSED (${query})`), { code: 'ECONNREFUSED' }) });
+      throw new TypeError(`request to ${request.url}?${query} failed`, {
+        cause: Object.assign(new Error(`connect ECONNREFUSED (${query})`), { code: 'ECONNREFUSED' }),
+      });
     }
     return this.inner.send(request);
   }
@@ -32,7 +34,16 @@ describe('secrets', () => {
     const transport = new RecordingTransport();
     const logs = captureLogger();
     const make = (options: Partial<ConstructorParameters<typeof CloudStackClient>[0]> = {}) =>
-      new CloudStackClient({ url: cloud.sim.url, apiKey: cloud.sim.apiKey, secretKey: cloud.sim.secretKey, logger: logs, transport, ...FAST_CLIENT, readAttempts: 2, ...options });
+      new CloudStackClient({
+        url: cloud.sim.url,
+        apiKey: cloud.sim.apiKey,
+        secretKey: cloud.sim.secretKey,
+        logger: logs,
+        transport,
+        ...FAST_CLIENT,
+        readAttempts: 2,
+        ...options,
+      });
     const errors: (Error & Record<string, unknown>)[] = [];
     const collect = async (promise: Promise<unknown>) => errors.push(await rejectionOf(promise));
 

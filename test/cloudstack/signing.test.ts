@@ -21,9 +21,7 @@ describe('request signing', () => {
       ['apikey', API_KEY],
     ] as const;
     const text = canonicalString(pairs);
-    expect(text).toBe(
-      'apikey=plgwjfzk4gys3momtvmjuvg-x-jlwlnfauj9gabbbf9edm-kaymmailqzzq1elzlyq_u38zcm0bewzgudp66mg&command=listusers&response=json',
-    );
+    expect(text).toBe('apikey=plgwjfzk4gys3momtvmjuvg-x-jlwlnfauj9gabbbf9edm-kaymmailqzzq1elzlyq_u38zcm0bewzgudp66mg&command=listusers&response=json');
     expect(computeSignature(text, SECRET)).toBe('TTpdDq/7j/J58XCRHomKoQXEQds=');
   });
 
@@ -41,9 +39,7 @@ describe('request signing', () => {
       { apiKey: API_KEY, secretKey: SECRET, expires: new Date('2030-01-01T00:00:00Z') },
     );
     const text = canonicalString(pairs);
-    expect(text).toContain(
-      'details[0].cpunumber=2&details[0].memory=2048&displayname=web%2001*%7e%28x%29&expires=2030-01-01t00%3a00%3a00%2b0000',
-    );
+    expect(text).toContain('details[0].cpunumber=2&details[0].memory=2048&displayname=web%2001*%7e%28x%29&expires=2030-01-01t00%3a00%3a00%2b0000');
     expect(Object.fromEntries(pairs).signature).toBe('q0xlNpJ06q+TVBC1X8VgudQZZ38=');
     expect(Object.fromEntries(pairs).signatureversion).toBe('3');
   });
@@ -58,8 +54,19 @@ describe('request signing', () => {
 
   it('sorts names as received (case-sensitively) before lowercasing', () => {
     // "Zeta" sorts before "alpha" ordinally (uppercase first), and stays there after lowercasing.
-    expect(canonicalString([['alpha', '1'], ['Zeta', '2']])).toBe('zeta=2&alpha=1');
-    expect(canonicalString([['signature', 'x'], ['b', '2'], ['a', '1']])).toBe('a=1&b=2');
+    expect(
+      canonicalString([
+        ['alpha', '1'],
+        ['Zeta', '2'],
+      ]),
+    ).toBe('zeta=2&alpha=1');
+    expect(
+      canonicalString([
+        ['signature', 'x'],
+        ['b', '2'],
+        ['a', '1'],
+      ]),
+    ).toBe('a=1&b=2');
   });
 
   it('lowercases top-level names but keeps the key case inside map parameters', () => {

@@ -74,7 +74,9 @@ describe('simulator signature check', () => {
   it('refuses signature version 3 without expires, or with an unreadable one; ignores expires without version 3', async () => {
     const past = formatExpires(new Date(Date.now() - 60_000));
     const missing = await sendRaw(cloud.sim.apiUrl, [...base('listZones'), ['signatureversion', '3']], { signWith: cloud.sim.secretKey });
-    const garbled = await sendRaw(cloud.sim.apiUrl, [...base('listZones'), ['signatureversion', '3'], ['expires', 'next tuesday']], { signWith: cloud.sim.secretKey });
+    const garbled = await sendRaw(cloud.sim.apiUrl, [...base('listZones'), ['signatureversion', '3'], ['expires', 'next tuesday']], {
+      signWith: cloud.sim.secretKey,
+    });
     const unversioned = await sendRaw(cloud.sim.apiUrl, [...base('listZones'), ['expires', past]], { signWith: cloud.sim.secretKey });
     expect([missing.status, garbled.status, unversioned.status]).toEqual([401, 401, 200]);
   });
@@ -85,7 +87,15 @@ describe('simulator signature check', () => {
     const signature = computeSignature(canonicalString(signed), cloud.sim.secretKey);
     const tampered = await sendRaw(cloud.sim.apiUrl, [...base('listVolumes'), ['type', 'DATADISK'], ['signature', signature]]);
     const wrongSecret = await sendRaw(cloud.sim.apiUrl, signed, { signWith: 'not-the-secret' });
-    const unknownKey = await sendRaw(cloud.sim.apiUrl, [['command', 'listZones'], ['apikey', 'someone-else'], ['response', 'json']], { signWith: cloud.sim.secretKey });
+    const unknownKey = await sendRaw(
+      cloud.sim.apiUrl,
+      [
+        ['command', 'listZones'],
+        ['apikey', 'someone-else'],
+        ['response', 'json'],
+      ],
+      { signWith: cloud.sim.secretKey },
+    );
     const unsigned = await sendRaw(cloud.sim.apiUrl, signed);
     for (const answer of [tampered, wrongSecret, unknownKey, unsigned]) {
       expect(answer.status).toBe(401);

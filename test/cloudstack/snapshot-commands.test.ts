@@ -11,16 +11,26 @@ describe('createSnapshot', () => {
   it('snapshots a Ready volume: Creating → (volume Snapshotting) → BackingUp → BackedUp', async () => {
     cloud.sim.setJobLatency(200);
     const seen = new Set<string>();
-    const watching = waitFor(() => {
-      const state = cloud.sim.getState();
-      const snapshot = state.snapshots[0];
-      if (snapshot) seen.add(`snapshot:${snapshot.state}`);
-      seen.add(`volume:${state.volumes.find((v) => v.id === DISK.volumeId)!.state}`);
-      return snapshot?.state === 'BackedUp';
-    }, { intervalMs: 2 });
+    const watching = waitFor(
+      () => {
+        const state = cloud.sim.getState();
+        const snapshot = state.snapshots[0];
+        if (snapshot) seen.add(`snapshot:${snapshot.state}`);
+        seen.add(`volume:${state.volumes.find((v) => v.id === DISK.volumeId)!.state}`);
+        return snapshot?.state === 'BackedUp';
+      },
+      { intervalMs: 2 },
+    );
     const snapshot = await cloud.client.createSnapshot({ volumeId: DISK.volumeId, name: 'failover-web-01-disk-2000' });
     await watching;
-    expect(snapshot).toMatchObject({ name: 'failover-web-01-disk-2000', volumeId: DISK.volumeId, state: 'BackedUp', volumeType: 'DATADISK', revertable: true, intervalType: 'MANUAL' });
+    expect(snapshot).toMatchObject({
+      name: 'failover-web-01-disk-2000',
+      volumeId: DISK.volumeId,
+      state: 'BackedUp',
+      volumeType: 'DATADISK',
+      revertable: true,
+      intervalType: 'MANUAL',
+    });
     expect([...seen]).toEqual(expect.arrayContaining(['snapshot:Creating', 'volume:Snapshotting', 'snapshot:BackingUp', 'snapshot:BackedUp', 'volume:Ready']));
     expect(cloud.sim.getState().volumes.find((v) => v.id === DISK.volumeId)!.state).toBe('Ready');
   });
@@ -70,7 +80,11 @@ describe('revertSnapshot', () => {
   it('refuses a volume attached to a VM that is not Stopped, then reverts once it is', async () => {
     const snapshot = await cloud.client.createSnapshot({ volumeId: DISK.volumeId, name: 's1' });
     const error = await rejectionOf(cloud.client.revertSnapshot({ id: snapshot.id }));
-    expect(error).toMatchObject({ kind: CloudStackErrorKind.JOB_FAILED, errorCode: 431, errorText: 'The VM the specified disk is attached to is not in the shutdown state.' });
+    expect(error).toMatchObject({
+      kind: CloudStackErrorKind.JOB_FAILED,
+      errorCode: 431,
+      errorText: 'The VM the specified disk is attached to is not in the shutdown state.',
+    });
     await cloud.client.stopVirtualMachine({ id: DEMO_APPLIANCE_VM.id });
     await cloud.client.revertSnapshot({ id: snapshot.id });
     expect(cloud.sim.getState().volumes.find((v) => v.id === DISK.volumeId)!.revertedto).toBe(snapshot.id);
@@ -81,7 +95,11 @@ describe('revertSnapshot', () => {
     await cloud.client.detachVolume({ id: DISK.volumeId });
     cloud.sim.update((w) => void (w.snapshots[0]!.state = 'Error'));
     const error = await rejectionOf(cloud.client.revertSnapshot({ id: snapshot.id }));
-    expect(error).toMatchObject({ kind: CloudStackErrorKind.JOB_FAILED, errorCode: 431, errorText: `Snapshot ${snapshot.id} is in Error state, only a BackedUp snapshot can be reverted` });
+    expect(error).toMatchObject({
+      kind: CloudStackErrorKind.JOB_FAILED,
+      errorCode: 431,
+      errorText: `Snapshot ${snapshot.id} is in Error state, only a BackedUp snapshot can be reverted`,
+    });
   });
 
   it('refuses a volume that is not Ready', async () => {
@@ -118,10 +136,24 @@ describe('deleteSnapshot and listSnapshots', () => {
 
   it('refuses to delete a snapshot still being taken', async () => {
     cloud.sim.update((w) =>
-      w.snapshots.push({ id: 'snap-busy', name: 'busy', volumeid: DISK.volumeId, volumetype: 'DATADISK', state: 'BackingUp', zoneid: cloud.sim.ids.zoneId, intervaltype: 'MANUAL', snapshottype: 'MANUAL', created: '2026-01-01T00:00:00+0000' }),
+      w.snapshots.push({
+        id: 'snap-busy',
+        name: 'busy',
+        volumeid: DISK.volumeId,
+        volumetype: 'DATADISK',
+        state: 'BackingUp',
+        zoneid: cloud.sim.ids.zoneId,
+        intervaltype: 'MANUAL',
+        snapshottype: 'MANUAL',
+        created: '2026-01-01T00:00:00+0000',
+      }),
     );
     const error = await rejectionOf(cloud.client.deleteSnapshot({ id: 'snap-busy' }));
-    expect(error).toMatchObject({ kind: CloudStackErrorKind.JOB_FAILED, errorCode: 431, errorText: "Can't delete snapshotshot snap-busy due to it is in BackingUp Status" });
+    expect(error).toMatchObject({
+      kind: CloudStackErrorKind.JOB_FAILED,
+      errorCode: 431,
+      errorText: "Can't delete snapshotshot snap-busy due to it is in BackingUp Status",
+    });
   });
 
   it('filters by volume, name and id', async () => {

@@ -34,7 +34,8 @@ function printedSettings(child: ChildProcess): Promise<Record<string, string>> {
 }
 
 /** Resolves with the exit code and signal. */
-const exited = (child: ChildProcess) => new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+const exited = (child: ChildProcess) =>
+  new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
 
 describe('npm run simulator (dist/src/cloudstack/simulator/main.js)', () => {
   it('starts on PORT=0, prints the settings for the bound port, answers a signed call, stops on SIGTERM with its state written', async () => {
@@ -51,7 +52,12 @@ describe('npm run simulator (dist/src/cloudstack/simulator/main.js)', () => {
     expect(settings.CLOUDSTACK_URL).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     expect(Number(new URL(settings.CLOUDSTACK_URL!).port)).toBeGreaterThan(0);
     expect(settings.CLOUDSTACK_ZONE_ID).toBe(DEMO_ZONE.id);
-    const client = new CloudStackClient({ ...FAST_CLIENT, url: settings.CLOUDSTACK_URL!, apiKey: settings.CLOUDSTACK_API_KEY!, secretKey: settings.CLOUDSTACK_SECRET_KEY! });
+    const client = new CloudStackClient({
+      ...FAST_CLIENT,
+      url: settings.CLOUDSTACK_URL!,
+      apiKey: settings.CLOUDSTACK_API_KEY!,
+      secretKey: settings.CLOUDSTACK_SECRET_KEY!,
+    });
     expect(await client.listZones()).toMatchObject([{ id: DEMO_ZONE.id, name: DEMO_ZONE.name }]);
     const vm = await client.deployVirtualMachine({
       zoneId: settings.CLOUDSTACK_ZONE_ID!,

@@ -11,7 +11,14 @@ const deploy = (extra: Parameters<typeof deployParams>[1] = {}) => cloud.client.
 describe('deployVirtualMachine', () => {
   it('deploys Stopped with startvm=false: custom CPU/memory, NICs in networkids order (first default), a template ROOT', async () => {
     const vm = await deploy({ name: 'db-01-test', displayName: 'db-01 (test)', networkIds: [TEST, TEST_BACKEND], startVm: false });
-    expect(vm).toMatchObject({ name: 'db-01-test', displayName: 'db-01 (test)', state: 'Stopped', cpuNumber: 2, memoryMb: 4096, templateId: cloud.sim.ids.templateId });
+    expect(vm).toMatchObject({
+      name: 'db-01-test',
+      displayName: 'db-01 (test)',
+      state: 'Stopped',
+      cpuNumber: 2,
+      memoryMb: 4096,
+      templateId: cloud.sim.ids.templateId,
+    });
     expect(vm.nics.map((n) => [n.networkId, n.isDefault])).toEqual([
       [TEST, true],
       [TEST_BACKEND, false],
@@ -58,7 +65,7 @@ describe('deployVirtualMachine', () => {
     expect(answer.json.deployvirtualmachineresponse!.errortext).toMatch(/^Invalid cpu cores value/);
   });
 
-  it('refuses unknown ids and missing parameters with 431 and CloudStack\'s texts', async () => {
+  it("refuses unknown ids and missing parameters with 431 and CloudStack's texts", async () => {
     const unknown = await rejectionOf(deploy({ templateId: '00000000-0000-4000-8000-00000000dead' }));
     expect(unknown.errorText).toBe(
       'Unable to execute API command deployvirtualmachine due to invalid value. Invalid parameter templateid value=00000000-0000-4000-8000-00000000dead due to incorrect long value format, or entity does not exist or due to incorrect parameter annotation for the field in api cmd class.',
@@ -72,7 +79,11 @@ describe('deployVirtualMachine', () => {
   it('keeps host names unique per network (vm.distinct.hostname.scope=network), naming the network domain', async () => {
     await deploy({ name: 'web-01-test', networkIds: [TEST], startVm: false });
     const sameNetwork = await rejectionOf(deploy({ name: 'web-01-test', networkIds: [TEST_BACKEND, TEST], startVm: false }));
-    expect(sameNetwork).toMatchObject({ kind: CloudStackErrorKind.API, errorCode: 431, errorText: 'The vm with hostName web-01-test already exists in the network domain: null; network=Test Network' });
+    expect(sameNetwork).toMatchObject({
+      kind: CloudStackErrorKind.API,
+      errorCode: 431,
+      errorText: 'The vm with hostName web-01-test already exists in the network domain: null; network=Test Network',
+    });
     // Another network: the same name is fine (CloudStack does not look beyond the VM's networks).
     const elsewhere = await deploy({ name: 'web-01-test', networkIds: [PROD], startVm: false });
     expect(elsewhere.name).toBe('web-01-test');
@@ -203,7 +214,14 @@ describe('start, stop, destroy: state rules are checked in the job (jobstatus 2,
     ['startVirtualMachine', [], 'due to missing parameter id'],
     ['stopVirtualMachine', [['id', 'no-such-vm']], 'Invalid parameter id value=no-such-vm'],
     ['destroyVirtualMachine', [['id', 'no-such-vm']], 'Invalid parameter id value=no-such-vm'],
-    ['destroyVirtualMachine', [['id', DEMO_APPLIANCE_VM.id], ['volumeids', 'no-such-volume']], 'Invalid parameter volumeids value=no-such-volume'],
+    [
+      'destroyVirtualMachine',
+      [
+        ['id', DEMO_APPLIANCE_VM.id],
+        ['volumeids', 'no-such-volume'],
+      ],
+      'Invalid parameter volumeids value=no-such-volume',
+    ],
   ] as [string, [string, string][], string][])('%s %j: refused before any job (sync 431)', async (command, extra, text) => {
     const answer = await callRaw(cloud.sim, command, extra);
     expect(answer.status).toBe(431);

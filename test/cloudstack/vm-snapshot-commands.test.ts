@@ -37,12 +37,20 @@ describe('createVMSnapshot', () => {
   it('is an async create (id + jobid), Allocated → Creating → Ready, current, named <instance name>_VS_<time>', async () => {
     cloud.sim.setJobLatency(200);
     const seen = new Set<string>();
-    const watching = waitFor(() => {
-      const snapshot = cloud.sim.getState().vmSnapshots[0];
-      if (snapshot) seen.add(snapshot.state);
-      return snapshot?.state === 'Ready';
-    }, { intervalMs: 2 });
-    const answer = await callRaw(cloud.sim, 'createVMSnapshot', [['virtualmachineid', APPLIANCE], ['name', 'before-failover'], ['snapshotmemory', 'true'], ['description', 'kept']]);
+    const watching = waitFor(
+      () => {
+        const snapshot = cloud.sim.getState().vmSnapshots[0];
+        if (snapshot) seen.add(snapshot.state);
+        return snapshot?.state === 'Ready';
+      },
+      { intervalMs: 2 },
+    );
+    const answer = await callRaw(cloud.sim, 'createVMSnapshot', [
+      ['virtualmachineid', APPLIANCE],
+      ['name', 'before-failover'],
+      ['snapshotmemory', 'true'],
+      ['description', 'kept'],
+    ]);
     const submitted = answer.json.createvmsnapshotresponse!;
     expect(Object.keys(submitted).sort()).toEqual(['id', 'jobid']);
     await watching;
@@ -51,10 +59,22 @@ describe('createVMSnapshot', () => {
       const j = await cloud.client.queryAsyncJobResult({ jobId: submitted.jobid as string });
       return j.status === JobStatus.SUCCEEDED && j;
     });
-    expect(job).toMatchObject({ instanceType: 'VmSnapshot', instanceId: submitted.id, cmd: 'org.apache.cloudstack.api.command.user.vmsnapshot.CreateVMSnapshotCmd' });
-    expect(job.result).toMatchObject({ vmsnapshot: { id: submitted.id, displayname: 'before-failover', state: 'Ready', type: 'DiskAndMemory', current: true } });
+    expect(job).toMatchObject({
+      instanceType: 'VmSnapshot',
+      instanceId: submitted.id,
+      cmd: 'org.apache.cloudstack.api.command.user.vmsnapshot.CreateVMSnapshotCmd',
+    });
+    expect(job.result).toMatchObject({
+      vmsnapshot: { id: submitted.id, displayname: 'before-failover', state: 'Ready', type: 'DiskAndMemory', current: true },
+    });
     const [listed] = await cloud.client.listVMSnapshot({ virtualMachineId: APPLIANCE });
-    expect(listed).toMatchObject({ id: submitted.id, displayName: 'before-failover', description: 'kept', virtualMachineId: APPLIANCE, zoneId: cloud.sim.ids.zoneId });
+    expect(listed).toMatchObject({
+      id: submitted.id,
+      displayName: 'before-failover',
+      description: 'kept',
+      virtualMachineId: APPLIANCE,
+      zoneId: cloud.sim.ids.zoneId,
+    });
     expect(listed!.name).toMatch(/^i-2-1-VM_VS_\d{14}$/);
   });
 
@@ -86,7 +106,10 @@ describe('createVMSnapshot', () => {
     it('a VM that is neither Running nor Stopped (431)', async () => {
       const vm = await stoppedVmWithReadyRoot('web-01-test');
       cloud.sim.update((w) => void (w.vms.find((v) => v.id === vm.id)!.state = 'Starting'));
-      await expectSyncRefusal(cloud.client.createVMSnapshot({ virtualMachineId: vm.id }), `Creating Instance Snapshot failed because Instance:${vm.id} is not in Running or Stopped state`);
+      await expectSyncRefusal(
+        cloud.client.createVMSnapshot({ virtualMachineId: vm.id }),
+        `Creating Instance Snapshot failed because Instance:${vm.id} is not in Running or Stopped state`,
+      );
     });
 
     it('a name or description longer than 255 characters (431)', async () => {
@@ -103,7 +126,10 @@ describe('createVMSnapshot', () => {
 
     it('memory of a VM that is not Running (431)', async () => {
       const vm = await stoppedVmWithReadyRoot('web-01-test');
-      await expectSyncRefusal(cloud.client.createVMSnapshot({ virtualMachineId: vm.id, snapshotMemory: true }), 'Can not Snapshot memory when the Instance is not in Running state');
+      await expectSyncRefusal(
+        cloud.client.createVMSnapshot({ virtualMachineId: vm.id, snapshotMemory: true }),
+        'Can not Snapshot memory when the Instance is not in Running state',
+      );
     });
 
     it('a VM without a Ready ROOT — one never started, or mid root swap (530)', async () => {
@@ -115,10 +141,24 @@ describe('createVMSnapshot', () => {
       cloud.sim.setJobLatency(2_000);
       const pending = cloud.client.createVMSnapshot({ virtualMachineId: APPLIANCE }).catch(() => undefined);
       await waitFor(() => cloud.sim.getState().vmSnapshots.length === 1);
-      await expectSyncRefusal(cloud.client.createVMSnapshot({ virtualMachineId: APPLIANCE }), 'There are other active Instance Snapshot tasks on the Instance, please try again later', 530);
+      await expectSyncRefusal(
+        cloud.client.createVMSnapshot({ virtualMachineId: APPLIANCE }),
+        'There are other active Instance Snapshot tasks on the Instance, please try again later',
+        530,
+      );
       cloud.sim.update((w) => {
         w.vmSnapshots = [];
-        w.snapshots.push({ id: 'busy', name: 'busy', volumeid: DISK.volumeId, volumetype: 'DATADISK', state: 'BackingUp', zoneid: cloud.sim.ids.zoneId, intervaltype: 'MANUAL', snapshottype: 'MANUAL', created: '2026-01-01T00:00:00+0000' });
+        w.snapshots.push({
+          id: 'busy',
+          name: 'busy',
+          volumeid: DISK.volumeId,
+          volumetype: 'DATADISK',
+          state: 'BackingUp',
+          zoneid: cloud.sim.ids.zoneId,
+          intervaltype: 'MANUAL',
+          snapshottype: 'MANUAL',
+          created: '2026-01-01T00:00:00+0000',
+        });
       });
       await expectSyncRefusal(
         cloud.client.createVMSnapshot({ virtualMachineId: APPLIANCE }),
@@ -155,7 +195,9 @@ describe('createVMSnapshot', () => {
     cloud.sim.update((w) => void (w.volumes.find((v) => v.id === DEMO_APPLIANCE_VM.rootVolumeId)!.state = 'Snapshotting'));
     const error = await rejectionOf(pending);
     expect(error).toMatchObject({ kind: CloudStackErrorKind.JOB_FAILED, errorCode: 530 });
-    expect(error.errorText).toBe(`Create Instance to Snapshot failed due to Instance: VM instance {"instanceName":"i-2-1-VM","type":"User","uuid":"${APPLIANCE}"} has root disk in Snapshotting state`);
+    expect(error.errorText).toBe(
+      `Create Instance to Snapshot failed due to Instance: VM instance {"instanceName":"i-2-1-VM","type":"User","uuid":"${APPLIANCE}"} has root disk in Snapshotting state`,
+    );
     expect(cloud.sim.getState().vmSnapshots[0]!.state).toBe('Error');
   });
 });
@@ -193,20 +235,31 @@ describe('revertToVMSnapshot (rules checked in the job)', () => {
     const vm = await stoppedVmWithReadyRoot('web-01-test');
     const snapshot = await cloud.client.createVMSnapshot({ virtualMachineId: vm.id });
     cloud.sim.update((w) => void (w.vms.find((v) => v.id === vm.id)!.state = 'Error'));
-    await expectJobFailure(cloud.client.revertToVMSnapshot({ vmSnapshotId: snapshot.id }), 'Instance Snapshot reverting failed because the Instance is not in Running or Stopped state.');
+    await expectJobFailure(
+      cloud.client.revertToVMSnapshot({ vmSnapshotId: snapshot.id }),
+      'Instance Snapshot reverting failed because the Instance is not in Running or Stopped state.',
+    );
     cloud.sim.update((w) => {
       w.vms.find((v) => v.id === vm.id)!.state = 'Stopped';
       w.vmSnapshots.find((s) => s.id === snapshot.id)!.state = 'Error';
     });
-    await expectJobFailure(cloud.client.revertToVMSnapshot({ vmSnapshotId: snapshot.id }), 'Instance Snapshot reverting failed because the Instance Snapshot is not in Created state.');
+    await expectJobFailure(
+      cloud.client.revertToVMSnapshot({ vmSnapshotId: snapshot.id }),
+      'Instance Snapshot reverting failed because the Instance Snapshot is not in Created state.',
+    );
     cloud.sim.update((w) => void (w.vmSnapshots.find((s) => s.id === snapshot.id)!.state = 'Creating'));
-    await expectJobFailure(cloud.client.revertToVMSnapshot({ vmSnapshotId: snapshot.id }), 'There are other active Instance Snapshot tasks on the Instance, please try again later');
+    await expectJobFailure(
+      cloud.client.revertToVMSnapshot({ vmSnapshotId: snapshot.id }),
+      'There are other active Instance Snapshot tasks on the Instance, please try again later',
+    );
   });
 
   it.each(['revertToVMSnapshot', 'deleteVMSnapshot'])('%s: a missing or unknown vmsnapshotid is refused before any job (sync 431)', async (command) => {
     const missing = await callRaw(cloud.sim, command);
     expect(missing.status).toBe(431);
-    expect(missing.json[`${command.toLowerCase()}response`]!.errortext).toBe(`Unable to execute API command ${command.toLowerCase()} due to missing parameter vmsnapshotid`);
+    expect(missing.json[`${command.toLowerCase()}response`]!.errortext).toBe(
+      `Unable to execute API command ${command.toLowerCase()} due to missing parameter vmsnapshotid`,
+    );
     const unknown = await callRaw(cloud.sim, command, [['vmsnapshotid', 'nope']]);
     expect(unknown.status).toBe(431);
     expect(unknown.json[`${command.toLowerCase()}response`]!.errortext).toContain('Invalid parameter vmsnapshotid value=nope');
@@ -214,7 +267,11 @@ describe('revertToVMSnapshot (rules checked in the job)', () => {
   });
 
   it('through the client: an unknown id is a sync API error', async () => {
-    expect(await rejectionOf(cloud.client.revertToVMSnapshot({ vmSnapshotId: 'nope' }))).toMatchObject({ kind: CloudStackErrorKind.API, errorCode: 431, jobId: undefined });
+    expect(await rejectionOf(cloud.client.revertToVMSnapshot({ vmSnapshotId: 'nope' }))).toMatchObject({
+      kind: CloudStackErrorKind.API,
+      errorCode: 431,
+      jobId: undefined,
+    });
   });
 });
 
@@ -237,7 +294,10 @@ describe('deleteVMSnapshot', () => {
       cloud.client.deleteVMSnapshot({ vmSnapshotId: snapshot.id }),
       `Can't delete the Instance Snapshotshot VMSnapshot {"name":"${name}","uuid":"${snapshot.id}"} due to it is not in Created or Error, or Expunging State`,
     );
-    await expectJobFailure(cloud.client.deleteVMSnapshot({ vmSnapshotId: other.id }), 'There are other active Instance Snapshot tasks on the Instance, please try again later');
+    await expectJobFailure(
+      cloud.client.deleteVMSnapshot({ vmSnapshotId: other.id }),
+      'There are other active Instance Snapshot tasks on the Instance, please try again later',
+    );
   });
 
   it('deletes a snapshot in Error', async () => {
@@ -264,9 +324,12 @@ describe('listVMSnapshot', () => {
 });
 
 describe('a VM with VM snapshots: no volume attached or detached (checked in the job), no root swap', () => {
-  it('refuses attach and detach with CloudStack\'s texts; both work again once the VM snapshots are deleted', async () => {
+  it("refuses attach and detach with CloudStack's texts; both work again once the VM snapshots are deleted", async () => {
     const snapshot = await cloud.client.createVMSnapshot({ virtualMachineId: APPLIANCE });
-    await expectJobFailure(cloud.client.detachVolume({ id: DISK.volumeId }), 'Unable to detach volume, please specify an Instance that does not have Instance Snapshots');
+    await expectJobFailure(
+      cloud.client.detachVolume({ id: DISK.volumeId }),
+      'Unable to detach volume, please specify an Instance that does not have Instance Snapshots',
+    );
     await expectJobFailure(
       cloud.client.detachVolume({ virtualMachineId: APPLIANCE, deviceId: DISK.applianceDeviceId }),
       'Unable to detach volume, please specify an Instance that does not have Instance Snapshots',
@@ -287,7 +350,10 @@ describe('a VM with VM snapshots: no volume attached or detached (checked in the
     await cloud.client.createVMSnapshot({ virtualMachineId: vm.id });
     cloud.sim.update((w) => void (w.vmSnapshots[0]!.state = 'Error'));
     const [root] = await cloud.client.listVolumes({ virtualMachineId: vm.id, type: 'ROOT' });
-    await expectJobFailure(cloud.client.detachVolume({ id: root!.id }), 'Unable to detach volume, please specify an Instance that does not have Instance Snapshots');
+    await expectJobFailure(
+      cloud.client.detachVolume({ id: root!.id }),
+      'Unable to detach volume, please specify an Instance that does not have Instance Snapshots',
+    );
     await cloud.client.detachVolume({ id: ANOTHER_DISK.volumeId });
     await expectJobFailure(
       cloud.client.attachVolume({ id: ANOTHER_DISK.volumeId, virtualMachineId: vm.id, deviceId: 1 }),

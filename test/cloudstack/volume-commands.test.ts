@@ -80,7 +80,12 @@ describe('root swap', () => {
     const back = await cloud.client.detachVolume({ virtualMachineId: vm.id, deviceId: 0 });
     expect(back).toMatchObject({ id: WEB_DISK, type: 'DATADISK' });
     const reattached = await cloud.client.attachVolume({ id: WEB_DISK, virtualMachineId: DEMO_APPLIANCE_VM.id, deviceId: WEB.disks[0]!.applianceDeviceId });
-    expect(reattached).toMatchObject({ type: 'DATADISK', deviceId: WEB.disks[0]!.applianceDeviceId, virtualMachineId: DEMO_APPLIANCE_VM.id, vmState: 'Running' });
+    expect(reattached).toMatchObject({
+      type: 'DATADISK',
+      deviceId: WEB.disks[0]!.applianceDeviceId,
+      virtualMachineId: DEMO_APPLIANCE_VM.id,
+      vmState: 'Running',
+    });
   });
 });
 
@@ -96,7 +101,10 @@ describe('attachVolume rules (checked in the job: jobstatus 2)', () => {
     cloud.sim.update((w) => void (w.volumes.find((v) => v.id === WEB_DISK)!.state = 'Destroy'));
     await expectJobFailure(cloud.client.attachVolume({ id: WEB_DISK, virtualMachineId: vm.id }), 'Please specify a volume that is not destroyed.');
     cloud.sim.update((w) => void (w.volumes.find((v) => v.id === WEB_DISK)!.state = 'Creating'));
-    await expectJobFailure(cloud.client.attachVolume({ id: WEB_DISK, virtualMachineId: vm.id }), 'Volume state must be in Allocated, Ready or in Uploaded state');
+    await expectJobFailure(
+      cloud.client.attachVolume({ id: WEB_DISK, virtualMachineId: vm.id }),
+      'Volume state must be in Allocated, Ready or in Uploaded state',
+    );
   });
 
   it('refuses a VM that is neither Running nor Stopped, and a VM in another zone', async () => {
@@ -123,7 +131,11 @@ describe('attachVolume rules (checked in the job: jobstatus 2)', () => {
 
   it('refuses a device id already in use (530) and picks the lowest free one when none is given', async () => {
     await cloud.client.detachVolume({ id: DB_OS });
-    await expectJobFailure(cloud.client.attachVolume({ id: DB_OS, virtualMachineId: DEMO_APPLIANCE_VM.id, deviceId: 1 }), `deviceId 1 is used by vm ${DEMO_APPLIANCE_VM.id}`, 530);
+    await expectJobFailure(
+      cloud.client.attachVolume({ id: DB_OS, virtualMachineId: DEMO_APPLIANCE_VM.id, deviceId: 1 }),
+      `deviceId 1 is used by vm ${DEMO_APPLIANCE_VM.id}`,
+      530,
+    );
     const attached = await cloud.client.attachVolume({ id: DB_OS, virtualMachineId: DEMO_APPLIANCE_VM.id });
     expect(attached.deviceId).toBe(DB.disks[0]!.applianceDeviceId);
   });
@@ -140,7 +152,11 @@ describe('attachVolume rules (checked in the job: jobstatus 2)', () => {
     const lost = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as Error & Record<string, unknown>] : []));
     expect(won).toHaveLength(1);
     const winner = (won[0] as PromiseFulfilledResult<{ vmName?: string }>).value.vmName;
-    expect(lost[0]).toMatchObject({ kind: CloudStackErrorKind.JOB_FAILED, errorCode: 530, errorText: `volume: ${WEB.disks[0]!.volumeName} is already attached to a VM: ${winner}` });
+    expect(lost[0]).toMatchObject({
+      kind: CloudStackErrorKind.JOB_FAILED,
+      errorCode: 530,
+      errorText: `volume: ${WEB.disks[0]!.volumeName} is already attached to a VM: ${winner}`,
+    });
   });
 
   it('validates ids synchronously (431 before any job)', async () => {
@@ -183,8 +199,15 @@ describe('detachVolume rules', () => {
       [['deviceid', '1']],
       [['virtualmachineid', DEMO_APPLIANCE_VM.id]],
       [],
-      [['id', WEB_DISK], ['virtualmachineid', DEMO_APPLIANCE_VM.id], ['deviceid', '1']],
-      [['id', WEB_DISK], ['deviceid', '1']],
+      [
+        ['id', WEB_DISK],
+        ['virtualmachineid', DEMO_APPLIANCE_VM.id],
+        ['deviceid', '1'],
+      ],
+      [
+        ['id', WEB_DISK],
+        ['deviceid', '1'],
+      ],
     ] as [string, string][][]) {
       const job = await rawJob('detachVolume', extra);
       expect(job).toMatchObject({ status: JobStatus.FAILED, resultCode: 431, result: { errorcode: 431, errortext: text } });
@@ -193,7 +216,10 @@ describe('detachVolume rules', () => {
   });
 
   it('fails the job (530) when no volume sits at the device, as findByInstanceAndDeviceId(…).get(0) does', async () => {
-    const job = await rawJob('detachVolume', [['virtualmachineid', DEMO_APPLIANCE_VM.id], ['deviceid', '42']]);
+    const job = await rawJob('detachVolume', [
+      ['virtualmachineid', DEMO_APPLIANCE_VM.id],
+      ['deviceid', '42'],
+    ]);
     expect(job).toMatchObject({ status: JobStatus.FAILED, resultCode: 530, result: { errortext: 'Index 0 out of bounds for length 0' } });
   });
 });
@@ -204,11 +230,40 @@ describe('attach and detach parameters (checked before the job is queued: sync 4
   it.each([
     ['attachVolume', [['id', WEB_DISK]], 'Unable to execute API command attachvolume due to missing parameter virtualmachineid'],
     ['attachVolume', [['virtualmachineid', DEMO_APPLIANCE_VM.id]], 'Unable to execute API command attachvolume due to missing parameter id'],
-    ['attachVolume', [['id', WEB_DISK], ['virtualmachineid', 'no-such-vm']], 'Invalid parameter virtualmachineid value=no-such-vm'],
-    ['attachVolume', [['id', WEB_DISK], ['virtualmachineid', DEMO_APPLIANCE_VM.id], ['deviceid', 'one']], 'Invalid parameter deviceid value=one'],
+    [
+      'attachVolume',
+      [
+        ['id', WEB_DISK],
+        ['virtualmachineid', 'no-such-vm'],
+      ],
+      'Invalid parameter virtualmachineid value=no-such-vm',
+    ],
+    [
+      'attachVolume',
+      [
+        ['id', WEB_DISK],
+        ['virtualmachineid', DEMO_APPLIANCE_VM.id],
+        ['deviceid', 'one'],
+      ],
+      'Invalid parameter deviceid value=one',
+    ],
     ['detachVolume', [['id', 'no-such-volume']], 'Invalid parameter id value=no-such-volume'],
-    ['detachVolume', [['virtualmachineid', 'no-such-vm'], ['deviceid', '1']], 'Invalid parameter virtualmachineid value=no-such-vm'],
-    ['detachVolume', [['virtualmachineid', DEMO_APPLIANCE_VM.id], ['deviceid', '-1']], 'Invalid parameter deviceid value=-1'],
+    [
+      'detachVolume',
+      [
+        ['virtualmachineid', 'no-such-vm'],
+        ['deviceid', '1'],
+      ],
+      'Invalid parameter virtualmachineid value=no-such-vm',
+    ],
+    [
+      'detachVolume',
+      [
+        ['virtualmachineid', DEMO_APPLIANCE_VM.id],
+        ['deviceid', '-1'],
+      ],
+      'Invalid parameter deviceid value=-1',
+    ],
   ] as [string, [string, string][], string][])('%s %j → 431', async (command, extra, text) => {
     const jobs = before();
     const answer = await callRaw(cloud.sim, command, extra);

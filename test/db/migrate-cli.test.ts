@@ -76,10 +76,9 @@ describe('npm run db:migrate (the built CLI, as a child process)', () => {
       stdout: [...APPLIED_LINES, ''].join('\n'),
       stderr: '',
     });
-    const tables = await sql.query<{ TABLE_NAME: string }>(
-      'SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? ORDER BY TABLE_NAME',
-      [db.name],
-    );
+    const tables = await sql.query<{ TABLE_NAME: string }>('SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? ORDER BY TABLE_NAME', [
+      db.name,
+    ]);
     expect(tables.map((row) => row.TABLE_NAME).sort()).toEqual(MIGRATED_TABLES);
 
     const second = await runCli({ DATABASE_URL: db.url });
@@ -120,10 +119,9 @@ describe('npm run db:migrate (the built CLI, as a child process)', () => {
       const run = await runCli({ DATABASE_URL: databaseUrl(TEST_MARIADB_URL, name) });
       expect(run.code).toBe(0);
       expect(run.stdout.trimEnd().split('\n')).toEqual(APPLIED_LINES);
-      const tables = await sql.query<{ TABLE_NAME: string }>(
-        'SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? ORDER BY TABLE_NAME',
-        [name],
-      );
+      const tables = await sql.query<{ TABLE_NAME: string }>('SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? ORDER BY TABLE_NAME', [
+        name,
+      ]);
       expect(tables.map((row) => row.TABLE_NAME).sort()).toEqual(MIGRATED_TABLES);
     } finally {
       await sql.query(`DROP DATABASE IF EXISTS \`${name}\``);

@@ -107,7 +107,9 @@ describe('adopting an existing appliance database', () => {
 
   test('an older appliance whose vm_disks also lacks its three indexes converges too', async () => {
     const db = await databaseWith('adopt_noidx', preExtensionApplianceDdl({ withoutVmDiskIndexes: true }), APPLIANCE_ROWS);
-    const indexes = await sql.query(`SELECT DISTINCT INDEX_NAME FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = 'vm_disks'`, [db.name]);
+    const indexes = await sql.query(`SELECT DISTINCT INDEX_NAME FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = 'vm_disks'`, [
+      db.name,
+    ]);
     expect(indexes).toEqual([{ INDEX_NAME: 'PRIMARY' }]);
 
     await migrate(db.url);

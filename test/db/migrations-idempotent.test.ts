@@ -33,10 +33,9 @@ describe('migrations: idempotence, seed examples, down()', () => {
   }
 
   async function tablesOf(database: string): Promise<string[]> {
-    const rows = await sql.query<{ TABLE_NAME: string }>(
-      'SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? ORDER BY TABLE_NAME',
-      [database],
-    );
+    const rows = await sql.query<{ TABLE_NAME: string }>('SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? ORDER BY TABLE_NAME', [
+      database,
+    ]);
     return rows.map((row) => row.TABLE_NAME).sort(); // JS order, as the expectations are built (not the collation's)
   }
 
@@ -114,13 +113,7 @@ describe('migrations: idempotence, seed examples, down()', () => {
     const db = await freshDatabase('idem_examples');
     await migrate(db.url);
     const examples = seedExampleInserts();
-    expect(examples.map((insert) => insert.table)).toEqual([
-      'failover_jobs',
-      'failover_jobs',
-      'network_mappings',
-      'network_mappings',
-      'vm_disks',
-    ]);
+    expect(examples.map((insert) => insert.table)).toEqual(['failover_jobs', 'failover_jobs', 'network_mappings', 'network_mappings', 'vm_disks']);
     const session = await openSql(db.url);
     try {
       for (const insert of examples) await session.query(insert.sql);
@@ -167,7 +160,9 @@ describe('migrations: idempotence, seed examples, down()', () => {
     try {
       expect(await migrateUp(orm)).toEqual(ALL_MIGRATIONS);
       const migrated = await describeSchema(sql, db.name, SCHEMA_TABLES);
-      await sql.query(`INSERT INTO \`${db.name}\`.replication_jobs (id, source_vm_id, source_vm_name, source_vm_path, vcenter_host, datacenter) VALUES ('j1', 'vm', 'n', '/p', 'vc', 'dc')`);
+      await sql.query(
+        `INSERT INTO \`${db.name}\`.replication_jobs (id, source_vm_id, source_vm_name, source_vm_path, vcenter_host, datacenter) VALUES ('j1', 'vm', 'n', '/p', 'vc', 'dc')`,
+      );
 
       const reverted = await orm.migrator.down({ to: 0 });
       expect(reverted.map((migration) => migration.name)).toEqual([
@@ -214,7 +209,9 @@ describe('migrations: idempotence, seed examples, down()', () => {
       expect((await orm.migrator.down()).map((m) => m.name)).toEqual(['Migration005NetworkMappingsUniquePerKind']);
       // 004: the example disk holds a VM spec.
       await expect(orm.migrator.down()).rejects.toThrow(/Migration004VmDiskSpec\.down: 1 vm_disks row\(s\) hold VM specifications/);
-      await sql.query(`UPDATE \`${db.name}\`.vm_disks SET cpu_count = 0, memory_mb = 0, os_type = '', display_name = '', power_state = '', network_config = NULL`);
+      await sql.query(
+        `UPDATE \`${db.name}\`.vm_disks SET cpu_count = 0, memory_mb = 0, os_type = '', display_name = '', power_state = '', network_config = NULL`,
+      );
       expect((await orm.migrator.down()).map((m) => m.name)).toEqual(['Migration004VmDiskSpec']);
       // 003 and 002: their tables hold rows.
       await expect(orm.migrator.down()).rejects.toThrow(/network_mappings holds 1 row/);

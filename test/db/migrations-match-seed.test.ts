@@ -10,9 +10,7 @@ import { describeSchema, migrate, readSeedSql, SEED_TABLES, type SchemaDescripti
 
 /** The one intended difference: the seed's 2-column unique index, widened to 3 columns under the same name. */
 function withMigration005(seed: SchemaDescription): SchemaDescription {
-  const third = seed.indexes.find(
-    (row) => row.TABLE_NAME === 'network_mappings' && row.INDEX_NAME === 'idx_network_mappings_unique' && row.SEQ_IN_INDEX === 2,
-  );
+  const third = seed.indexes.find((row) => row.TABLE_NAME === 'network_mappings' && row.INDEX_NAME === 'idx_network_mappings_unique' && row.SEQ_IN_INDEX === 2);
   if (!third) throw new Error('the seed has no 2-column idx_network_mappings_unique');
   const added = { ...third, SEQ_IN_INDEX: 3, COLUMN_NAME: 'is_test_network', NULLABLE: 'YES' };
   const indexes = [...seed.indexes];
@@ -93,9 +91,9 @@ for (const charset of [undefined, 'latin1']) {
       const seedKeys = new Set(seed.indexes.map(key));
       const migratedKeys = new Set(migrated.indexes.map(key));
       expect(seed.indexes.filter((row) => !migratedKeys.has(key(row)))).toEqual([]);
-      expect(migrated.indexes.filter((row) => !seedKeys.has(key(row))).map((row) => [row.TABLE_NAME, row.INDEX_NAME, row.SEQ_IN_INDEX, row.COLUMN_NAME])).toEqual([
-        ['network_mappings', 'idx_network_mappings_unique', 3, 'is_test_network'],
-      ]);
+      expect(
+        migrated.indexes.filter((row) => !seedKeys.has(key(row))).map((row) => [row.TABLE_NAME, row.INDEX_NAME, row.SEQ_IN_INDEX, row.COLUMN_NAME]),
+      ).toEqual([['network_mappings', 'idx_network_mappings_unique', 3, 'is_test_network']]);
     });
 
     test('the job_id(255) prefix index of vm_disks is reproduced', () => {

@@ -39,9 +39,7 @@ export const SPEC_COLUMN_DEFAULTS: Record<string, unknown> = {
 
 function requireFile(path: string, what: string, variable: string): string {
   if (!existsSync(path)) {
-    throw new Error(
-      `${what} is missing: not found at ${path}. The tests read it from ../shared/seed/ beside the repository; set ${variable} to its path`,
-    );
+    throw new Error(`${what} is missing: not found at ${path}. The tests read it from ../shared/seed/ beside the repository; set ${variable} to its path`);
   }
   return readFileSync(path, 'utf8');
 }

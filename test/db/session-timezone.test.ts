@@ -22,7 +22,9 @@ describe('MariaDB sessions run in UTC', () => {
     const writer = await openSql(db.config.url);
     try {
       await writer.query("SET time_zone = '+09:00'");
-      await writer.query("INSERT INTO replication_jobs (id, source_vm_id, source_vm_name, source_vm_path, vcenter_host, datacenter) VALUES ('tz-1', 'vm', 'vm', '/p', 'vc', 'dc')");
+      await writer.query(
+        "INSERT INTO replication_jobs (id, source_vm_id, source_vm_name, source_vm_path, vcenter_host, datacenter) VALUES ('tz-1', 'vm', 'vm', '/p', 'vc', 'dc')",
+      );
     } finally {
       await writer.close();
     }

@@ -67,7 +67,9 @@ describe('the embedded default runs failovers (SQLite + in-process simulator, ch
     const { failoverJob: cleaned } = await gqlData(service.url, JOB, { jobId: test.jobId });
     expect(cleaned.status).toBe('CLEANED_UP');
     // The VM is free again: readiness for a new test failover passes (cloud checks included).
-    const { vmReadiness } = await gqlData(service.url, `query ($vmId: String!) { vmReadiness(vmId: $vmId, type: TEST) { ready checks { name passed } } }`, { vmId: DB.vmId });
+    const { vmReadiness } = await gqlData(service.url, `query ($vmId: String!) { vmReadiness(vmId: $vmId, type: TEST) { ready checks { name passed } } }`, {
+      vmId: DB.vmId,
+    });
     expect(vmReadiness.ready).toBe(true);
     expect(vmReadiness.checks.map((c: { name: string }) => c.name)).toContain('cloud_volumes_ready');
   });

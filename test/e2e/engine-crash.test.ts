@@ -59,7 +59,12 @@ const UNWIND_COMMAND: Record<UnwindStep, string> = {
 };
 
 /** Polls `probe` every `intervalMs` until it returns something truthy. */
-async function waitFor<T>(what: string, probe: () => T | undefined | null | false | Promise<T | undefined | null | false>, timeoutMs = 20_000, intervalMs = 5): Promise<T> {
+async function waitFor<T>(
+  what: string,
+  probe: () => T | undefined | null | false | Promise<T | undefined | null | false>,
+  timeoutMs = 20_000,
+  intervalMs = 5,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();
@@ -147,7 +152,11 @@ async function expectFailoverOutcome(orm: MikroORM, sim: Simulator, url: string,
   // Every replicated volume on the new VM, root at device 0, data disks after it, each attached by one call.
   const attached = state.volumes.filter((v) => !v.removed && v.virtualmachineid === job.destinationVmId).sort((a, b) => a.deviceid! - b.deviceid!);
   expect(attached.map((v) => [v.id, v.deviceid])).toEqual(vm.disks.map((d, i) => [d.volumeId, i]));
-  expect(succeeded(fresh.jobs, 'attachVolume').map((j) => j.jobinstanceid).sort()).toEqual(vm.disks.map((d) => d.volumeId).sort());
+  expect(
+    succeeded(fresh.jobs, 'attachVolume')
+      .map((j) => j.jobinstanceid)
+      .sort(),
+  ).toEqual(vm.disks.map((d) => d.volumeId).sort());
   // The template's ROOT volume of the deployed VM did not survive the swap.
   expect(state.volumes.filter((v) => !v.removed && v.name === `ROOT-${vmName}`)).toEqual([]);
   expect(fresh.volumes.filter((v) => !v.removed)).toEqual([]);
@@ -223,7 +232,9 @@ describe('the engine killed with SIGKILL (a child process) and restarted, on Mar
       'SELECT j.status, e.flow, e.phase, e.step FROM failover_jobs j JOIN failover_executions e ON e.job_id = j.job_id WHERE j.job_id = ?',
       [jobId],
     );
-    const running = newSince(sim.getState({ jobs: true }), mark).jobs.filter((j) => j.jobstatus === 0).map((j) => j.command);
+    const running = newSince(sim.getState({ jobs: true }), mark)
+      .jobs.filter((j) => j.jobstatus === 0)
+      .map((j) => j.command);
     return `${row!.status} (${row!.flow}/${row!.phase} step ${row!.step}; cloud jobs in flight: ${running.join(', ') || 'none'})`;
   }
 
@@ -236,7 +247,9 @@ describe('the engine killed with SIGKILL (a child process) and restarted, on Mar
     const mark = markCloud(sim);
     const after = await latestSequence(db.orm.em.fork());
     const stream = subscribe(first, { vmId: vm.vmId, afterSequence: after });
-    const started = await gqlData<Record<string, { jobId: string; status: string }>>(first.url, kind === 'test' ? START_TEST : START_LIVE, { input: { vmId: vm.vmId } });
+    const started = await gqlData<Record<string, { jobId: string; status: string }>>(first.url, kind === 'test' ? START_TEST : START_LIVE, {
+      input: { vmId: vm.vmId },
+    });
     const { jobId, status } = Object.values(started)[0]!;
     expect(status).toBe('PENDING');
     await killAt(stream);
@@ -276,8 +289,11 @@ describe('the engine killed with SIGKILL (a child process) and restarted, on Mar
       // The unwind steps share one status, and only the steps that report progress publish events
       // carrying their name (stop_vm and destroy_vm publish none): the kill comes with the first
       // event of the step, or as soon as its cloud call is in flight, whichever is first.
-      await waitFor(`${step} under way`, () =>
-        stream.events.some((e) => e.step === step) || newSince(sim.getState({ jobs: true }), unwindMark).jobs.some((j) => j.command === UNWIND_COMMAND[step] && j.jobstatus === 0),
+      await waitFor(
+        `${step} under way`,
+        () =>
+          stream.events.some((e) => e.step === step) ||
+          newSince(sim.getState({ jobs: true }), unwindMark).jobs.some((j) => j.command === UNWIND_COMMAND[step] && j.jobstatus === 0),
       );
       await kill(first);
       landed = await landing(jobId, unwindMark);
@@ -287,7 +303,9 @@ describe('the engine killed with SIGKILL (a child process) and restarted, on Mar
     const lastSeen = stream.events.at(-1)?.sequence ?? after;
     const resumed = step ? subscribe(child, { jobId, afterSequence: lastSeen }) : stream;
     const end = await resumed.until((e) => e.status === done || (e.status === 'COMPLETED' && e.previousStatus === running));
-    const events = step ? [...stream.events, ...resumed.events.filter((e) => e.sequence <= end.sequence)] : stream.events.filter((e) => e.sequence <= end.sequence);
+    const events = step
+      ? [...stream.events, ...resumed.events.filter((e) => e.sequence <= end.sequence)]
+      : stream.events.filter((e) => e.sequence <= end.sequence);
     await expectCompleteStream(db.orm, jobId, after, events);
     expect(transitions(events)).toEqual([running, done]);
     const { failoverJob } = await gqlData<{ failoverJob: Record<string, any> }>(child.url, JOB, { jobId });
@@ -310,7 +328,11 @@ describe('the engine killed with SIGKILL (a child process) and restarted, on Mar
   const cases = FAILOVER_STATUSES.flatMap((status) => [
     { status, offsetMs: 0 },
     { status, offsetMs: JOB_LATENCY_MS / 2 },
-  ]).map((c, i) => ({ ...c, cleanupKill: UNWIND_STEPS[i] ?? null, cleanup: UNWIND_STEPS[i] ? `its cleanup killed at ${UNWIND_STEPS[i]}` : 'its cleanup not killed' }));
+  ]).map((c, i) => ({
+    ...c,
+    cleanupKill: UNWIND_STEPS[i] ?? null,
+    cleanup: UNWIND_STEPS[i] ? `its cleanup killed at ${UNWIND_STEPS[i]}` : 'its cleanup not killed',
+  }));
 
   it.each(cases)('test failover of db-01 killed at $status +$offsetMs ms, then $cleanup', async ({ status, offsetMs, cleanupKill }) => {
     // Validation makes only quick reads: slowed down (its network lookups), it lasts long enough for both kills to land in it.
@@ -335,15 +357,20 @@ describe('the engine killed with SIGKILL (a child process) and restarted, on Mar
     const slowMs = 6_000;
     sim.setJobLatency(slowMs);
     try {
-      const { jobId, mark, job, landed, lastSequence } = await failoverKilled(DB, 'test', async () => {
-        await waitFor('a snapshot in the making', () => sim.getState().snapshots.some((s) => !s.removed && s.state === 'Creating'));
-        sim.setJobLatency(JOB_LATENCY_MS); // the calls from here on are quick; the snapshot in the making keeps its pace
-        // Its volume is Ready again while it backs up: a second createSnapshot would be accepted now.
-        await waitFor('the snapshot backing up', () => sim.getState().snapshots.some((s) => !s.removed && s.state === 'BackingUp'), slowMs, 20);
-      }, () => {
-        // Right after the restart the snapshot is still in the making (else this test proves nothing).
-        expect(sim.getState().snapshots.filter((s) => !s.removed && s.state === 'BackingUp')).toHaveLength(1);
-      });
+      const { jobId, mark, job, landed, lastSequence } = await failoverKilled(
+        DB,
+        'test',
+        async () => {
+          await waitFor('a snapshot in the making', () => sim.getState().snapshots.some((s) => !s.removed && s.state === 'Creating'));
+          sim.setJobLatency(JOB_LATENCY_MS); // the calls from here on are quick; the snapshot in the making keeps its pace
+          // Its volume is Ready again while it backs up: a second createSnapshot would be accepted now.
+          await waitFor('the snapshot backing up', () => sim.getState().snapshots.some((s) => !s.removed && s.state === 'BackingUp'), slowMs, 20);
+        },
+        () => {
+          // Right after the restart the snapshot is still in the making (else this test proves nothing).
+          expect(sim.getState().snapshots.filter((s) => !s.removed && s.state === 'BackingUp')).toHaveLength(1);
+        },
+      );
       landings.push(`failover killed with a snapshot backing up: landed in ${landed}; ended ${job.status}`);
       expect(job.status).toBe('COMPLETED');
       await unwindKilled(jobId, mark, lastSequence, CLEANUP, null, ['CLEANUP', 'CLEANED_UP']);
@@ -367,7 +394,9 @@ describe('the engine killed with SIGKILL (a child process) and restarted, on Mar
     const mark = markCloud(sim);
     const after = await latestSequence(db.orm.em.fork());
     const stream = subscribe(first, { vmId: WEB.vmId, afterSequence: after });
-    const { startTestFailover } = await gqlData<{ startTestFailover: { jobId: string } }>(first.url, START_TEST, { input: { vmId: WEB.vmId, autoCleanupAfterMinutes: 1 } });
+    const { startTestFailover } = await gqlData<{ startTestFailover: { jobId: string } }>(first.url, START_TEST, {
+      input: { vmId: WEB.vmId, autoCleanupAfterMinutes: 1 },
+    });
     const { jobId } = startTestFailover;
     const completed = await stream.until((e) => e.status === 'COMPLETED');
     expect(completed.message).toContain('automatic cleanup in 1 min');
@@ -394,7 +423,10 @@ describe('the engine killed with SIGKILL (a child process) and restarted, on Mar
     expect(Date.parse(cleanup.occurredAt)).toBeGreaterThanOrEqual(due);
     expect(cleanup.message).toContain('automatic cleanup');
     expect(transitions(resumed.events.filter((e) => e.sequence <= done.sequence))).toEqual(['CLEANUP', 'CLEANED_UP']);
-    await expectCompleteStream(db.orm, jobId, after, [...stream.events.filter((e) => e.sequence <= completed.sequence), ...resumed.events.filter((e) => e.sequence <= done.sequence)]);
+    await expectCompleteStream(db.orm, jobId, after, [
+      ...stream.events.filter((e) => e.sequence <= completed.sequence),
+      ...resumed.events.filter((e) => e.sequence <= done.sequence),
+    ]);
     expect(cloudView(sim.getState())).toEqual(mark.view);
     const { failoverJob: ended } = await gqlData<{ failoverJob: Record<string, any> }>(second.url, JOB, { jobId });
     expect(ended).toMatchObject({ status: 'CLEANED_UP', autoCleanupAt: null });
@@ -442,7 +474,13 @@ describe('leases and automatic cleanup, in-process on MariaDB', () => {
   /** The job's stored events, with the statuses as the API spells them. */
   async function storedEvents(jobId: string): Promise<EventRecord[]> {
     const events = await readEvents(api.orm.em.fork(), { after: 0, filter: { jobId } });
-    return events.map((e) => ({ ...e, type: e.jobType.toUpperCase() as EventRecord['type'], status: e.status.toUpperCase(), previousStatus: e.previousStatus?.toUpperCase() ?? null, occurredAt: e.occurredAt.toISOString() }));
+    return events.map((e) => ({
+      ...e,
+      type: e.jobType.toUpperCase() as EventRecord['type'],
+      status: e.status.toUpperCase(),
+      previousStatus: e.previousStatus?.toUpperCase() ?? null,
+      occurredAt: e.occurredAt.toISOString(),
+    }));
   }
 
   it('two engines on one database never run one job at once: every job runs once', async () => {
@@ -517,15 +555,20 @@ describe('leases and automatic cleanup, in-process on MariaDB', () => {
 
     // Both live engines scan every 100 ms meanwhile; the job stays with the ghost until it expires.
     const owners: { at: number; owner: string | null }[] = [];
-    const claimed = await waitFor('the lease taken over', async () => {
-      const [row] = await sql<{ lease_owner: string | null; status: string }>(
-        api.orm,
-        'SELECT e.lease_owner, j.status FROM failover_executions e JOIN failover_jobs j ON j.job_id = e.job_id WHERE e.job_id = ?',
-        [jobId],
-      );
-      owners.push({ at: Date.now(), owner: row!.lease_owner });
-      return row!.lease_owner !== 'ghost' ? row! : undefined;
-    }, 10_000, 20);
+    const claimed = await waitFor(
+      'the lease taken over',
+      async () => {
+        const [row] = await sql<{ lease_owner: string | null; status: string }>(
+          api.orm,
+          'SELECT e.lease_owner, j.status FROM failover_executions e JOIN failover_jobs j ON j.job_id = e.job_id WHERE e.job_id = ?',
+          [jobId],
+        );
+        owners.push({ at: Date.now(), owner: row!.lease_owner });
+        return row!.lease_owner !== 'ghost' ? row! : undefined;
+      },
+      10_000,
+      20,
+    );
     const before = owners.filter((o) => o.at < expires - 50);
     expect(before.length).toBeGreaterThan(20);
     expect(before.every((o) => o.owner === 'ghost')).toBe(true);
@@ -556,11 +599,16 @@ describe('leases and automatic cleanup, in-process on MariaDB', () => {
     const due = Date.now() + 1_500;
     await sql(api.orm, 'UPDATE failover_executions SET auto_cleanup_at = ? WHERE job_id = ?', [due, job.jobId]);
     const seen: { at: number; status: string }[] = [];
-    await waitFor('the automatic cleanup', async () => {
-      const status = await statusOf(job.jobId);
-      seen.push({ at: Date.now(), status });
-      return status !== 'completed';
-    }, 10_000, 20);
+    await waitFor(
+      'the automatic cleanup',
+      async () => {
+        const status = await statusOf(job.jobId);
+        seen.push({ at: Date.now(), status });
+        return status !== 'completed';
+      },
+      10_000,
+      20,
+    );
     // Through ten engine scans and more (every 100 ms), the job stayed completed until due.
     const early = seen.filter((s) => s.at < due - 50);
     expect(early.at(-1)!.at - early[0]!.at).toBeGreaterThan(10 * FAST_ENGINE.scanIntervalMs);

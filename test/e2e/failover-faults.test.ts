@@ -236,7 +236,13 @@ describe('fault injection on MariaDB', () => {
       const snapshots = api.sim.getState().snapshots.filter((s) => !s.removed && s.name?.startsWith(job.jobId));
       expect(snapshots).toHaveLength(2);
 
-      const fault = api.sim.faults.add({ command: 'revertSnapshot', kind: 'jobFailure', count: 1, errorCode: 431, errorText: 'INJECTED-cleanup: revert refused' });
+      const fault = api.sim.faults.add({
+        command: 'revertSnapshot',
+        kind: 'jobFailure',
+        count: 1,
+        errorCode: 431,
+        errorText: 'INJECTED-cleanup: revert refused',
+      });
       const failed = await unwind(job.jobId, CLEANUP, 'COMPLETED');
       expect(fault.fired).toBe(1);
       expect(transitions(failed.events)).toEqual(['CLEANUP', 'COMPLETED']);

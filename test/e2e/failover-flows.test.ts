@@ -3,7 +3,19 @@ import { DEMO_APPLIANCE_VM, DEMO_NETWORKS, DEMO_VMS, type DemoVm } from '../../s
 import { FailoverLedgerEntry, LedgerState } from '../../src/entities/index.js';
 import { latestSequence } from '../../src/events/event-store.js';
 import { gqlData, wsClient } from '../helpers/graphql.js';
-import { CLEANUP, cloudView, isSettled, JOB, REVERT, START_LIVE, START_TEST, startFailoverApi, subscribeEvents, transitions, type FailoverHarness } from '../helpers/failover.js';
+import {
+  CLEANUP,
+  cloudView,
+  isSettled,
+  JOB,
+  REVERT,
+  START_LIVE,
+  START_TEST,
+  startFailoverApi,
+  subscribeEvents,
+  transitions,
+  type FailoverHarness,
+} from '../helpers/failover.js';
 
 /**
  * Done-when 1–3: test failover then cleanup, live failover then revert, for a one-disk one-network
@@ -12,8 +24,7 @@ import { CLEANUP, cloudView, isSettled, JOB, REVERT, START_LIVE, START_TEST, sta
  */
 
 const [WEB, DB] = DEMO_VMS as [DemoVm, DemoVm];
-const networkId = (vm: DemoVm, isTest: boolean) =>
-  vm.mappings.map((m) => (isTest ? m.testNetworkId : m.productionNetworkId)!);
+const networkId = (vm: DemoVm, isTest: boolean) => vm.mappings.map((m) => (isTest ? m.testNetworkId : m.productionNetworkId)!);
 
 const FAILOVER_TRANSITIONS = ['PENDING', 'VALIDATING', 'SNAPSHOTTING', 'CREATING_VM', 'SWITCHING_VOLUME', 'POWERING_ON', 'COMPLETED'];
 

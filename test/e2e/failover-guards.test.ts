@@ -33,10 +33,13 @@ describe('failover guards (MariaDB, simulator over HTTP)', () => {
 
   const job = async (jobId: string) => (await gqlData<{ failoverJob: Job }>(api.url, JOB, { jobId })).failoverJob;
   const settled = (jobId: string, status: string) =>
-    waitFor(async () => {
-      const current = await job(jobId);
-      return current.status === status ? current : undefined;
-    }, { timeoutMs: 30_000, intervalMs: 20 });
+    waitFor(
+      async () => {
+        const current = await job(jobId);
+        return current.status === status ? current : undefined;
+      },
+      { timeoutMs: 30_000, intervalMs: 20 },
+    );
 
   it('a VM that already carries the host name on a job network is neither adopted nor destroyed by the rollback', async () => {
     const { ids } = api.sim;
@@ -67,15 +70,20 @@ describe('failover guards (MariaDB, simulator over HTTP)', () => {
 
   it('an automatic cleanup that fails is scheduled again, and succeeds when its time comes', async () => {
     const before = cloudView(api.sim.getState());
-    const { startTestFailover: started } = await gqlData<{ startTestFailover: Job }>(api.url, START_TEST, { input: { vmId: WEB.vmId, autoCleanupAfterMinutes: 1 } });
+    const { startTestFailover: started } = await gqlData<{ startTestFailover: Job }>(api.url, START_TEST, {
+      input: { vmId: WEB.vmId, autoCleanupAfterMinutes: 1 },
+    });
     await settled(started.jobId, 'COMPLETED');
     // The cleanup's revert is refused once; then its time is made due (the stored time is the seam).
     api.sim.faults.add({ command: 'revertSnapshot', kind: 'jobFailure', errorCode: 431, errorText: 'revert refused for the test' });
     await api.orm.em.fork().nativeUpdate(FailoverExecution, { jobId: started.jobId }, { autoCleanupAt: Date.now() });
-    const failedOnce = await waitFor(async () => {
-      const current = await job(started.jobId);
-      return current.status === 'COMPLETED' && current.errorMessage ? current : undefined;
-    }, { timeoutMs: 30_000, intervalMs: 20 });
+    const failedOnce = await waitFor(
+      async () => {
+        const current = await job(started.jobId);
+        return current.status === 'COMPLETED' && current.errorMessage ? current : undefined;
+      },
+      { timeoutMs: 30_000, intervalMs: 20 },
+    );
     expect(failedOnce.errorMessage).toMatch(/cleanup failed at revert_volumes: .*revert refused for the test.*automatic cleanup retries at/);
     const retryAt = Date.parse(failedOnce.autoCleanupAt!);
     expect(retryAt - Date.now()).toBeGreaterThan(4 * 60_000);
@@ -120,10 +128,13 @@ describe('failover guards (MariaDB, simulator over HTTP)', () => {
     await settled(started.jobId, 'COMPLETED');
     api.sim.faults.add({ command: 'revertSnapshot', kind: 'jobFailure', errorCode: 431, errorText: 'refused' });
     await gqlData(api.url, CLEANUP, { jobId: started.jobId });
-    const failed = await waitFor(async () => {
-      const current = await job(started.jobId);
-      return current.status === 'COMPLETED' && current.errorMessage ? current : undefined;
-    }, { timeoutMs: 30_000, intervalMs: 20 });
+    const failed = await waitFor(
+      async () => {
+        const current = await job(started.jobId);
+        return current.status === 'COMPLETED' && current.errorMessage ? current : undefined;
+      },
+      { timeoutMs: 30_000, intervalMs: 20 },
+    );
     expect(failed.autoCleanupAt).toBeNull();
     expect(failed.errorMessage).toMatch(/run cleanupTestFailover again to resume$/);
     await gqlData(api.url, CLEANUP, { jobId: started.jobId });

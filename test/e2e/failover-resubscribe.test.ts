@@ -39,7 +39,9 @@ describe('resubscribing with afterSequence (MariaDB)', () => {
         await subscribeEvents(watcher, { jobId: job.jobId, afterSequence: last }).until(isSettled);
         await watcher.dispose();
       }
-      const status = (await gqlData<{ failoverJob: { active: boolean } }>(api.url, `query ($j: String!) { failoverJob(jobId: $j) { active } }`, { j: job.jobId })).failoverJob;
+      const status = (
+        await gqlData<{ failoverJob: { active: boolean } }>(api.url, `query ($j: String!) { failoverJob(jobId: $j) { active } }`, { j: job.jobId })
+      ).failoverJob;
       expect(status.active).toBe(when === 'while the job still runs');
       const second = wsClient(api.wsUrl);
       const after = subscribeEvents(second, { jobId: job.jobId, afterSequence: last });

@@ -47,7 +47,10 @@ describe('cloud readiness checks in vmReadiness (MariaDB, simulator over HTTP)',
   });
 
   it('the dashboard page runs the database checks only (no cloud call per VM)', async () => {
-    const listCalls = () => Object.entries(api.sim.faults.calls()).filter(([command]) => command.toLowerCase().startsWith('list')).reduce((n, [, c]) => n + c, 0);
+    const listCalls = () =>
+      Object.entries(api.sim.faults.calls())
+        .filter(([command]) => command.toLowerCase().startsWith('list'))
+        .reduce((n, [, c]) => n + c, 0);
     const before = listCalls();
     const page = await gqlData<{ virtualMachines: { edges: { node: { readiness: { checks: { kind: string }[] } } }[] } }>(
       api.url,

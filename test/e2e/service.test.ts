@@ -44,14 +44,26 @@ describe('the embedded default (npm start with no configuration)', () => {
       'No test network mapping for "VM Network", "Legacy Network" (needed for a test failover)',
       'Replication job job-20261124-080000 is still running',
     ]);
-    const twoDisks = await gqlData(service.url, `{ virtualMachines(first: 10, filter: { search: "db-01" }) { edges { node { disks { unitNumber } spec { networks { name } } } } } }`);
-    expect(twoDisks.virtualMachines.edges[0].node).toEqual({ disks: [{ unitNumber: 0 }, { unitNumber: 1 }], spec: { networks: [{ name: 'VM Network' }, { name: 'Backend Network' }] } });
+    const twoDisks = await gqlData(
+      service.url,
+      `{ virtualMachines(first: 10, filter: { search: "db-01" }) { edges { node { disks { unitNumber } spec { networks { name } } } } } }`,
+    );
+    expect(twoDisks.virtualMachines.edges[0].node).toEqual({
+      disks: [{ unitNumber: 0 }, { unitNumber: 1 }],
+      spec: { networks: [{ name: 'VM Network' }, { name: 'Backend Network' }] },
+    });
 
     // A change survives a restart, and the demo data is not seeded twice.
-    await gqlData(service.url, `mutation { deleteNetworkMapping(input: { vmId: "4205a841-0265-f4bd-39a6-39fd92196f53", sourceNetworkName: "VM Network", isTestNetwork: true }) { id } }`);
+    await gqlData(
+      service.url,
+      `mutation { deleteNetworkMapping(input: { vmId: "4205a841-0265-f4bd-39a6-39fd92196f53", sourceNetworkName: "VM Network", isTestNetwork: true }) { id } }`,
+    );
     expect(await service.stop()).toBe(0);
     const again = await started({ DATA_DIR: dataDir });
-    const after = await gqlData(again.url, `{ virtualMachines { totalCount } networkMappings(vmId: "4205a841-0265-f4bd-39a6-39fd92196f53") { isTestNetwork } }`);
+    const after = await gqlData(
+      again.url,
+      `{ virtualMachines { totalCount } networkMappings(vmId: "4205a841-0265-f4bd-39a6-39fd92196f53") { isTestNetwork } }`,
+    );
     expect(after).toEqual({ virtualMachines: { totalCount: 3 }, networkMappings: [{ isTestNetwork: false }] });
   });
 
@@ -95,7 +107,9 @@ describe('graceful shutdown on SIGTERM', () => {
     let response = '';
     socket.on('data', (chunk) => (response += chunk.toString()));
     const responded = new Promise<void>((ok) => socket.once('end', () => ok()));
-    socket.write(`POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body.slice(0, 10)}`);
+    socket.write(
+      `POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body.slice(0, 10)}`,
+    );
 
     const client = wsClient(service.url.replace('http', 'ws'), { lazy: false });
     const closed = new Promise<number>((ok) => client.on('closed', (event) => ok((event as { code: number }).code)));
@@ -136,7 +150,11 @@ describe('configuration errors stop start-up with one line naming the variable',
   });
 
   it('a database that cannot be reached exits 1 with one line and no password', async () => {
-    const { code, output, stderr } = await runFailingService({ DATABASE_URL: 'mariadb://root:hunter2@127.0.0.1:1/nowhere', CLOUDSTACK_SIMULATOR: 'true', DATA_DIR: tempDir() });
+    const { code, output, stderr } = await runFailingService({
+      DATABASE_URL: 'mariadb://root:hunter2@127.0.0.1:1/nowhere',
+      CLOUDSTACK_SIMULATOR: 'true',
+      DATA_DIR: tempDir(),
+    });
     expect(code).toBe(1);
     expect(stderr.trim().split('\n')).toHaveLength(1);
     expect(stderr).toMatch(/^failover-api: failed to start: /);

@@ -121,7 +121,11 @@ export async function sendRaw(
  * (and the job latency to `jobLatencyMs`) before each unless `reset` is false, closed after all.
  * The returned object is filled in by the `beforeAll` hook.
  */
-export function useCloud({ reset = true, jobLatencyMs = 20, ...options }: { reset?: boolean; jobLatencyMs?: number } & Parameters<typeof startCloud>[1] = {}): Cloud {
+export function useCloud({
+  reset = true,
+  jobLatencyMs = 20,
+  ...options
+}: { reset?: boolean; jobLatencyMs?: number } & Parameters<typeof startCloud>[1] = {}): Cloud {
   const disposers = new Disposers();
   const cloud = {} as Cloud;
   beforeAll(async () => {
@@ -151,6 +155,11 @@ export function deployParams(sim: Simulator, overrides: Partial<DeployVirtualMac
 }
 
 /** Calls `command` by hand (lowercase names, signed, no expires) with extra parameters as given. */
-export function callRaw(sim: Simulator, command: string, extra: readonly (readonly [string, string])[] = [], { method = 'GET' as 'GET' | 'POST' } = {}): Promise<RawResponse> {
+export function callRaw(
+  sim: Simulator,
+  command: string,
+  extra: readonly (readonly [string, string])[] = [],
+  { method = 'GET' as 'GET' | 'POST' } = {},
+): Promise<RawResponse> {
   return sendRaw(sim.apiUrl, [['command', command], ['apikey', sim.apiKey], ['response', 'json'], ...extra], { method, signWith: sim.secretKey });
 }

@@ -117,10 +117,7 @@ export interface EventStream {
 }
 
 /** Subscribes to `failoverJobEvents` with the given filter on `client` (a graphql-ws client). */
-export function subscribeEvents(
-  client: import('graphql-ws').Client,
-  variables: { jobId?: string; vmId?: string; afterSequence?: number } = {},
-): EventStream {
+export function subscribeEvents(client: import('graphql-ws').Client, variables: { jobId?: string; vmId?: string; afterSequence?: number } = {}): EventStream {
   const events: EventRecord[] = [];
   const errors: unknown[] = [];
   const waiters: { predicate: (e: EventRecord) => boolean; resolve: (e: EventRecord) => void }[] = [];
@@ -151,7 +148,12 @@ export function subscribeEvents(
       if (seen) return Promise.resolve(seen);
       return new Promise((resolve, reject) => {
         const timer = setTimeout(
-          () => reject(new Error(`no matching event within ${timeoutMs} ms; got ${JSON.stringify(events.map((e) => [e.sequence, e.status, e.message]))} errors ${JSON.stringify(errors)}`)),
+          () =>
+            reject(
+              new Error(
+                `no matching event within ${timeoutMs} ms; got ${JSON.stringify(events.map((e) => [e.sequence, e.status, e.message]))} errors ${JSON.stringify(errors)}`,
+              ),
+            ),
           timeoutMs,
         );
         waiters.push({
@@ -173,7 +175,8 @@ export const transitions = (events: readonly EventRecord[]) => events.filter((e)
 /** A terminal status (the job's flow ended). */
 export const isSettled = (e: EventRecord) => ['COMPLETED', 'FAILED', 'CLEANED_UP', 'REVERTED'].includes(e.status) && e.status !== e.previousStatus;
 
-export const JOB_FIELDS = 'jobId vmId type status rawStatus active progressPercent failedStep errorMessage destinationVmId osseaSnapshotId startedAt completedAt autoCleanupAt';
+export const JOB_FIELDS =
+  'jobId vmId type status rawStatus active progressPercent failedStep errorMessage destinationVmId osseaSnapshotId startedAt completedAt autoCleanupAt';
 
 export const START_TEST = `mutation ($input: StartFailoverInput!) { startTestFailover(input: $input) { ${JOB_FIELDS} } }`;
 export const START_LIVE = `mutation ($input: StartFailoverInput!) { startLiveFailover(input: $input) { ${JOB_FIELDS} } }`;

@@ -94,7 +94,14 @@ export async function insertVm(root: EntityManager, options: VmFixtureOptions = 
       label: `Hard disk ${d + 1}`,
       osseaVolumeId: volumeRow?.id ?? null,
       ...(d === 0 && withSpec
-        ? { cpuCount, memoryMb, osType: 'ubuntu64Guest', displayName: name, powerState: 'poweredOn', networkConfig: JSON.stringify({ adapters: networks.map((network) => ({ network, type: 'vmxnet3' })) }) }
+        ? {
+            cpuCount,
+            memoryMb,
+            osType: 'ubuntu64Guest',
+            displayName: name,
+            powerState: 'poweredOn',
+            networkConfig: JSON.stringify({ adapters: networks.map((network) => ({ network, type: 'vmxnet3' })) }),
+          }
         : {}),
     });
   }
@@ -106,8 +113,22 @@ export async function insertVm(root: EntityManager, options: VmFixtureOptions = 
     });
   }
   for (const network of networks) {
-    if (mapLive) em.create(NetworkMapping, { vmId, sourceNetworkName: network, destinationNetworkId: `prod-${network}`, destinationNetworkName: `Prod ${network}`, isTestNetwork: false });
-    if (mapTest) em.create(NetworkMapping, { vmId, sourceNetworkName: network, destinationNetworkId: `test-${network}`, destinationNetworkName: `Test ${network}`, isTestNetwork: true });
+    if (mapLive)
+      em.create(NetworkMapping, {
+        vmId,
+        sourceNetworkName: network,
+        destinationNetworkId: `prod-${network}`,
+        destinationNetworkName: `Prod ${network}`,
+        isTestNetwork: false,
+      });
+    if (mapTest)
+      em.create(NetworkMapping, {
+        vmId,
+        sourceNetworkName: network,
+        destinationNetworkId: `test-${network}`,
+        destinationNetworkName: `Test ${network}`,
+        isTestNetwork: true,
+      });
   }
   await em.flush();
   return { vmId, name, replicationJobId, volumeIds };
@@ -116,7 +137,13 @@ export async function insertVm(root: EntityManager, options: VmFixtureOptions = 
 /** Inserts a failover job row as another writer (or an earlier run) would have left it. */
 export async function insertFailoverJob(
   root: EntityManager,
-  { vmId, type = FailoverType.TEST, status = FailoverStatus.COMPLETED, sourceVmName = 'vm', createdAt }: { vmId: string; type?: FailoverType; status?: FailoverStatus; sourceVmName?: string; createdAt?: Date },
+  {
+    vmId,
+    type = FailoverType.TEST,
+    status = FailoverStatus.COMPLETED,
+    sourceVmName = 'vm',
+    createdAt,
+  }: { vmId: string; type?: FailoverType; status?: FailoverStatus; sourceVmName?: string; createdAt?: Date },
 ): Promise<FailoverJob> {
   const em = root.fork();
   const job = em.create(FailoverJob, {

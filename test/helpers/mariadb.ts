@@ -59,11 +59,11 @@ export async function openSql(url: string): Promise<SqlSession> {
  * The name is `t_<prefix>_<pid>_<random>`, so parallel test files and leftovers of earlier runs never collide.
  * Without `charset`/`collation` the database gets the server's defaults, as a production database would.
  */
-export async function createTestDatabase(
-  prefix: string,
-  { charset, collation }: { charset?: string; collation?: string } = {},
-): Promise<TestDatabase> {
-  const clean = prefix.toLowerCase().replace(/[^a-z0-9_]/g, '_').slice(0, 40);
+export async function createTestDatabase(prefix: string, { charset, collation }: { charset?: string; collation?: string } = {}): Promise<TestDatabase> {
+  const clean = prefix
+    .toLowerCase()
+    .replace(/[^a-z0-9_]/g, '_')
+    .slice(0, 40);
   const name = `t_${clean}_${process.pid}_${randomBytes(3).toString('hex')}`;
   const admin = await openSql(databaseUrl(TEST_MARIADB_URL, 'information_schema'));
   try {

@@ -45,7 +45,7 @@ export async function startServiceProcess(env: Record<string, string>, timeoutMs
       }
     };
     proc.stdout!.on('data', onData);
-    exited.then((code) => {
+    void exited.then((code) => {
       clearTimeout(timer);
       reject(new Error(`service exited with ${code} before listening:\n${output()}`));
     });

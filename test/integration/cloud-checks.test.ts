@@ -8,13 +8,7 @@ import { DEMO_APPLIANCE_VM, DEMO_NETWORKS, DEMO_VMS, DEMO_ZONE, demoNetwork, typ
 import { FailoverType } from '../../src/entities/enums.js';
 import { NetworkMapping } from '../../src/entities/network-mapping.entity.js';
 import { CheckKind } from '../../src/failover/readiness/check.js';
-import {
-  CLOUD_CHECKS,
-  destinationNetworks,
-  READINESS_CHECKS,
-  volumesReady,
-  type CloudCheckContext,
-} from '../../src/failover/readiness/cloud-checks.js';
+import { CLOUD_CHECKS, destinationNetworks, READINESS_CHECKS, volumesReady, type CloudCheckContext } from '../../src/failover/readiness/cloud-checks.js';
 import { DATABASE_CHECKS } from '../../src/failover/readiness/database-checks.js';
 import { evaluateReadiness, type Readiness } from '../../src/failover/readiness/evaluate.js';
 import type { VmFacts } from '../../src/inventory/vm-facts.js';
@@ -36,7 +30,13 @@ const TEST_NETWORK = DEMO_NETWORKS.find((n) => n.name === 'Test Network')!;
 const TEST_BACKEND = DEMO_NETWORKS.find((n) => n.name === 'Test Backend')!;
 
 /** A mapping row as the database holds it. */
-function mapping(vmId: string, sourceNetworkName: string, destinationNetworkId: string, isTestNetwork: boolean, destinationNetworkName?: string): NetworkMapping {
+function mapping(
+  vmId: string,
+  sourceNetworkName: string,
+  destinationNetworkId: string,
+  isTestNetwork: boolean,
+  destinationNetworkName?: string,
+): NetworkMapping {
   return Object.assign(new NetworkMapping(), {
     id: 0,
     vmId,
@@ -214,7 +214,7 @@ describe('cloud_volumes_ready', () => {
     expect(volumes.message).toBe(`Volume ${WEB_VOLUME.volumeName} (${unknownId}) of Hard disk 1 does not exist in CloudStack`);
   });
 
-  it("takes a real CloudStack's 431 \"entity does not exist\" answer to a lookup by id as a missing volume", async () => {
+  it('takes a real CloudStack\'s 431 "entity does not exist" answer to a lookup by id as a missing volume', async () => {
     // The simulator lists nothing for an unknown id; a real CloudStack refuses the id with a 431.
     cloud.sim.faults.add({
       command: 'listVolumes',
@@ -244,7 +244,9 @@ describe('cloud_volumes_ready', () => {
     await cloud.client.attachVolume({ id: WEB_VOLUME.volumeId, virtualMachineId: other.id });
     const { volumes } = await cloudChecks(factsOf(WEB));
     expect(volumes.passed).toBe(false);
-    expect(volumes.message).toBe(`Volume ${WEB_VOLUME.volumeName} (${WEB_VOLUME.volumeId}) of Hard disk 1 is attached to VM ${other.id} (left-behind), not the appliance`);
+    expect(volumes.message).toBe(
+      `Volume ${WEB_VOLUME.volumeName} (${WEB_VOLUME.volumeId}) of Hard disk 1 is attached to VM ${other.id} (left-behind), not the appliance`,
+    );
     expect(volumes.message).not.toContain(DEMO_APPLIANCE_VM.id);
   });
 
@@ -348,7 +350,12 @@ describe('prerequisites', () => {
     const facts = factsOf(DB);
     const noVolume = { ...facts, disks: facts.disks.map((d, i) => (i === 1 ? { ...d, osseaVolumeId: null, volume: null } : d)) };
     const noTestMappings = { ...facts, mappings: facts.mappings.filter((m) => !m.isTestNetwork) };
-    const readiness = await evaluateReadiness(READINESS_CHECKS, { ...noVolume, mappings: noTestMappings.mappings }, FailoverType.TEST, context(probe.cloudStack));
+    const readiness = await evaluateReadiness(
+      READINESS_CHECKS,
+      { ...noVolume, mappings: noTestMappings.mappings },
+      FailoverType.TEST,
+      context(probe.cloudStack),
+    );
     expect(check(readiness, 'disk_volumes').passed).toBe(false);
     expect(check(readiness, 'network_mappings').passed).toBe(false);
     expect(check(readiness, 'cloud_volumes_ready')).toMatchObject({ passed: false, message: 'Not checked: disk_volumes failed' });
@@ -412,7 +419,12 @@ describe('when the cloud cannot be asked', () => {
   });
 
   it('a 431 that is not "entity does not exist" is surfaced, not taken for a missing volume', async () => {
-    cloud.sim.faults.add({ command: 'listVolumes', kind: FaultKind.ERROR, errorCode: 431, errorText: 'Unable to execute API command listvolumes due to missing parameter zoneid' });
+    cloud.sim.faults.add({
+      command: 'listVolumes',
+      kind: FaultKind.ERROR,
+      errorCode: 431,
+      errorText: 'Unable to execute API command listvolumes due to missing parameter zoneid',
+    });
     const { volumes } = await cloudChecks(factsOf(WEB));
     expect(volumes.passed).toBe(false);
     expect(volumes.message).toMatch(/^Check could not run: .*missing parameter zoneid/);

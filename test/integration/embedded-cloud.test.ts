@@ -26,7 +26,12 @@ describe('the embedded default runs the CloudStack simulator in-process', () => 
       const data = await gqlData(service.url, '{ virtualMachines { edges { node { disks { volumeId } } } } }');
       const dbVolumes = data.virtualMachines.edges.flatMap((e: any) => e.node.disks.map((d: any) => d.volumeId)).sort();
       const onAppliance = await cloudStack.listVolumes({ virtualMachineId: ids.applianceVmId });
-      expect(onAppliance.filter((v) => v.type === 'DATADISK').map((v) => v.id).sort()).toEqual(dbVolumes);
+      expect(
+        onAppliance
+          .filter((v) => v.type === 'DATADISK')
+          .map((v) => v.id)
+          .sort(),
+      ).toEqual(dbVolumes);
       expect(dbVolumes).toEqual(DEMO_VMS.flatMap((vm) => vm.disks.map((d) => d.volumeId)).sort());
       const networks = await cloudStack.listNetworks({ zoneId: ids.zoneId });
       expect(networks.map((n) => n.id).sort()).toEqual(DEMO_NETWORKS.map((n) => n.id).sort());

@@ -14,7 +14,14 @@ const error = (env: Record<string, string>) => {
 describe('loadConfig', () => {
   it('defaults to the embedded service: SQLite under ./data, simulator, demo data, 127.0.0.1:4000', () => {
     const config = loadConfig({});
-    expect(config).toMatchObject({ host: '127.0.0.1', port: 4000, logLevel: 'info', demoData: true, database: { kind: 'sqlite' }, cloud: { kind: 'simulator' } });
+    expect(config).toMatchObject({
+      host: '127.0.0.1',
+      port: 4000,
+      logLevel: 'info',
+      demoData: true,
+      database: { kind: 'sqlite' },
+      cloud: { kind: 'simulator' },
+    });
     expect(config.database.kind === 'sqlite' && config.database.file).toMatch(/data\/failover\.sqlite$/);
     expect(Object.isFrozen(config)).toBe(true);
   });
@@ -24,7 +31,13 @@ describe('loadConfig', () => {
       engine: { leaseMs: 30_000, scanIntervalMs: 5_000, concurrency: 8, eventPollIntervalMs: 1_000 },
       cloudPollIntervalMs: 1_000,
     });
-    const tuned = loadConfig({ ENGINE_LEASE_MS: '1500', ENGINE_SCAN_INTERVAL_MS: '100', ENGINE_CONCURRENCY: '2', EVENTS_POLL_INTERVAL_MS: '50', CLOUDSTACK_POLL_INTERVAL_MS: '20' });
+    const tuned = loadConfig({
+      ENGINE_LEASE_MS: '1500',
+      ENGINE_SCAN_INTERVAL_MS: '100',
+      ENGINE_CONCURRENCY: '2',
+      EVENTS_POLL_INTERVAL_MS: '50',
+      CLOUDSTACK_POLL_INTERVAL_MS: '20',
+    });
     expect(tuned).toMatchObject({ engine: { leaseMs: 1_500, scanIntervalMs: 100, concurrency: 2, eventPollIntervalMs: 50 }, cloudPollIntervalMs: 20 });
     expect(Object.isFrozen(tuned.engine)).toBe(true);
     expect(error({ ENGINE_LEASE_MS: '100' }).message).toBe('ENGINE_LEASE_MS: must be an integer between 500 and 3600000 (got "100")');
@@ -34,7 +47,11 @@ describe('loadConfig', () => {
 
   it('reads MariaDB from DATABASE_URL, with no demo data unless asked and the password redacted for display', () => {
     const config = loadConfig({ DATABASE_URL: 'mariadb://app:s3cret@db.internal:3306/migratekit_oma', CLOUDSTACK_SIMULATOR: 'true' });
-    expect(config.database).toEqual({ kind: 'mariadb', url: 'mariadb://app:s3cret@db.internal:3306/migratekit_oma', redactedUrl: 'mariadb://app:***@db.internal:3306/migratekit_oma' });
+    expect(config.database).toEqual({
+      kind: 'mariadb',
+      url: 'mariadb://app:s3cret@db.internal:3306/migratekit_oma',
+      redactedUrl: 'mariadb://app:***@db.internal:3306/migratekit_oma',
+    });
     expect(config.demoData).toBe(false);
     expect(loadConfig({ DATABASE_URL: 'mysql://a@b/c', DEMO_DATA: 'yes', CLOUDSTACK_SIMULATOR: '1' }).demoData).toBe(true);
     expect(loadConfig({ DATABASE_URL: 'sqlite:/tmp/x.db' }).database).toEqual({ kind: 'sqlite', file: '/tmp/x.db' });
@@ -81,7 +98,11 @@ describe('loadConfig', () => {
   });
 
   it('treats blank values as unset', () => {
-    expect(loadConfig({ PORT: '', DATABASE_URL: '  ', CLOUDSTACK_URL: '' })).toMatchObject({ port: 4000, database: { kind: 'sqlite' }, cloud: { kind: 'simulator' } });
+    expect(loadConfig({ PORT: '', DATABASE_URL: '  ', CLOUDSTACK_URL: '' })).toMatchObject({
+      port: 4000,
+      database: { kind: 'sqlite' },
+      cloud: { kind: 'simulator' },
+    });
   });
 });
 

@@ -12,8 +12,27 @@ const readyFacts: VmFacts = {
   name: 'web-01',
   latestReplication: { id: 'job-1', status: 'completed', createdAt: new Date() },
   activeReplicationJobId: null,
-  spec: { cpuCount: 2, memoryMb: 2048, osType: '', displayName: '', powerState: '', vmToolsVersion: '', vmwareUuid: '', networks: [{ name: 'VM Network', adapterType: null }] },
-  disks: [{ id: 1, diskId: 'd0', unitNumber: 0, sizeGb: 10, label: null, osseaVolumeId: 1, volume: { rowId: 1, volumeId: 'vol-1', volumeName: 'v', status: 'attached', sizeGb: 10, volumeType: 'DATADISK' } }],
+  spec: {
+    cpuCount: 2,
+    memoryMb: 2048,
+    osType: '',
+    displayName: '',
+    powerState: '',
+    vmToolsVersion: '',
+    vmwareUuid: '',
+    networks: [{ name: 'VM Network', adapterType: null }],
+  },
+  disks: [
+    {
+      id: 1,
+      diskId: 'd0',
+      unitNumber: 0,
+      sizeGb: 10,
+      label: null,
+      osseaVolumeId: 1,
+      volume: { rowId: 1, volumeId: 'vol-1', volumeName: 'v', status: 'attached', sizeGb: 10, volumeType: 'DATADISK' },
+    },
+  ],
   cbt: { changeId: 'c', createdAt: null },
   mappings: [{ vmId: 'vm-1', sourceNetworkName: 'VM Network', isTestNetwork: true } as never],
   activeJob: null,
@@ -56,7 +75,13 @@ describe('evaluateReadiness: the plug-in point for cloud checks', () => {
     const result = await evaluateReadiness([...checks, broken], readyFacts, FailoverType.TEST, { volumeStates: { 'vol-1': 'Ready' } });
     expect(result.ready).toBe(false);
     const probe = result.checks.at(-1);
-    expect(probe).toEqual({ name: 'cloud_probe', kind: CheckKind.CLOUD, passed: false, message: 'Check could not run: CloudStack did not answer', error: thrown });
+    expect(probe).toEqual({
+      name: 'cloud_probe',
+      kind: CheckKind.CLOUD,
+      passed: false,
+      message: 'Check could not run: CloudStack did not answer',
+      error: thrown,
+    });
     expect(probe?.error).toBe(thrown); // the thrown error itself, not a copy
   });
 });

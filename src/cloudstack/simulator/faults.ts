@@ -39,8 +39,9 @@ export interface FaultSpec {
 }
 
 /** A fault as installed, with its counters. */
-export interface Fault extends Required<Omit<FaultSpec, 'errorText' | 'ms'>> {
+export interface Fault extends Required<Omit<FaultSpec, 'errorText' | 'ms' | 'kind'>> {
   readonly id: number;
+  readonly kind: FaultKind;
   readonly errorText: string;
   readonly ms: number;
   /** Matching calls seen so far. */
@@ -100,7 +101,7 @@ export class FaultInjector {
     const fault: Fault = {
       id: this.nextId++,
       command: checked.command,
-      kind: checked.kind,
+      kind: checked.kind as FaultKind,
       nth: checked.nth ?? 1,
       count: checked.count ?? 1,
       errorCode: checked.errorCode ?? 530,

@@ -98,7 +98,10 @@ export class RequestParams {
 
   /** An optional comma-separated list. */
   list(name: string): string[] {
-    return (this.get(name) ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+    return (this.get(name) ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
   }
 
   /**

@@ -1,11 +1,4 @@
-import {
-  DEMO_APPLIANCE_VM,
-  DEMO_NETWORKS,
-  DEMO_SERVICE_OFFERING,
-  DEMO_TEMPLATE,
-  DEMO_VMS,
-  DEMO_ZONE,
-} from '../../demo/demo-world.js';
+import { DEMO_APPLIANCE_VM, DEMO_NETWORKS, DEMO_SERVICE_OFFERING, DEMO_TEMPLATE, DEMO_VMS, DEMO_ZONE } from '../../demo/demo-world.js';
 import { csTime, type SimNetwork, type SimVolume, type SimWorld } from './simulator.state.js';
 
 /**
@@ -79,20 +72,18 @@ export function seedWorld(now: Date = SEED.created): SimWorld {
       templateid: DEMO_TEMPLATE.id,
     },
     ...DEMO_VMS.flatMap((vm) =>
-      vm.disks.map(
-        (disk): SimVolume => ({
-          id: disk.volumeId,
-          name: disk.volumeName,
-          type: 'DATADISK',
-          state: 'Ready',
-          zoneid: DEMO_ZONE.id,
-          size: disk.sizeGb * GIB,
-          created,
-          virtualmachineid: DEMO_APPLIANCE_VM.id,
-          deviceid: disk.applianceDeviceId,
-          attached: created,
-        }),
-      ),
+      vm.disks.map((disk): SimVolume => ({
+        id: disk.volumeId,
+        name: disk.volumeName,
+        type: 'DATADISK',
+        state: 'Ready',
+        zoneid: DEMO_ZONE.id,
+        size: disk.sizeGb * GIB,
+        created,
+        virtualmachineid: DEMO_APPLIANCE_VM.id,
+        deviceid: disk.applianceDeviceId,
+        attached: created,
+      })),
     ),
   ];
   return {

@@ -89,7 +89,8 @@ export function handleAdmin(method: string, url: URL, body: string, target: Admi
       }
     }
     const one = /^\/admin\/faults\/(\d+)$/.exec(path);
-    if (one && method === 'DELETE') return target.faults.remove(Number(one[1])) ? { status: 200, body: { removed: Number(one[1]) } } : problem(404, 'no such fault');
+    if (one && method === 'DELETE')
+      return target.faults.remove(Number(one[1])) ? { status: 200, body: { removed: Number(one[1]) } } : problem(404, 'no such fault');
     if (path === '/admin/config') {
       if (method === 'PUT') {
         const config = parseJson(body) as { jobLatencyMs?: unknown } | undefined;

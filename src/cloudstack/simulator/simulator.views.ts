@@ -1,4 +1,16 @@
-import { instanceName, type CloudState, type SimJob, type SimNetwork, type SimServiceOffering, type SimSnapshot, type SimTemplate, type SimVm, type SimVmSnapshot, type SimVolume, type SimZone } from './simulator.state.js';
+import {
+  instanceName,
+  type CloudState,
+  type SimJob,
+  type SimNetwork,
+  type SimServiceOffering,
+  type SimSnapshot,
+  type SimTemplate,
+  type SimVm,
+  type SimVmSnapshot,
+  type SimVolume,
+  type SimZone,
+} from './simulator.state.js';
 
 /**
  * Records → the objects CloudStack puts in its answers. Fields that would be null are left out,

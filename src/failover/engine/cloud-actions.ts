@@ -67,7 +67,10 @@ async function vmsNamed(ctx: Pick<StepContext, 'cloud' | 'op' | 'ids' | 'plan'>)
  * `preexisting`, the VMs that carried the name before the job's deploy (they are not ours: a
  * rollback must never destroy them).
  */
-export async function findVmByName(ctx: Pick<StepContext, 'cloud' | 'op' | 'ids' | 'plan'>, preexisting: readonly string[]): Promise<VirtualMachine | undefined> {
+export async function findVmByName(
+  ctx: Pick<StepContext, 'cloud' | 'op' | 'ids' | 'plan'>,
+  preexisting: readonly string[],
+): Promise<VirtualMachine | undefined> {
   const firstNetwork = ctx.plan.networks[0]?.destinationNetworkId;
   return (await vmsNamed(ctx)).find((vm) => !preexisting.includes(vm.id) && (!firstNetwork || vm.nics.some((n) => n.networkId === firstNetwork)));
 }
@@ -86,7 +89,12 @@ export async function ensureSnapshot(ctx: StepContext, volumeId: string): Promis
     // An earlier run made the call: adopt its snapshot (waiting while it is being made), and delete
     // any it left in Error, rather than make a second one.
     for (const found of await snapshotsByName(ctx, volumeId, name)) {
-      const ready = await settle(ctx, () => readSnapshot(ctx, found.id), (s) => s === undefined || s.state === SnapshotState.BACKED_UP || s.state === SnapshotState.ERROR, `snapshot ${found.id}`);
+      const ready = await settle(
+        ctx,
+        () => readSnapshot(ctx, found.id),
+        (s) => s === undefined || s.state === SnapshotState.BACKED_UP || s.state === SnapshotState.ERROR,
+        `snapshot ${found.id}`,
+      );
       if (ready?.state === SnapshotState.BACKED_UP) {
         await ctx.ledger.done(entry, ready.id);
         return ready.id;
@@ -115,13 +123,25 @@ export async function ensureVm(ctx: StepContext): Promise<VirtualMachine> {
     const named = await vmsNamed(ctx);
     const planned = new Set(plan.networks.map((n) => n.destinationNetworkId));
     const clash = named.find((vm) => vm.nics.some((n) => planned.has(n.networkId)));
-    if (clash) throw new StepFailure(`Host name ${plan.vmName} is already used by VM ${clash.id} (${clash.displayName ?? clash.name}) on a network this VM joins`);
-    entry = await ctx.intent({ key: 'vm', action: 'deploy_vm', resourceType: 'vm', resourceName: plan.vmName, detail: { preexisting: named.map((vm) => vm.id) } });
+    if (clash)
+      throw new StepFailure(`Host name ${plan.vmName} is already used by VM ${clash.id} (${clash.displayName ?? clash.name}) on a network this VM joins`);
+    entry = await ctx.intent({
+      key: 'vm',
+      action: 'deploy_vm',
+      resourceType: 'vm',
+      resourceName: plan.vmName,
+      detail: { preexisting: named.map((vm) => vm.id) },
+    });
   }
   const found = recorded ? await findVmByName(ctx, preexistingVms(recorded)) : undefined;
   // The earlier run's deploy may still be running: wait until the VM has settled (Stopped).
   const existing = found
-    ? await settle(ctx, () => readVm(ctx, found.id), (vm) => vm === undefined || vm.state === VmState.STOPPED || vm.state === VmState.RUNNING || vm.state === VmState.ERROR, `VM ${found.id}`)
+    ? await settle(
+        ctx,
+        () => readVm(ctx, found.id),
+        (vm) => vm === undefined || vm.state === VmState.STOPPED || vm.state === VmState.RUNNING || vm.state === VmState.ERROR,
+        `VM ${found.id}`,
+      )
     : undefined;
   if (existing?.state === VmState.ERROR) throw new StepFailure(`VM ${existing.id} this job deployed is in state Error`);
   const vm =
@@ -169,7 +189,9 @@ export async function ensureDetached(ctx: StepContext, key: string, volumeId: st
       await ctx.ledger.done(recorded);
       return;
     }
-    throw new StepFailure(`Volume ${volume.name} (${volumeId}) is not attached to VM ${fromVmId}${volume.virtualMachineId ? ` but to ${volume.virtualMachineId}` : ''}`);
+    throw new StepFailure(
+      `Volume ${volume.name} (${volumeId}) is not attached to VM ${fromVmId}${volume.virtualMachineId ? ` but to ${volume.virtualMachineId}` : ''}`,
+    );
   }
   const entry =
     recorded ??
@@ -180,7 +202,12 @@ export async function ensureDetached(ctx: StepContext, key: string, volumeId: st
       resourceId: volumeId,
       detail: { vmId: fromVmId, deviceId: volume.deviceId ?? null, type: volume.type },
     }));
-  await moveAndVerify(ctx, volumeId, (v) => v?.virtualMachineId !== fromVmId, () => ctx.cloud.detachVolume({ id: volumeId }, ctx.op()));
+  await moveAndVerify(
+    ctx,
+    volumeId,
+    (v) => v?.virtualMachineId !== fromVmId,
+    () => ctx.cloud.detachVolume({ id: volumeId }, ctx.op()),
+  );
   await ctx.ledger.done(entry);
 }
 
@@ -188,7 +215,12 @@ export async function ensureDetached(ctx: StepContext, key: string, volumeId: st
  * Makes a move (attach/detach). When the call fails, the volume is read again: a move an earlier
  * run started may have completed meanwhile ("already attached"), which is success, not failure.
  */
-async function moveAndVerify<T>(ctx: StepContext, volumeId: string, reached: (volume: Volume | undefined) => boolean, move: () => Promise<T>): Promise<T | undefined> {
+async function moveAndVerify<T>(
+  ctx: StepContext,
+  volumeId: string,
+  reached: (volume: Volume | undefined) => boolean,
+  move: () => Promise<T>,
+): Promise<T | undefined> {
   try {
     return await move();
   } catch (error) {
@@ -214,7 +246,8 @@ export async function ensureAttached(ctx: StepContext, key: string, volumeId: st
     throw new StepFailure(`Volume ${volume.name} (${volumeId}) is attached to VM ${volume.virtualMachineId}; expected it free to attach to ${toVmId}`);
   }
   const entry =
-    recorded ?? (await ctx.intent({ key, action: 'attach_volume', resourceType: 'volume', resourceId: volumeId, detail: { vmId: toVmId, deviceId: deviceId ?? null } }));
+    recorded ??
+    (await ctx.intent({ key, action: 'attach_volume', resourceType: 'volume', resourceId: volumeId, detail: { vmId: toVmId, deviceId: deviceId ?? null } }));
   const isThere = (v: Volume | undefined) => v?.virtualMachineId === toVmId && (deviceId === undefined || v.deviceId === deviceId);
   const attached = await moveAndVerify(ctx, volumeId, isThere, () =>
     ctx.cloud.attachVolume({ id: volumeId, virtualMachineId: toVmId, ...(deviceId === undefined ? {} : { deviceId }) }, ctx.op()),
@@ -225,7 +258,12 @@ export async function ensureAttached(ctx: StepContext, key: string, volumeId: st
 
 /** The VM once it is not Starting or Stopping (an earlier run's call finishing), or undefined when gone. */
 export function settleVm(ctx: Pick<StepContext, 'cloud' | 'op' | 'signal'>, vmId: string): Promise<VirtualMachine | undefined> {
-  return settle(ctx, () => readVm(ctx, vmId), (vm) => vm === undefined || (vm.state !== VmState.STARTING && vm.state !== VmState.STOPPING), `VM ${vmId}`);
+  return settle(
+    ctx,
+    () => readVm(ctx, vmId),
+    (vm) => vm === undefined || (vm.state !== VmState.STARTING && vm.state !== VmState.STOPPING),
+    `VM ${vmId}`,
+  );
 }
 
 /** Stops a VM (forced) unless it is Stopped already or gone. */

@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { EntityManager } from '@mikro-orm/core';
-import type { Logger } from '../../logger.js';
 import { WorkerStopping } from './errors.js';
 import { claimableJobs, claimLease, dueAutoCleanups, releaseLease, renewLease } from './job-store.js';
 import { JobRunner, type RunnerDeps } from './runner.js';

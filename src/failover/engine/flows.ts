@@ -88,7 +88,14 @@ const switchVolumes: Step = {
     let entry = ctx.ledger.get('template_root');
     if (!entry) {
       const root = await templateRoot(ctx, vmId);
-      if (root) entry = await ctx.intent({ key: 'template_root', action: 'detach_template_root', resourceType: 'volume', resourceId: root.id, resourceName: root.name });
+      if (root)
+        entry = await ctx.intent({
+          key: 'template_root',
+          action: 'detach_template_root',
+          resourceType: 'volume',
+          resourceId: root.id,
+          resourceName: root.name,
+        });
     }
     if (entry && entry.state !== 'done') {
       const root = await readVolume(ctx, entry.resourceId!);
@@ -163,7 +170,9 @@ function unwindSteps(status: FailoverStatus): Step[] {
         if (!snapshotId) throw new StepFailure(`No snapshot of volume ${volume.volumeName} was recorded: cannot revert it`);
         const key = `unwind:revert:${volume.volumeId}`;
         if (ctx.ledger.get(key)?.state !== 'done') {
-          const entry = ctx.ledger.get(key) ?? (await ctx.intent({ key, action: 'revert_snapshot', resourceType: 'snapshot', resourceId: snapshotId, detail: { volumeId: volume.volumeId } }));
+          const entry =
+            ctx.ledger.get(key) ??
+            (await ctx.intent({ key, action: 'revert_snapshot', resourceType: 'snapshot', resourceId: snapshotId, detail: { volumeId: volume.volumeId } }));
           await ctx.cloud.revertSnapshot({ id: snapshotId }, ctx.op());
           await ctx.ledger.done(entry);
         }
@@ -173,7 +182,13 @@ function unwindSteps(status: FailoverStatus): Step[] {
     step('reattach_volumes', 30 * MINUTES, async (ctx) => {
       for (const [i, volume] of ctx.plan.volumes.entries()) {
         const deviceId = ctx.ledger.get(`appliance:${volume.volumeId}`)?.data.deviceId;
-        await ensureAttached(ctx, `unwind:reattach:${volume.volumeId}`, volume.volumeId, ctx.ids.applianceVmId, typeof deviceId === 'number' ? deviceId : undefined);
+        await ensureAttached(
+          ctx,
+          `unwind:reattach:${volume.volumeId}`,
+          volume.volumeId,
+          ctx.ids.applianceVmId,
+          typeof deviceId === 'number' ? deviceId : undefined,
+        );
         ctx.progress(i + 1, ctx.plan.volumes.length);
       }
     }),
@@ -182,7 +197,8 @@ function unwindSteps(status: FailoverStatus): Step[] {
       const vm = await readVm(ctx, vmId);
       if (!vm) return settleIntent(ctx, 'unwind:destroy');
       await assertHoldsNoReplicatedVolume(ctx, vmId);
-      const entry = ctx.ledger.get('unwind:destroy') ?? (await ctx.intent({ key: 'unwind:destroy', action: 'destroy_vm', resourceType: 'vm', resourceId: vmId }));
+      const entry =
+        ctx.ledger.get('unwind:destroy') ?? (await ctx.intent({ key: 'unwind:destroy', action: 'destroy_vm', resourceType: 'vm', resourceId: vmId }));
       await ctx.cloud.destroyVirtualMachine({ id: vmId, expunge: true }, ctx.op());
       await ctx.ledger.done(entry);
     }),

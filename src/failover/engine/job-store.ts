@@ -9,14 +9,23 @@ export type JobPatch = Partial<Pick<FailoverJob, 'status' | 'destinationVmId' | 
 
 /** Columns of `failover_executions` the engine writes. */
 export type ExecutionPatch = Partial<
-  Pick<FailoverExecution, 'flow' | 'phase' | 'step' | 'failedStep' | 'failure' | 'progressPercent' | 'vmLock' | 'autoCleanupAt' | 'leaseOwner' | 'leaseExpiresAt'>
+  Pick<
+    FailoverExecution,
+    'flow' | 'phase' | 'step' | 'failedStep' | 'failure' | 'progressPercent' | 'vmLock' | 'autoCleanupAt' | 'leaseOwner' | 'leaseExpiresAt'
+  >
 >;
 
 /** One change of a job: what to write, and the event that reports it (none: a silent write). */
 export interface JobChange {
   readonly execution?: ExecutionPatch;
   readonly job?: JobPatch;
-  readonly event?: { readonly status: FailoverStatus; readonly previousStatus: string | null; readonly progressPercent: number; readonly step: string | null; readonly message: string | null };
+  readonly event?: {
+    readonly status: FailoverStatus;
+    readonly previousStatus: string | null;
+    readonly progressPercent: number;
+    readonly step: string | null;
+    readonly message: string | null;
+  };
 }
 
 /** Which job a change is about (the event row repeats its VM and type). */
@@ -87,11 +96,13 @@ export async function claimableJobs(root: EntityManager, now: number, limit: num
 
 /** Completed test failovers whose automatic cleanup is due. */
 export async function dueAutoCleanups(root: EntityManager, now: number, limit: number): Promise<string[]> {
-  const rows = await root.fork().find(
-    FailoverExecution,
-    { phase: ExecutionPhase.DONE, autoCleanupAt: { $lte: now } },
-    { fields: ['jobId'], orderBy: { autoCleanupAt: 'asc' }, limit, disableIdentityMap: true },
-  );
+  const rows = await root
+    .fork()
+    .find(
+      FailoverExecution,
+      { phase: ExecutionPhase.DONE, autoCleanupAt: { $lte: now } },
+      { fields: ['jobId'], orderBy: { autoCleanupAt: 'asc' }, limit, disableIdentityMap: true },
+    );
   return rows.map((r) => r.jobId);
 }
 

@@ -72,7 +72,10 @@ export function factsForPlan(facts: VmFacts, plan: JobPlan): VmFacts {
 
 /** A CloudStack host name from a VMware VM name: letters, digits and hyphens, ≤ 63, not starting with a digit. */
 export function hostName(name: string, suffix = ''): string {
-  let host = name.replace(/[^A-Za-z0-9-]+/g, '-').replace(/-+/g, '-').replace(/^-+|-+$/g, '');
+  let host = name
+    .replace(/[^A-Za-z0-9-]+/g, '-')
+    .replace(/-+/g, '-')
+    .replace(/^-+|-+$/g, '');
   if (host === '' || /^\d/.test(host)) host = `vm-${host}`.replace(/-$/, '');
   host = host.slice(0, 63 - suffix.length).replace(/-+$/, '');
   return `${host}${suffix}`;
@@ -135,7 +138,14 @@ export function planColumns(plan: JobPlan): { sourceVmSpec: string; networkMappi
 }
 
 /** Reads a plan back from a job row written by {@link planColumns}; throws when the row holds none. */
-export function readPlan(row: { jobId: string; vmId: string; jobType: string; sourceVmName: string; sourceVmSpec?: string | null; networkMappings?: string | null }): JobPlan {
+export function readPlan(row: {
+  jobId: string;
+  vmId: string;
+  jobType: string;
+  sourceVmName: string;
+  sourceVmSpec?: string | null;
+  networkMappings?: string | null;
+}): JobPlan {
   const spec = JSON.parse(row.sourceVmSpec ?? 'null') as Record<string, unknown> | null;
   const mappings = JSON.parse(row.networkMappings ?? 'null') as Record<string, string> | null;
   if (!spec || !Array.isArray(spec.disks) || !mappings) throw new Error(`job ${row.jobId} holds no plan this service wrote`);

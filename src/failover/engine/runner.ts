@@ -133,10 +133,17 @@ export class JobRunner {
         return;
       } catch (error) {
         if (this.stopped(error) || error instanceof StepFailure || error instanceof DriverException || !isTransient(error)) throw error;
-        if (this.now() + delay >= deadline) throw new StepFailure(`gave up after ${attempt} attempts within ${step.timeoutMs / 1000}s: ${describeFailure(error)}`, { cause: error });
+        if (this.now() + delay >= deadline)
+          throw new StepFailure(`gave up after ${attempt} attempts within ${step.timeoutMs / 1000}s: ${describeFailure(error)}`, { cause: error });
         this.log.warn({ jobId: this.plan.jobId, step: step.name, attempt, err: error }, 'transient failure; retrying the step');
         await this.commit({
-          event: { status: step.status, previousStatus: this.status, progressPercent: this.lastPercent, step: step.name, message: `${step.name}: ${describeFailure(error)}; retrying (attempt ${attempt + 1})` },
+          event: {
+            status: step.status,
+            previousStatus: this.status,
+            progressPercent: this.lastPercent,
+            step: step.name,
+            message: `${step.name}: ${describeFailure(error)}; retrying (attempt ${attempt + 1})`,
+          },
         });
         await sleep(delay, undefined, { signal: this.signal }).catch(() => this.throwIfStopping());
         delay = Math.min(step.retry.maxMs, delay * step.retry.multiplier);
@@ -151,10 +158,12 @@ export class JobRunner {
       if (percent <= this.lastPercent) return;
       this.lastPercent = percent;
       this.progressChain = this.progressChain
-        .then(() => commitChange(this.deps.root, this.job, this.owner, {
-          execution: { progressPercent: percent },
-          event: { status: step.status, previousStatus: this.status, progressPercent: percent, step: step.name, message: null },
-        }))
+        .then(() =>
+          commitChange(this.deps.root, this.job, this.owner, {
+            execution: { progressPercent: percent },
+            event: { status: step.status, previousStatus: this.status, progressPercent: percent, step: step.name, message: null },
+          }),
+        )
         .then(() => this.deps.notify())
         .catch((error) => this.log.warn({ jobId: this.plan.jobId, err: error }, 'progress update not written'));
     };
@@ -217,7 +226,13 @@ export class JobRunner {
     if (this.flow.kind === FlowKind.FAILOVER) {
       await this.commit({
         execution: { phase: ExecutionPhase.COMPENSATE, step: index, failedStep: step.name, failure },
-        event: { status: step.status, previousStatus: this.status, progressPercent: this.lastPercent, step: step.name, message: `${step.name} failed: ${failure}; rolling back` },
+        event: {
+          status: step.status,
+          previousStatus: this.status,
+          progressPercent: this.lastPercent,
+          step: step.name,
+          message: `${step.name} failed: ${failure}; rolling back`,
+        },
       });
       this.execution.failedStep = step.name;
       this.execution.failure = failure;
@@ -253,7 +268,13 @@ export class JobRunner {
           this.log.warn({ jobId: this.plan.jobId, action: entry.actionKey, attempt, err: error }, 'undo failed');
           if (!isTransient(error) && attempt >= attempts) return this.rollbackIncomplete(failedStep, failure, entry.actionKey, error);
           await this.commit({
-            event: { status: this.status as FailoverStatus, previousStatus: this.status, progressPercent: this.lastPercent, step: failedStep, message: `rolling back ${entry.actionKey}: ${describeFailure(error)}; retrying` },
+            event: {
+              status: this.status as FailoverStatus,
+              previousStatus: this.status,
+              progressPercent: this.lastPercent,
+              step: failedStep,
+              message: `rolling back ${entry.actionKey}: ${describeFailure(error)}; retrying`,
+            },
           });
           await sleep(delay, undefined, { signal: this.signal }).catch(() => this.throwIfStopping());
           delay = Math.min(COMPENSATION_RETRY.maxMs, delay * COMPENSATION_RETRY.multiplier);
@@ -264,13 +285,21 @@ export class JobRunner {
     await this.commit({
       execution: { phase: ExecutionPhase.DONE, vmLock: null, leaseOwner: null, leaseExpiresAt: null },
       job: { status: FailoverStatus.FAILED, errorMessage: message, completedAt: new Date(this.now()) },
-      event: { status: FailoverStatus.FAILED, previousStatus: this.status, progressPercent: this.lastPercent, step: failedStep, message: `${message}. Rolled back: the cloud is as it was before the job` },
+      event: {
+        status: FailoverStatus.FAILED,
+        previousStatus: this.status,
+        progressPercent: this.lastPercent,
+        step: failedStep,
+        message: `${message}. Rolled back: the cloud is as it was before the job`,
+      },
     });
   }
 
   /** An undo failed for good: the job ends `failed`, keeps the VM locked, and says what is left. */
   private async rollbackIncomplete(failedStep: string, failure: string, actionKey: string, error: unknown): Promise<void> {
-    const left = entriesToUndo(this.ledger.entries).filter((e) => e.state !== LedgerState.UNDONE).map((e) => `${e.action} ${e.resourceId ?? e.resourceName ?? ''}`.trim());
+    const left = entriesToUndo(this.ledger.entries)
+      .filter((e) => e.state !== LedgerState.UNDONE)
+      .map((e) => `${e.action} ${e.resourceId ?? e.resourceName ?? ''}`.trim());
     const message = `Failed at ${failedStep}: ${failure}. Rollback incomplete: ${actionKey} could not be undone (${describeFailure(error)}); left in the cloud: ${left.join(', ')}. The VM stays locked for manual cleanup`;
     await this.commit({
       execution: { phase: ExecutionPhase.DONE, leaseOwner: null, leaseExpiresAt: null },

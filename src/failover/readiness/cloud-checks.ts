@@ -18,9 +18,7 @@ export interface CloudCheckContext {
  * empty list. Any other failure means the cloud could not be asked, and is not an answer.
  */
 const isUnknownId = (error: unknown): boolean =>
-  isCloudStackError(error, CloudStackErrorKind.API) &&
-  error.errorCode === ApiErrorCode.PARAM_ERROR &&
-  /entity does not exist/i.test(error.errorText ?? '');
+  isCloudStackError(error, CloudStackErrorKind.API) && error.errorCode === ApiErrorCode.PARAM_ERROR && /entity does not exist/i.test(error.errorText ?? '');
 
 /** The resource with `id`, or undefined when CloudStack has none (an empty list or its 431); other failures propagate. */
 export async function findById<T extends { readonly id: string }>(list: () => Promise<T[]>, id: string): Promise<T | undefined> {
@@ -42,8 +40,7 @@ async function findAll<T extends { readonly id: string }>(ids: readonly string[]
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 const capitalised = (text: string) => text.charAt(0).toUpperCase() + text.slice(1);
 
-const describeDisk = (disk: DiskFact) =>
-  `volume ${disk.volume!.volumeName} (${disk.volume!.volumeId}) of ${disk.label ?? `disk ${disk.diskId}`}`;
+const describeDisk = (disk: DiskFact) => `volume ${disk.volume!.volumeName} (${disk.volume!.volumeId}) of ${disk.label ?? `disk ${disk.diskId}`}`;
 
 /**
  * Each replicated volume exists in CloudStack, is Ready, is attached to the appliance VM and is in

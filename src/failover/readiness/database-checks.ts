@@ -93,9 +93,7 @@ export const noActiveReplication: ReadinessCheck = {
   kind: CheckKind.DATABASE,
   requires: ['vm_known'],
   evaluate: ({ facts }) =>
-    facts.activeReplicationJobId
-      ? fail(`Replication job ${facts.activeReplicationJobId} is still running`)
-      : pass('No replication job is running'),
+    facts.activeReplicationJobId ? fail(`Replication job ${facts.activeReplicationJobId} is still running`) : pass('No replication job is running'),
 };
 
 /** No failover job of the VM is running. */
@@ -103,9 +101,7 @@ export const noActiveFailover: ReadinessCheck = {
   name: 'no_active_failover',
   kind: CheckKind.DATABASE,
   evaluate: ({ facts }) =>
-    facts.activeJob
-      ? fail(`${describeJob(facts.activeJob)} is in progress`, facts.activeJob.jobId)
-      : pass('No failover job is in progress'),
+    facts.activeJob ? fail(`${describeJob(facts.activeJob)} is in progress`, facts.activeJob.jobId) : pass('No failover job is in progress'),
 };
 
 /**

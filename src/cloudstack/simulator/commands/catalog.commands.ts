@@ -5,14 +5,16 @@ import { list, where, type CommandHandler } from './command.js';
 
 const TEMPLATE_FILTERS = new Set(['featured', 'self', 'selfexecutable', 'sharedexecutable', 'executable', 'community', 'all']);
 
-const listZones: CommandHandler = ({ state, params }) =>
-  list('zone', where(params, state.world.zones, { id: 'id', name: 'name' }).map(zoneView));
+const listZones: CommandHandler = ({ state, params }) => list('zone', where(params, state.world.zones, { id: 'id', name: 'name' }).map(zoneView));
 
 const listTemplates: CommandHandler = ({ state, params }) => {
   const filter = params.required('templatefilter');
   if (!TEMPLATE_FILTERS.has(filter.toLowerCase())) throw params.invalid('templatefilter', filter);
   const templates = where(params, state.world.templates, { id: 'id', name: 'name', zoneid: 'zoneid' });
-  return list('template', templates.map((t) => templateView(state, t)));
+  return list(
+    'template',
+    templates.map((t) => templateView(state, t)),
+  );
 };
 
 const listServiceOfferings: CommandHandler = ({ state, params }) =>
@@ -25,7 +27,10 @@ const listNetworks: CommandHandler = ({ state, params }) => {
     name: 'name',
     canusefordeploy: (n, value) => String(n.canusefordeploy) === value.toLowerCase(),
   });
-  return list('network', networks.map((n) => networkView(state, n)));
+  return list(
+    'network',
+    networks.map((n) => networkView(state, n)),
+  );
 };
 
 const queryAsyncJobResult: CommandHandler = ({ state, params }) => ({ kind: 'fields', fields: jobView(params.need('jobid', state.job)) });

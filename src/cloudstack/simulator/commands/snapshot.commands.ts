@@ -95,7 +95,10 @@ const deleteSnapshot: CommandHandler = ({ state, params }) => {
     instanceId: snapshot.id,
     queueKey: `snapshot:${snapshot.id}`,
     validate: () =>
-      check(snapshot.state !== 'Creating' && snapshot.state !== 'BackingUp', `Can't delete snapshotshot ${snapshot.id} due to it is in ${snapshot.state} Status`),
+      check(
+        snapshot.state !== 'Creating' && snapshot.state !== 'BackingUp',
+        `Can't delete snapshotshot ${snapshot.id} due to it is in ${snapshot.state} Status`,
+      ),
     commit: () => {
       snapshot.state = 'Destroyed';
       snapshot.removed = csTime();
@@ -112,7 +115,10 @@ const listSnapshots: CommandHandler = ({ state, params }) => {
     intervaltype: (s, value) => s.intervaltype.toLowerCase() === value.toLowerCase(),
     zoneid: 'zoneid',
   });
-  return list('snapshot', snapshots.map((s) => snapshotView(state, s)));
+  return list(
+    'snapshot',
+    snapshots.map((s) => snapshotView(state, s)),
+  );
 };
 
 /** The snapshot commands by name. */

@@ -34,8 +34,10 @@ const createVMSnapshot: CommandHandler = ({ state, params }) => {
   params.boolean('quiescevm', false);
   const displayName = params.get('name');
   const description = params.get('description');
-  if (displayName !== undefined && displayName.length > 255) throw paramError('Creating Instance Snapshot failed due to length of Instance Snapshot vsDisplayName should not exceed 255');
-  if (description !== undefined && description.length > 255) throw paramError('Creating Instance Snapshot failed due to length of Instance Snapshot vsDescription should not exceed 255');
+  if (displayName !== undefined && displayName.length > 255)
+    throw paramError('Creating Instance Snapshot failed due to length of Instance Snapshot vsDisplayName should not exceed 255');
+  if (description !== undefined && description.length > 255)
+    throw paramError('Creating Instance Snapshot failed due to length of Instance Snapshot vsDescription should not exceed 255');
   check(vm.state === 'Running' || vm.state === 'Stopped', `Creating Instance Snapshot failed because Instance:${vm.id} is not in Running or Stopped state`);
   check(!memory || vm.state === 'Running', 'Can not Snapshot memory when the Instance is not in Running state');
   const readyRoot = state.volumesOf(vm.id).some((v) => v.type === 'ROOT' && v.state === 'Ready');
@@ -73,7 +75,8 @@ const createVMSnapshot: CommandHandler = ({ state, params }) => {
       check(vm.removed === undefined, `Create Instance to Snapshot failed because Instance: ${vm.id} is not found`);
       const root = state.volumesOf(vm.id).find((v) => v.type === 'ROOT');
       if (!root) throw internalError('Create Instance to Snapshot failed because no root disk was found');
-      if (root.state !== 'Ready') throw internalError(`Create Instance to Snapshot failed due to Instance: ${vmText(state, vm)} has root disk in ${root.state} state`);
+      if (root.state !== 'Ready')
+        throw internalError(`Create Instance to Snapshot failed due to Instance: ${vmText(state, vm)} has root disk in ${root.state} state`);
     },
     begin: () => {
       snapshot.state = 'Creating';
@@ -172,7 +175,10 @@ const listVMSnapshot: CommandHandler = ({ state, params }) => {
     keyword: (s, value) => contains(s.name, value) || contains(s.displayname, value) || contains(s.description, value),
   }).filter((s) => ids.length === 0 || ids.includes(s.id));
   const newestFirst = matching.reverse().sort((a, b) => b.created.localeCompare(a.created));
-  return list('vmSnapshot', newestFirst.map((s) => vmSnapshotView(state, s)));
+  return list(
+    'vmSnapshot',
+    newestFirst.map((s) => vmSnapshotView(state, s)),
+  );
 };
 
 /** The VM snapshot commands by name. */

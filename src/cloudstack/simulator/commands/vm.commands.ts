@@ -50,7 +50,7 @@ const deployVirtualMachine: CommandHandler = ({ state, params }) => {
   const name = params.get('name') ?? `VM-${id}`;
   if (!HOSTNAME.test(name)) {
     throw paramError(
-      'Invalid name. Vm name can contain ASCII letters \'a\' through \'z\', the digits \'0\' through \'9\', and the hyphen (\'-\'), must be between 1 and 63 characters long, and can\'t start or end with "-" and can\'t start with digit',
+      "Invalid name. Vm name can contain ASCII letters 'a' through 'z', the digits '0' through '9', and the hyphen ('-'), must be between 1 and 63 characters long, and can't start or end with \"-\" and can't start with digit",
     );
   }
   checkHostNameUnique(state, name, networks);
@@ -124,7 +124,8 @@ function checkHostNameUnique(state: CloudState, name: string, networks: readonly
   const lower = name.toLowerCase();
   for (const network of networks) {
     const taken = state.liveVms().some((vm) => vm.name.toLowerCase() === lower && vm.nics.some((nic) => nic.networkid === network.id));
-    if (taken) throw paramError(`The vm with hostName ${name} already exists in the network domain: ${network.networkdomain ?? 'null'}; network=${network.name}`);
+    if (taken)
+      throw paramError(`The vm with hostName ${name} already exists in the network domain: ${network.networkdomain ?? 'null'}; network=${network.name}`);
   }
 }
 
@@ -204,7 +205,10 @@ const destroyVirtualMachine: CommandHandler = ({ state, params }) => {
       check(vm.state !== 'Expunging', `VM ${vm.id} is being expunged`);
       // UserVmManagerImpl.checkForUnattachedVolumes (VolumeVO.toString approximated: no internal ids here).
       const strangers = extra.filter((volume) => volume.virtualmachineid !== vm.id || volume.type !== 'DATADISK');
-      check(strangers.length === 0, `The following supplied volumes are not DATADISK attached to the VM: ${strangers.map((v) => `Volume {"name":"${v.name}","uuid":"${v.id}"}; `).join('')}`);
+      check(
+        strangers.length === 0,
+        `The following supplied volumes are not DATADISK attached to the VM: ${strangers.map((v) => `Volume {"name":"${v.name}","uuid":"${v.id}"}; `).join('')}`,
+      );
     },
     begin: () => {
       if (vm.state === 'Running') vm.state = 'Stopping';
@@ -242,7 +246,10 @@ const listVirtualMachines: CommandHandler = ({ state, params }): CommandOutcome 
     zoneid: 'zoneid',
     keyword: (vm, value) => contains(vm.name, value) || contains(vm.displayname, value),
   }).filter((vm) => ids.length === 0 || ids.includes(vm.id));
-  return list('virtualmachine', vms.map((vm) => vmView(state, vm)));
+  return list(
+    'virtualmachine',
+    vms.map((vm) => vmView(state, vm)),
+  );
 };
 
 /** The VM commands by name. */

@@ -113,7 +113,10 @@ const detachVolume: CommandHandler = ({ state, params }) => {
 
 const deleteVolume: CommandHandler = ({ state, params }) => {
   const volume = params.need('id', state.volume);
-  check(volume.state !== 'Snapshotting' && volume.state !== 'RevertSnapshotting', 'There are snapshot operations in progress on the volume, unable to delete it');
+  check(
+    volume.state !== 'Snapshotting' && volume.state !== 'RevertSnapshotting',
+    'There are snapshot operations in progress on the volume, unable to delete it',
+  );
   check(volume.virtualmachineid === undefined, 'Please specify a volume that is not attached to any VM.');
   volume.state = 'Expunged';
   volume.removed = csTime();
@@ -129,7 +132,10 @@ const listVolumes: CommandHandler = ({ state, params }) => {
     state: (v, value) => v.state.toLowerCase() === value.toLowerCase(),
     name: 'name',
   });
-  return list('volume', volumes.map((v) => volumeView(state, v)));
+  return list(
+    'volume',
+    volumes.map((v) => volumeView(state, v)),
+  );
 };
 
 /** The volume commands by name. */
