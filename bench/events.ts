@@ -15,6 +15,7 @@ import { createClient } from 'graphql-ws';
 import { EventBus } from '../src/events/event-bus.js';
 import { appendEvent } from '../src/events/event-store.js';
 import type { FailoverService } from '../src/failover/failover.service.js';
+import type { ReadinessService } from '../src/failover/readiness/readiness.service.js';
 import { createLogger } from '../src/logger.js';
 import { startServer } from '../src/server/http-server.js';
 import { buildAppSchema } from '../src/server/schema.js';
@@ -47,7 +48,7 @@ const server = await startServer({
   em: orm.em,
   logger,
   port: 0,
-  services: { events: bus, failover: null as unknown as FailoverService },
+  services: { events: bus, failover: null as unknown as FailoverService, readiness: null as unknown as ReadinessService },
 });
 const event = (i: number) => ({
   jobId: 'bench-job',

@@ -7,6 +7,8 @@ import { seedDemoData } from './demo/seed-demo-data.js';
 import { EventBus } from './events/event-bus.js';
 import { Engine } from './failover/engine/engine.js';
 import { FailoverService } from './failover/failover.service.js';
+import { ReadinessService } from './failover/readiness/readiness.service.js';
+import type { AppServices } from './server/context.js';
 import type { Logger } from './logger.js';
 import { startServer } from './server/http-server.js';
 import { buildAppSchema } from './server/schema.js';
@@ -19,14 +21,17 @@ export interface Service {
   stop(): Promise<void>;
 }
 
-/** The failover machinery on one ORM and cloud: event bus, commands, engine (not yet started). */
+/** The failover machinery on one ORM and cloud: event bus, readiness, engine (not yet started), commands. */
 export interface FailoverRuntime {
   readonly events: EventBus;
-  readonly failover: FailoverService;
+  readonly readiness: ReadinessService;
   readonly engine: Engine;
+  readonly failover: FailoverService;
+  /** What the API's resolvers are given. */
+  readonly services: AppServices;
 }
 
-/** Wires the event bus, the failover commands and the engine together. */
+/** Wires the failover machinery, each part from the ones before it: events → readiness → engine → commands. */
 export function createFailoverRuntime(
   orm: MikroORM,
   cloud: Pick<CloudConnection, 'cloudStack' | 'ids'>,
@@ -34,30 +39,26 @@ export function createFailoverRuntime(
   engine: Config['engine'],
 ): FailoverRuntime {
   const events = new EventBus({ em: orm.em, logger, pollIntervalMs: engine.eventPollIntervalMs });
-  let runner: Engine | undefined; // eslint-disable-line prefer-const
-  const failover = new FailoverService({
-    em: orm.em,
-    cloudStack: cloud.cloudStack,
-    ids: cloud.ids,
-    logger: logger.child({ component: 'failover' }),
-    notify: () => events.notify(),
-    wake: () => runner?.wake(),
-  });
-  runner = new Engine({
+  const readiness = new ReadinessService(orm.em, { cloudStack: cloud.cloudStack, ids: cloud.ids });
+  const worker = new Engine({
     em: orm.em,
     cloud: cloud.cloudStack,
     ids: cloud.ids,
     logger: logger.child({ component: 'engine' }),
     notify: () => events.notify(),
-    checkReadiness: (plan) => failover.checkPlan(plan),
-    beginAutoCleanup: async (jobId) => {
-      await failover.cleanupTestFailover(jobId, 'automatic cleanup: autoCleanupAfterMinutes elapsed');
-    },
+    checkReadiness: (plan) => readiness.forPlan(plan),
     leaseMs: engine.leaseMs,
     scanIntervalMs: engine.scanIntervalMs,
     concurrency: engine.concurrency,
   });
-  return { events, failover, engine: runner };
+  const failover = new FailoverService({
+    em: orm.em,
+    readiness,
+    logger: logger.child({ component: 'failover' }),
+    notify: () => events.notify(),
+    wake: () => worker.wake(),
+  });
+  return { events, readiness, engine: worker, failover, services: { failover, readiness, events } };
 }
 
 /** Composition root: config → ORM → schema (+ demo data) → cloud → events, engine → HTTP + WebSocket. */
@@ -84,7 +85,7 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
       maxPageSize: config.maxPageSize,
       shutdownTimeoutMs: config.shutdownTimeoutMs,
       apiTokens: config.apiTokens,
-      services: { failover: runtime.failover, events: runtime.events },
+      services: runtime.services,
       readinessProbe: async () => {
         await orm.em.getConnection().execute('SELECT 1');
       },

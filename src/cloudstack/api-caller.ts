@@ -1,7 +1,7 @@
 import { CloudStackError, CloudStackErrorKind } from './errors.js';
 import { openEnvelope, type Json } from './envelope.js';
 import { secretRedactor, type CloudStackLogger } from './logger.js';
-import { backoffDelay, sleep, type Backoff } from './polling.js';
+import { backoffDelay, sleep, type Backoff } from '../retry.js';
 import { signRequest } from './signing.js';
 import type { HttpTransport } from './cloudstack.transport.js';
 

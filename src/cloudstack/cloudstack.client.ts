@@ -2,7 +2,7 @@ import { ApiCaller } from './api-caller.js';
 import { readAsync, readCount, readList, readObject, readSuccess, type Json } from './envelope.js';
 import { CloudStackError, CloudStackErrorKind } from './errors.js';
 import { silentLogger, type CloudStackLogger } from './logger.js';
-import { backoffDelay, pollUntil, sleep, type Backoff } from './polling.js';
+import { backoffDelay, pollUntil, sleep, type Backoff } from '../retry.js';
 import { apiEndpoint, FetchTransport, type HttpTransport } from './cloudstack.transport.js';
 import * as map from './cloudstack.mappers.js';
 import {

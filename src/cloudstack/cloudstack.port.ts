@@ -193,3 +193,17 @@ export interface CloudStack {
   listTemplates(params: ListTemplatesParams, options?: OperationOptions): Promise<Template[]>;
   queryAsyncJobResult(params: { readonly jobId: string }, options?: OperationOptions): Promise<AsyncJob>;
 }
+
+/** The read-only half of {@link CloudStack}: what a failover step may ask without going through the ledger. */
+export type CloudStackReader = Pick<
+  CloudStack,
+  | 'listVirtualMachines'
+  | 'listVolumes'
+  | 'listSnapshots'
+  | 'listVMSnapshot'
+  | 'listNetworks'
+  | 'listServiceOfferings'
+  | 'listZones'
+  | 'listTemplates'
+  | 'queryAsyncJobResult'
+>;

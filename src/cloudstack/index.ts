@@ -8,7 +8,7 @@ export { CloudStackClient, type CloudStackClientOptions } from './cloudstack.cli
 export { FetchTransport, type HttpRequest, type HttpTransport } from './cloudstack.transport.js';
 export { ApiErrorCode, CloudStackError, CloudStackErrorKind, isCloudStackError } from './errors.js';
 export type { CloudStackLogger } from './logger.js';
-export type { Backoff } from './polling.js';
+export type { Backoff } from '../retry.js';
 export { canonicalString, computeSignature, encodeValue, formatExpires, signRequest } from './signing.js';
 export { DEMO_API_KEY, DEMO_SECRET_KEY, startSimulator, type Simulator, type SimulatorIds, type SimulatorOptions } from './simulator/simulator.server.js';
 export { FaultKind, type Fault, type FaultSpec } from './simulator/faults.js';

@@ -1,15 +1,12 @@
 import { UniqueConstraintViolationException, type EntityManager } from '@mikro-orm/core';
 import { CloudStackError } from '../cloudstack/errors.js';
-import { ExecutionPhase, FailoverExecution, FailoverJob, FailoverStatus, FailoverType, FlowName, isActiveStatus, toFailoverStatus } from '../entities/index.js';
+import { FailoverExecution, FailoverJob, FailoverStatus, FailoverType, FlowName, isActiveStatus, toFailoverStatus } from '../entities/index.js';
 import { AppError, badInput, ErrorCode, notFound } from '../errors.js';
-import { appendEvent } from '../events/event-store.js';
 import { loadVmFacts, type VmFacts } from '../inventory/vm-facts.js';
 import type { Logger } from '../logger.js';
-import type { CloudIds } from './engine/flow.js';
-import { factsForPlan, planColumns, planJob, withOverrides, type JobPlan, type NetworkOverride } from './engine/plan.js';
-import type { CloudStack } from '../cloudstack/cloudstack.port.js';
-import { READINESS_CHECKS, type CloudCheckContext } from './readiness/cloud-checks.js';
-import { evaluateReadiness, type Readiness } from './readiness/evaluate.js';
+import { beginUnwind, createJob, unwindRefusal, type UnwindFlow } from './engine/lifecycle.js';
+import { planJob, withOverrides, type NetworkOverride } from './engine/plan.js';
+import type { ReadinessService } from './readiness/readiness.service.js';
 
 /** What a start asks for. */
 export interface StartFailoverRequest {
@@ -23,8 +20,7 @@ export interface StartFailoverRequest {
 export interface FailoverServiceOptions {
   /** The ORM's root EntityManager. */
   readonly em: EntityManager;
-  readonly cloudStack: CloudStack;
-  readonly ids: CloudIds;
+  readonly readiness: ReadinessService;
   readonly logger: Logger;
   /** Publishes committed events. */
   readonly notify: () => void;
@@ -36,8 +32,6 @@ export interface FailoverServiceOptions {
 /** The longest automatic cleanup delay (30 days). */
 export const MAX_AUTO_CLEANUP_MINUTES = 43_200;
 const MAX_ID_LENGTH = 255;
-
-const FAILOVER_FLOW = { [FailoverType.TEST]: FlowName.TEST_FAILOVER, [FailoverType.LIVE]: FlowName.LIVE_FAILOVER } as const;
 
 /**
  * The failover commands behind the mutations: they validate, decide, and record the job (with its
@@ -64,7 +58,7 @@ export class FailoverService {
     this.validateOverrides(stored, overrides);
     if (stored.activeJob) throw conflict(stored.activeJob);
     const facts = withOverrides(stored, type, overrides);
-    const readiness = await this.readiness(facts, type);
+    const readiness = await this.options.readiness.full(facts, type);
     const failing = readiness.checks.filter((c) => !c.passed);
     const unreachable = failing.find((c) => c.error instanceof CloudStackError);
     if (unreachable) {
@@ -82,23 +76,6 @@ export class FailoverService {
   /** Reverts a completed live failover (or resumes a revert that failed). */
   revertFailover(jobId: string): Promise<FailoverJob> {
     return this.beginUnwind(jobId, FlowName.REVERT, 'revert requested');
-  }
-
-  /** Every readiness check for a running job's plan; the job's own hold on the VM is excused. */
-  async checkPlan(plan: JobPlan): Promise<Readiness> {
-    const facts = (await loadVmFacts(this.em.fork(), [plan.vmId])).get(plan.vmId)!;
-    const readiness = await this.readiness(factsForPlan(facts, plan), plan.type);
-    const checks = readiness.checks.map((c) => (c.blockingJobId === plan.jobId ? { ...c, passed: true, message: `${c.message} (this job)` } : c));
-    return { ...readiness, checks, ready: checks.every((c) => c.passed) };
-  }
-
-  /** What the cloud readiness checks ask. */
-  get cloudContext(): CloudCheckContext {
-    return { cloudStack: this.options.cloudStack, ids: this.options.ids };
-  }
-
-  private readiness(facts: VmFacts, type: FailoverType): Promise<Readiness> {
-    return evaluateReadiness(READINESS_CHECKS, facts, type, this.cloudContext);
   }
 
   private validateStart(type: FailoverType, { vmId, networkOverrides, autoCleanupAfterMinutes }: StartFailoverRequest): NetworkOverride[] {
@@ -148,42 +125,7 @@ export class FailoverService {
       const jobId = `${prefix}${first + attempt}`;
       const plan = planJob(jobId, type, facts);
       try {
-        await this.em.fork().transactional(async (tx) => {
-          const now = new Date(this.now());
-          await tx.insert(FailoverExecution, {
-            jobId,
-            vmId,
-            vmLock: vmId,
-            flow: FAILOVER_FLOW[type],
-            phase: ExecutionPhase.RUN,
-            step: 0,
-            progressPercent: 0,
-            autoCleanupAfterMinutes,
-            createdAt: now,
-            updatedAt: now,
-          });
-          await tx.insert(FailoverJob, {
-            jobId,
-            vmId,
-            replicationJobId: facts.latestReplication?.id ?? null,
-            jobType: type,
-            status: FailoverStatus.PENDING,
-            sourceVmName: plan.sourceName,
-            ...planColumns(plan),
-            createdAt: now,
-            updatedAt: now,
-          });
-          await appendEvent(tx, {
-            jobId,
-            vmId,
-            jobType: type,
-            status: FailoverStatus.PENDING,
-            previousStatus: null,
-            progressPercent: 0,
-            step: null,
-            message: `${type} failover of ${plan.sourceName} queued`,
-          });
-        });
+        await createJob(this.em, { plan, replicationJobId: facts.latestReplication?.id ?? null, autoCleanupAfterMinutes, now: new Date(this.now()) });
       } catch (error) {
         if (!(error instanceof UniqueConstraintViolationException)) throw error;
         const holder = await this.em.fork().findOne(FailoverExecution, { vmLock: vmId }, { disableIdentityMap: true });
@@ -207,63 +149,17 @@ export class FailoverService {
     ]);
   }
 
-  private async beginUnwind(jobId: string, flow: FlowName.CLEANUP | FlowName.REVERT, reason: string): Promise<FailoverJob> {
+  private async beginUnwind(jobId: string, flow: UnwindFlow, reason: string): Promise<FailoverJob> {
     if (jobId.trim() === '') throw badInput('jobId', 'jobId must not be empty');
     const em = this.em.fork();
     const job = await em.findOne(FailoverJob, { jobId }, { disableIdentityMap: true });
     if (!job) throw notFound('Failover job', jobId);
-    const cleanup = flow === FlowName.CLEANUP;
-    const wanted = cleanup ? FailoverType.TEST : FailoverType.LIVE;
-    if (job.jobType.toLowerCase() !== wanted) {
-      throw invalidTransition(
-        job,
-        cleanup
-          ? `Job ${jobId} is a live failover: cleanupTestFailover cleans up test failovers; use revertFailover`
-          : `Job ${jobId} is a test failover: revertFailover reverts live failovers; use cleanupTestFailover`,
-      );
-    }
     const execution = await em.findOne(FailoverExecution, { jobId }, { disableIdentityMap: true });
-    const what = cleanup ? 'cleaned up' : 'reverted';
-    if (!execution) throw invalidTransition(job, `Job ${jobId} was not run by this service: it has no ledger to be ${what} from`);
-    const resumable = execution.flow === flow || execution.flow === FAILOVER_FLOW[wanted];
-    if (job.status !== FailoverStatus.COMPLETED || execution.phase !== ExecutionPhase.DONE || !execution.vmLock || !resumable) {
-      throw invalidTransition(job, `Job ${jobId} is ${job.status}: only a completed ${wanted} failover can be ${what}`);
-    }
-    const status = cleanup ? FailoverStatus.CLEANUP : FailoverStatus.REVERTING;
-    const moved = await em.transactional(async (tx) => {
-      const updated = await tx.nativeUpdate(
-        FailoverExecution,
-        { jobId, phase: ExecutionPhase.DONE, flow: execution.flow, step: execution.step, vmLock: { $ne: null } },
-        {
-          flow,
-          phase: ExecutionPhase.RUN,
-          // A cleanup that failed resumes at the step that failed; a first one starts at the beginning.
-          step: execution.flow === flow ? execution.step : 0,
-          progressPercent: 0,
-          autoCleanupAt: null,
-          failedStep: null,
-          failure: null,
-          leaseOwner: null,
-          leaseExpiresAt: null,
-          updatedAt: new Date(this.now()),
-        },
-      );
-      if (updated === 0) return false;
-      await tx.nativeUpdate(FailoverJob, { jobId }, { status, errorMessage: null, updatedAt: new Date(this.now()) });
-      await appendEvent(tx, {
-        jobId,
-        vmId: job.vmId,
-        jobType: job.jobType,
-        status,
-        previousStatus: job.status,
-        progressPercent: 0,
-        step: null,
-        message: reason,
-      });
-      return true;
-    });
-    if (!moved) {
+    const refusal = unwindRefusal(job, execution, flow);
+    if (refusal || !execution) throw invalidTransition(job, refusal ?? `Job ${jobId} has no execution`);
+    if (!(await beginUnwind(this.em, job, execution, flow, reason))) {
       const current = (await this.em.fork().findOne(FailoverJob, { jobId }, { disableIdentityMap: true })) ?? job;
+      const what = flow === FlowName.CLEANUP ? 'cleaned up' : 'reverted';
       throw invalidTransition(current, `Job ${jobId} changed meanwhile (now ${current.status}); it cannot be ${what} now`);
     }
     this.options.logger.info({ jobId, flow }, 'unwind begun');

@@ -2,7 +2,6 @@ import { Arg, Ctx, Query, Resolver } from 'type-graphql';
 import { FailoverType } from '../entities/enums.js';
 import { badInput } from '../errors.js';
 import type { Context } from '../server/context.js';
-import { READINESS_CHECKS } from '../failover/readiness/cloud-checks.js';
 import { vmReadiness } from '../services/readiness.js';
 import { VmReadiness } from './readiness.type.js';
 
@@ -19,7 +18,6 @@ export class ReadinessResolver {
   ): Promise<VmReadiness> {
     if (vmId.trim() === '') throw badInput('vmId', 'vmId must not be empty');
     // With the engine running, the cloud checks join the database checks (one VM: a few cloud calls).
-    const options = services ? { checks: READINESS_CHECKS, cloud: services.failover.cloudContext } : {};
-    return vmReadiness(loaders, vmId, type, options) as Promise<VmReadiness>;
+    return vmReadiness(loaders, vmId, type, services?.readiness) as Promise<VmReadiness>;
   }
 }

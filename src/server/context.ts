@@ -4,6 +4,7 @@ import { FailoverExecution, FailoverLedgerEntry } from '../entities/index.js';
 import { AppError, ErrorCode } from '../errors.js';
 import type { EventBus } from '../events/event-bus.js';
 import type { FailoverService } from '../failover/failover.service.js';
+import type { ReadinessService } from '../failover/readiness/readiness.service.js';
 import { loadVmFacts, type VmFacts } from '../inventory/vm-facts.js';
 import type { Logger } from '../logger.js';
 import type { AuthContext, Principal } from './auth.js';
@@ -20,6 +21,7 @@ export interface Loaders {
 /** What the failover mutations and the events subscription work with. */
 export interface AppServices {
   readonly failover: FailoverService;
+  readonly readiness: ReadinessService;
   readonly events: EventBus;
 }
 

@@ -45,7 +45,7 @@ export async function startFailoverApi(
     em: db.orm.em,
     logger,
     port: 0,
-    services: { failover: runtime.failover, events: runtime.events },
+    services: runtime.services,
   });
   runtime.engine.start();
   return {

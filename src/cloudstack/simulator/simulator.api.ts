@@ -1,6 +1,6 @@
 import { canonicalString, computeSignature, parseExpires, signaturesEqual, type ParamPair } from '../signing.js';
 import { silentLogger, type CloudStackLogger } from '../logger.js';
-import { sleep } from '../polling.js';
+import { sleep } from '../../retry.js';
 import { CATALOG_COMMANDS } from './commands/catalog.commands.js';
 import type { CommandHandler, CommandOutcome, Obj } from './commands/command.js';
 import { SNAPSHOT_COMMANDS } from './commands/snapshot.commands.js';

@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { EntityManager } from '@mikro-orm/core';
 import { WorkerStopping } from './errors.js';
-import { claimableJobs, claimLease, dueAutoCleanups, releaseLease, renewLease } from './job-store.js';
+import { FailoverJob, FlowName } from '../../entities/index.js';
+import { beginUnwind, claimableJobs, claimLease, dueAutoCleanups, loadExecution, releaseLease, renewLease, unwindRefusal } from './lifecycle.js';
 import { JobRunner, type RunnerDeps } from './runner.js';
 
 /** Options of {@link Engine}. */
@@ -15,8 +16,6 @@ export interface EngineOptions extends Omit<RunnerDeps, 'root'> {
   readonly scanIntervalMs?: number;
   /** Jobs this worker runs at once. */
   readonly concurrency?: number;
-  /** Moves a completed test failover whose automatic cleanup is due into its cleanup flow. */
-  readonly beginAutoCleanup: (jobId: string) => Promise<void>;
   /** This worker's name in leases (default: host, pid and a random tag). */
   readonly owner?: string;
 }
@@ -35,19 +34,17 @@ export class Engine {
   private readonly leaseMs: number;
   private readonly scanIntervalMs: number;
   private readonly concurrency: number;
-  private readonly beginAutoCleanup: (jobId: string) => Promise<void>;
   private readonly running = new Map<string, { controller: AbortController; done: Promise<void> }>();
   private timer: NodeJS.Timeout | undefined;
   private scanning: Promise<void> | undefined;
   private rescan = false;
   private stopping = false;
 
-  constructor({ em, leaseMs = 30_000, scanIntervalMs = 5_000, concurrency = 8, beginAutoCleanup, owner, ...deps }: EngineOptions) {
+  constructor({ em, leaseMs = 30_000, scanIntervalMs = 5_000, concurrency = 8, owner, ...deps }: EngineOptions) {
     this.deps = { ...deps, root: em };
     this.leaseMs = leaseMs;
     this.scanIntervalMs = scanIntervalMs;
     this.concurrency = concurrency;
-    this.beginAutoCleanup = beginAutoCleanup;
     this.owner = owner ?? `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
   }
 
@@ -98,7 +95,7 @@ export class Engine {
   }
 
   private async scan(): Promise<void> {
-    for (const jobId of await dueAutoCleanups(this.deps.root, this.now, 20)) {
+    for (const jobId of await dueAutoCleanups(this.deps.root, 20)) {
       if (this.stopping) return;
       try {
         await this.beginAutoCleanup(jobId);
@@ -108,11 +105,25 @@ export class Engine {
     }
     const free = this.concurrency - this.running.size;
     if (free <= 0 || this.stopping) return;
-    for (const jobId of await claimableJobs(this.deps.root, this.now, free + this.running.size)) {
+    for (const jobId of await claimableJobs(this.deps.root, free + this.running.size)) {
       if (this.stopping || this.running.size >= this.concurrency) return;
       if (this.running.has(jobId)) continue;
-      if (await claimLease(this.deps.root, jobId, { owner: this.owner, leaseMs: this.leaseMs, now: this.now })) this.launch(jobId);
+      if (await claimLease(this.deps.root, jobId, this.owner, this.leaseMs)) this.launch(jobId);
     }
+  }
+
+  /** Moves a completed test failover whose automatic cleanup is due into its cleanup flow (the lifecycle decides whether it may). */
+  private async beginAutoCleanup(jobId: string): Promise<void> {
+    const job = await this.deps.root.fork().findOne(FailoverJob, { jobId }, { disableIdentityMap: true });
+    const execution = await loadExecution(this.deps.root, jobId);
+    if (!job) throw new Error(`job ${jobId} has no failover_jobs row`);
+    const refusal = unwindRefusal(job, execution, FlowName.CLEANUP);
+    if (refusal || !execution) throw new Error(refusal ?? `job ${jobId} has no execution`);
+    if (!(await beginUnwind(this.deps.root, job, execution, FlowName.CLEANUP, 'automatic cleanup: autoCleanupAfterMinutes elapsed'))) {
+      throw new Error(`job ${jobId} changed meanwhile`);
+    }
+    this.deps.logger.info({ jobId }, 'automatic cleanup begun');
+    this.deps.notify();
   }
 
   private launch(jobId: string): void {
@@ -129,7 +140,7 @@ export class Engine {
     };
     const heartbeat = setInterval(() => {
       const asked = this.now;
-      renewLease(this.deps.root, jobId, { owner: this.owner, leaseMs: this.leaseMs, now: asked })
+      renewLease(this.deps.root, jobId, this.owner, this.leaseMs)
         .then((held) => {
           if (held) validUntil = asked + this.leaseMs;
           else stopJob('lease lost: stopping the job in this worker');

@@ -1,3 +1,4 @@
+import { DriverException } from '@mikro-orm/core';
 import { CloudStackError, CloudStackErrorKind } from '../../cloudstack/errors.js';
 
 /** A step failed for good: the job compensates and ends `failed` with this message. */
@@ -38,4 +39,23 @@ export function isTransient(error: unknown): boolean {
 export function describeFailure(error: unknown): string {
   if (error instanceof CloudStackError) return error.errorText ? `${error.command}: ${error.errorText}` : error.message;
   return error instanceof Error ? error.message : String(error);
+}
+
+/** What a failure means for the job: the one classifier the runner asks. */
+export enum FailureClass {
+  /** This worker must stop (lease lost, shutting down): nothing is marked failed; the job resumes elsewhere. */
+  STOPPED = 'stopped',
+  /** The database is away: the run breaks off and resumes when its lease runs out (nothing is rolled back for it). */
+  DATABASE = 'database',
+  /** Trying again may succeed (the cloud's answer was transient or lost). */
+  TRANSIENT = 'transient',
+  /** A real "no": the step fails (a failover compensates). */
+  PERMANENT = 'permanent',
+}
+
+export function classify(error: unknown, signal?: AbortSignal): FailureClass {
+  if (error instanceof LeaseLost || error instanceof WorkerStopping || signal?.aborted) return FailureClass.STOPPED;
+  if (error instanceof DriverException) return FailureClass.DATABASE;
+  if (error instanceof StepFailure) return FailureClass.PERMANENT;
+  return isTransient(error) ? FailureClass.TRANSIENT : FailureClass.PERMANENT;
 }

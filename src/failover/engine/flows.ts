@@ -1,30 +1,24 @@
 import { VmState } from '../../cloudstack/cloudstack.types.js';
 import { FailoverStatus, FlowName } from '../../entities/index.js';
-import {
-  ensureAttached,
-  ensureDetached,
-  ensureSnapshot,
-  ensureStopped,
-  ensureVm,
-  readSnapshot,
-  readVm,
-  readVolume,
-  recordedVmId,
-  settleIntent,
-  settleVm,
-  templateRoot,
-} from './cloud-actions.js';
+import { Action, ledgerKey } from './actions.js';
+import { readVm } from './cloud-reads.js';
 import { isTransient, StepFailure } from './errors.js';
-import { FlowKind, type Flow, type RetryPolicy, type Step, type StepContext } from './flow.js';
+import { FlowKind, type Flow, type Reads, type RetryPolicy, type Step, type StepContext } from './step.js';
 
 /**
  * The four flows, as data: DESIGN §4's steps, each with the status it publishes, a time limit and
- * a retry policy. Failover flows compensate on failure (by ledger entry, newest first: undo.ts);
- * cleanup and revert only move forward, every step safe to re-run.
+ * a retry policy. A step reads the cloud and writes only through `ctx.call(Action…)` (actions.ts:
+ * the ledger, the call, its undo). Failover flows compensate on failure (by ledger entry, newest
+ * first); cleanup and revert only move forward, every step safe to re-run.
  */
 
 const RETRY: RetryPolicy = { initialMs: 500, maxMs: 15_000, multiplier: 2 };
 const MINUTES = 60_000;
+
+/** The VM id the job's ledger recorded (deploy_vm), if any. */
+export function recordedVmId(ctx: Pick<Reads, 'ledger'>): string | undefined {
+  return ctx.ledger.get(ledgerKey(Action.DEPLOY_VM, {}))?.resourceId ?? undefined;
+}
 
 const vmOf = (ctx: StepContext): string => {
   const vmId = recordedVmId(ctx);
@@ -56,7 +50,7 @@ const snapshot: Step = {
     const { volumes } = ctx.plan;
     let rootSnapshot: string | undefined;
     for (const [i, volume] of volumes.entries()) {
-      const id = await ensureSnapshot(ctx, volume.volumeId);
+      const id = await ctx.call(Action.CREATE_SNAPSHOT, { volumeId: volume.volumeId });
       if (i === 0) rootSnapshot = id;
       ctx.progress(i + 1, volumes.length);
     }
@@ -70,8 +64,9 @@ const createVm: Step = {
   timeoutMs: 15 * MINUTES,
   retry: RETRY,
   async run(ctx) {
-    const vm = await ensureVm(ctx);
-    await ctx.recordOnJob({ destinationVmId: vm.id });
+    const vmId = await ctx.call(Action.DEPLOY_VM, {});
+    if (!(await readVm(ctx, vmId))) throw new StepFailure(`VM ${vmId} this job deployed no longer exists in CloudStack`);
+    await ctx.recordOnJob({ destinationVmId: vmId });
   },
 };
 
@@ -85,29 +80,12 @@ const switchVolumes: Step = {
     const vmId = vmOf(ctx);
     const { volumes } = ctx.plan;
     const total = 1 + 2 * volumes.length;
-    let entry = ctx.ledger.get('template_root');
-    if (!entry) {
-      const root = await templateRoot(ctx, vmId);
-      if (root)
-        entry = await ctx.intent({
-          key: 'template_root',
-          action: 'detach_template_root',
-          resourceType: 'volume',
-          resourceId: root.id,
-          resourceName: root.name,
-        });
-    }
-    if (entry && entry.state !== 'done') {
-      const root = await readVolume(ctx, entry.resourceId!);
-      if (root?.virtualMachineId === vmId) await ctx.cloud.detachVolume({ id: root.id }, ctx.op());
-      if (root) await ctx.cloud.deleteVolume({ id: root.id }, ctx.op());
-      await ctx.ledger.done(entry);
-    }
+    await ctx.call(Action.DETACH_TEMPLATE_ROOT, { vmId });
     ctx.progress(1, total);
     for (const [i, volume] of volumes.entries()) {
-      await ensureDetached(ctx, `appliance:${volume.volumeId}`, volume.volumeId, ctx.ids.applianceVmId);
+      await ctx.call(Action.DETACH_VOLUME, { phase: 'failover', volumeId: volume.volumeId, fromVmId: ctx.ids.applianceVmId });
       ctx.progress(2 + 2 * i, total);
-      await ensureAttached(ctx, `attach:${volume.volumeId}`, volume.volumeId, vmId, i === 0 ? 0 : undefined);
+      await ctx.call(Action.ATTACH_VOLUME, { phase: 'failover', volumeId: volume.volumeId, toVmId: vmId, ...(i === 0 ? { deviceId: 0 } : {}) });
       ctx.progress(3 + 2 * i, total);
     }
   },
@@ -120,24 +98,9 @@ const powerOn: Step = {
   retry: RETRY,
   async run(ctx) {
     const vmId = vmOf(ctx);
-    // A start (or stop) an earlier run sent may still be going: decide once the VM has settled.
-    let vm = await settleVm(ctx, vmId);
-    if (!vm) throw new StepFailure(`VM ${vmId} no longer exists in CloudStack`);
-    if (vm.state !== VmState.RUNNING) {
-      const entry = ctx.ledger.get('start') ?? (await ctx.intent({ key: 'start', action: 'start_vm', resourceType: 'vm', resourceId: vmId }));
-      try {
-        vm = await ctx.cloud.startVirtualMachine({ id: vmId }, ctx.op());
-      } catch (error) {
-        // "Already running": an earlier start went through meanwhile — that is success.
-        if (ctx.signal.aborted || (await readVm(ctx, vmId))?.state !== VmState.RUNNING) throw error;
-      }
-      await ctx.ledger.done(entry);
-    } else {
-      // Running already: started by an earlier run of this step (its intent settles now), or found so.
-      await ctx.ledger.done(ctx.ledger.get('start') ?? (await ctx.intent({ key: 'start', action: 'start_vm', resourceType: 'vm', resourceId: vmId })));
-    }
+    await ctx.call(Action.START_VM, { vmId });
     ctx.progress(1, 2);
-    vm = await readVm(ctx, vmId);
+    const vm = await readVm(ctx, vmId);
     if (vm?.state !== VmState.RUNNING) throw new StepFailure(`VM ${vmId} is ${vm?.state ?? 'gone'} after start, not Running`);
     const want = ctx.plan.networks.map((n) => n.destinationNetworkId);
     const have = vm.nics.map((n) => n.networkId);
@@ -152,78 +115,49 @@ function unwindSteps(status: FailoverStatus): Step[] {
   const step = (name: string, timeoutMs: number, run: (ctx: StepContext) => Promise<void>): Step => ({ name, status, timeoutMs, retry: RETRY, run });
   return [
     step('stop_vm', 15 * MINUTES, async (ctx) => {
-      await ensureStopped(ctx, 'unwind:stop', vmOf(ctx));
+      await ctx.call(Action.STOP_VM, { vmId: vmOf(ctx) });
     }),
     step('detach_volumes', 30 * MINUTES, async (ctx) => {
       const vmId = vmOf(ctx);
       const volumes = [...ctx.plan.volumes].reverse();
       for (const [i, volume] of volumes.entries()) {
-        const key = `unwind:detach:${volume.volumeId}`;
-        const current = await readVolume(ctx, volume.volumeId);
-        if (current?.virtualMachineId === vmId || ctx.ledger.get(key)) await ensureDetached(ctx, key, volume.volumeId, vmId);
+        await ctx.call(Action.DETACH_VOLUME, { phase: 'unwind', volumeId: volume.volumeId, fromVmId: vmId });
         ctx.progress(i + 1, volumes.length);
       }
     }),
     step('revert_volumes', 60 * MINUTES, async (ctx) => {
       for (const [i, volume] of ctx.plan.volumes.entries()) {
-        const snapshotId = ctx.ledger.get(`snapshot:${volume.volumeId}`)?.resourceId;
+        const snapshotId = ctx.ledger.get(ledgerKey(Action.CREATE_SNAPSHOT, { volumeId: volume.volumeId }))?.resourceId;
         if (!snapshotId) throw new StepFailure(`No snapshot of volume ${volume.volumeName} was recorded: cannot revert it`);
-        const key = `unwind:revert:${volume.volumeId}`;
-        if (ctx.ledger.get(key)?.state !== 'done') {
-          const entry =
-            ctx.ledger.get(key) ??
-            (await ctx.intent({ key, action: 'revert_snapshot', resourceType: 'snapshot', resourceId: snapshotId, detail: { volumeId: volume.volumeId } }));
-          await ctx.cloud.revertSnapshot({ id: snapshotId }, ctx.op());
-          await ctx.ledger.done(entry);
-        }
+        await ctx.call(Action.REVERT_SNAPSHOT, { volumeId: volume.volumeId, snapshotId });
         ctx.progress(i + 1, ctx.plan.volumes.length);
       }
     }),
     step('reattach_volumes', 30 * MINUTES, async (ctx) => {
       for (const [i, volume] of ctx.plan.volumes.entries()) {
-        const deviceId = ctx.ledger.get(`appliance:${volume.volumeId}`)?.data.deviceId;
-        await ensureAttached(
-          ctx,
-          `unwind:reattach:${volume.volumeId}`,
-          volume.volumeId,
-          ctx.ids.applianceVmId,
-          typeof deviceId === 'number' ? deviceId : undefined,
-        );
+        const deviceId = ctx.ledger.get(ledgerKey(Action.DETACH_VOLUME, { phase: 'failover', volumeId: volume.volumeId, fromVmId: ctx.ids.applianceVmId }))
+          ?.data.deviceId;
+        await ctx.call(Action.ATTACH_VOLUME, {
+          phase: 'unwind',
+          volumeId: volume.volumeId,
+          toVmId: ctx.ids.applianceVmId,
+          ...(typeof deviceId === 'number' ? { deviceId } : {}),
+        });
         ctx.progress(i + 1, ctx.plan.volumes.length);
       }
     }),
     step('destroy_vm', 15 * MINUTES, async (ctx) => {
       const vmId = vmOf(ctx);
-      const vm = await readVm(ctx, vmId);
-      if (!vm) return settleIntent(ctx, 'unwind:destroy');
-      await assertHoldsNoReplicatedVolume(ctx, vmId);
-      const entry =
-        ctx.ledger.get('unwind:destroy') ?? (await ctx.intent({ key: 'unwind:destroy', action: 'destroy_vm', resourceType: 'vm', resourceId: vmId }));
-      await ctx.cloud.destroyVirtualMachine({ id: vmId, expunge: true }, ctx.op());
-      await ctx.ledger.done(entry);
+      await ctx.call(Action.DESTROY_VM, { vmId });
     }),
     step('delete_snapshots', 15 * MINUTES, async (ctx) => {
-      const snapshots = ctx.ledger.entries.filter((e) => e.action === 'create_snapshot' && e.resourceId);
+      const snapshots = ctx.ledger.entries.filter((e) => e.action === Action.CREATE_SNAPSHOT && e.resourceId);
       for (const [i, entry] of snapshots.entries()) {
-        const key = `unwind:delete_snapshot:${entry.resourceId}`;
-        if (await readSnapshot(ctx, entry.resourceId!)) {
-          const intent = ctx.ledger.get(key) ?? (await ctx.intent({ key, action: 'delete_snapshot', resourceType: 'snapshot', resourceId: entry.resourceId }));
-          await ctx.cloud.deleteSnapshot({ id: entry.resourceId! }, ctx.op());
-          await ctx.ledger.done(intent);
-        } else {
-          await settleIntent(ctx, key);
-        }
+        await ctx.call(Action.DELETE_SNAPSHOT, { snapshotId: entry.resourceId! });
         ctx.progress(i + 1, snapshots.length);
       }
     }),
   ];
-}
-
-/** Destroying a VM deletes its ROOT volume: never destroy one that still holds a replicated volume. */
-export async function assertHoldsNoReplicatedVolume(ctx: Pick<StepContext, 'cloud' | 'op' | 'plan'>, vmId: string): Promise<void> {
-  const attached = await ctx.cloud.listVolumes({ virtualMachineId: vmId }, ctx.op());
-  const ours = attached.filter((v) => ctx.plan.volumes.some((p) => p.volumeId === v.id));
-  if (ours.length > 0) throw new StepFailure(`VM ${vmId} still holds replicated volume(s) ${ours.map((v) => v.name).join(', ')}: refusing to destroy it`);
 }
 
 /** Every flow, by name. */

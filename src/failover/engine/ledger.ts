@@ -2,11 +2,15 @@ import type { EntityManager } from '@mikro-orm/core';
 import { FailoverExecution, FailoverLedgerEntry, LedgerState } from '../../entities/index.js';
 import { LeaseLost } from './errors.js';
 
+/** The kinds of cloud resource the ledger names. */
+export type ResourceType = 'vm' | 'volume' | 'snapshot';
+
 /** What an intent records: the action, its resource, and what undoing it needs. */
 export interface Intent {
   readonly key: string;
+  /** One of the registry's actions (actions.ts). */
   readonly action: string;
-  readonly resourceType: 'vm' | 'volume' | 'snapshot';
+  readonly resourceType: ResourceType;
   readonly resourceId?: string | null;
   readonly resourceName?: string | null;
   readonly detail?: Record<string, unknown>;
@@ -17,11 +21,18 @@ export type Entry = FailoverLedgerEntry & { readonly data: Record<string, unknow
 
 const parse = (entry: FailoverLedgerEntry): Entry => Object.assign(entry, { data: JSON.parse(entry.detail ?? '{}') as Record<string, unknown> });
 
+/** The ledger as steps see it: read-only. */
+export interface LedgerView {
+  /** Every entry, oldest first. */
+  readonly entries: readonly Entry[];
+  get(key: string): Entry | undefined;
+}
+
 /**
  * A job's ledger of cloud calls. Every write is fenced by the job's lease (written only while this
  * worker holds it), so a worker that lost its lease can never record, or go on to make, a call.
  */
-export class Ledger {
+export class Ledger implements LedgerView {
   private cache: Entry[] = [];
 
   constructor(

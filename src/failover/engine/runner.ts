@@ -1,16 +1,17 @@
-import { setTimeout as sleep } from 'node:timers/promises';
-import { DriverException, type EntityManager } from '@mikro-orm/core';
+import type { EntityManager } from '@mikro-orm/core';
 import type { CloudStack, JobProgress, OperationOptions } from '../../cloudstack/cloudstack.port.js';
-import { ExecutionPhase, FailoverJob, FailoverStatus, FlowName, LedgerState, type FailoverExecution } from '../../entities/index.js';
+import { ExecutionPhase, FailoverJob, FlowName, LedgerState, toFailoverStatus, type FailoverExecution } from '../../entities/index.js';
+import type { JobEvent } from '../../events/event.types.js';
 import type { Logger } from '../../logger.js';
+import { retry } from '../../retry.js';
 import type { Readiness } from '../readiness/evaluate.js';
-import { describeFailure, isTransient, LeaseLost, StepFailure, WorkerStopping } from './errors.js';
-import { FlowKind, type CloudIds, type Flow, type Step, type StepContext } from './flow.js';
+import { call, entriesToUndo, undoEntry } from './actions.js';
+import { classify, describeFailure, FailureClass, StepFailure, WorkerStopping } from './errors.js';
 import { FLOWS } from './flows.js';
-import { commitChange, loadExecution, type JobChange } from './job-store.js';
-import { Ledger, type Intent } from './ledger.js';
+import { JobLifecycle, loadExecution } from './lifecycle.js';
+import { Ledger } from './ledger.js';
 import { readPlan, type JobPlan } from './plan.js';
-import { entriesToUndo, undo } from './undo.js';
+import { FlowKind, type CloudIds, type Flow, type Reads, type Step, type StepContext } from './step.js';
 
 /** What running a job needs. */
 export interface RunnerDeps {
@@ -18,7 +19,7 @@ export interface RunnerDeps {
   readonly cloud: CloudStack;
   readonly ids: CloudIds;
   readonly logger: Logger;
-  /** Publishes committed events (called after each commit). */
+  /** Publishes committed events (called after each commit that wrote one). */
   readonly notify: () => void;
   /** Every readiness check for the plan, the job's own hold excused. */
   readonly checkReadiness: (plan: JobPlan) => Promise<Readiness>;
@@ -34,29 +35,28 @@ const AUTO_CLEANUP_RETRY_MS = 5 * 60_000;
 
 /**
  * Runs one claimed job from its persisted cursor to the end of its flow (or of its compensation).
- * Every transition is committed with its event before the next cloud call; a crash anywhere leaves
- * the cursor and the ledger to resume from. Returns when the job is done or this worker must stop
- * (lease lost, shutting down: the error is rethrown, nothing is marked failed).
+ * Every transition goes through the job's {@link JobLifecycle} (committed with its event before the
+ * next cloud call); every cloud write goes through the action registry's door. A crash anywhere
+ * leaves the cursor and the ledger to resume from. Returns when the job is done or this worker must
+ * stop (lease lost, shutting down: the error is rethrown, nothing is marked failed).
  */
 export class JobRunner {
   private readonly now: () => number;
-  private status: string;
   private progressChain: Promise<unknown> = Promise.resolve();
-  private lastPercent = 0;
+  /** The highest progress reported (progress writes run behind; this is what they will have written). */
+  private reported: number;
 
   private constructor(
     private readonly deps: RunnerDeps,
-    private readonly owner: string,
     private readonly signal: AbortSignal,
     private readonly execution: FailoverExecution,
-    private readonly job: FailoverJob,
     private readonly plan: JobPlan,
     private readonly flow: Flow,
     private readonly ledger: Ledger,
+    private readonly lifecycle: JobLifecycle,
   ) {
     this.now = deps.now ?? Date.now;
-    this.status = job.status;
-    this.lastPercent = execution.progressPercent;
+    this.reported = lifecycle.progressPercent;
   }
 
   /** Loads the job and runs it; resolves when there is nothing left to run. */
@@ -66,7 +66,8 @@ export class JobRunner {
     const job = await deps.root.fork().findOneOrFail(FailoverJob, { jobId }, { disableIdentityMap: true });
     const ledger = new Ledger(deps.root, jobId, owner);
     await ledger.load();
-    const runner = new JobRunner(deps, owner, signal, execution, job, readPlan(job), FLOWS[execution.flow], ledger);
+    const lifecycle = new JobLifecycle(deps.root, job, owner, toFailoverStatus(job.status), execution.progressPercent, deps.now ?? Date.now);
+    const runner = new JobRunner(deps, signal, execution, readPlan(job), FLOWS[execution.flow], ledger, lifecycle);
     await (execution.phase === ExecutionPhase.RUN ? runner.forward() : runner.compensate());
   }
 
@@ -79,12 +80,12 @@ export class JobRunner {
     return Math.max(0, Math.min(100, Math.floor((100 * (stepIndex + Math.min(1, fraction))) / total)));
   }
 
-  private async commit(change: JobChange): Promise<void> {
+  /** Runs one lifecycle change after any progress write still queued, and publishes its event. */
+  private async change(write: () => Promise<JobEvent | null | void>): Promise<void> {
     this.throwIfStopping();
     await this.progressChain;
-    const event = await commitChange(this.deps.root, this.job, this.owner, change);
-    if (change.job?.status) this.status = change.job.status;
-    if (change.event) this.lastPercent = change.event.progressPercent;
+    const event = await write();
+    this.reported = Math.max(this.reported, this.lifecycle.progressPercent);
     if (event) this.deps.notify();
   }
 
@@ -96,127 +97,95 @@ export class JobRunner {
     const steps = this.flow.steps;
     for (let i = this.execution.step; i < steps.length; i++) {
       const step = steps[i]!;
-      if (this.status !== step.status) {
-        const percent = this.percent(i, 0);
-        await this.commit({
-          execution: { step: i, progressPercent: percent },
-          job: { status: step.status, ...(this.job.startedAt ? {} : { startedAt: new Date(this.now()) }) },
-          event: { status: step.status, previousStatus: this.status, progressPercent: percent, step: step.name, message: `${step.name} started` },
-        });
-        this.job.startedAt ??= new Date(this.now());
-      }
+      if (this.lifecycle.status !== step.status) await this.change(() => this.lifecycle.enterStep(i, step.name, step.status, this.percent(i, 0)));
       try {
         await this.runStep(step, i);
       } catch (error) {
-        // The database being away is not the step failing: the run breaks off, keeps its lease
-        // until it runs out, and the job resumes at this step then (nothing is rolled back for it).
-        if (this.stopped(error) || error instanceof DriverException) throw error;
+        const kind = classify(error, this.signal);
+        if (kind === FailureClass.STOPPED || kind === FailureClass.DATABASE) throw error;
         return this.stepFailed(step, i, error);
       }
-      this.lastPercent = Math.max(this.lastPercent, this.percent(i + 1, 0));
-      await this.commit({ execution: { step: i + 1, progressPercent: this.lastPercent } });
+      await this.change(() => this.lifecycle.stepDone(i + 1, Math.max(this.reported, this.percent(i + 1, 0))));
     }
-    await this.finish();
-  }
-
-  private stopped(error: unknown): boolean {
-    return error instanceof LeaseLost || error instanceof WorkerStopping || this.signal.aborted;
+    const failover = this.flow.kind === FlowKind.FAILOVER;
+    const minutes = this.execution.autoCleanupAfterMinutes ?? null;
+    await this.change(() =>
+      this.lifecycle.finish({
+        doneStatus: this.flow.doneStatus,
+        steps: steps.length,
+        keepsVm: failover,
+        autoCleanupAfterMinutes: minutes,
+        message: failover && minutes ? `${this.flow.name} completed; automatic cleanup in ${minutes} min` : `${this.flow.name} completed`,
+      }),
+    );
   }
 
   /** Runs a step, retrying transient failures with backoff until the step's deadline. */
   private async runStep(step: Step, index: number): Promise<void> {
     const deadline = this.now() + step.timeoutMs;
-    let delay = step.retry.initialMs;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await step.run(this.context(step, index, deadline));
-        return;
-      } catch (error) {
-        if (this.stopped(error) || error instanceof StepFailure || error instanceof DriverException || !isTransient(error)) throw error;
-        if (this.now() + delay >= deadline)
-          throw new StepFailure(`gave up after ${attempt} attempts within ${step.timeoutMs / 1000}s: ${describeFailure(error)}`, { cause: error });
+    await retry(() => step.run(this.context(step, index, deadline)), {
+      backoff: step.retry,
+      deadlineAt: deadline,
+      signal: this.signal,
+      now: this.now,
+      retryable: (error) => classify(error, this.signal) === FailureClass.TRANSIENT,
+      onGiveUp: (error, attempts) =>
+        new StepFailure(`gave up after ${attempts} attempts within ${step.timeoutMs / 1000}s: ${describeFailure(error)}`, { cause: error }),
+      onRetry: async (error, attempt) => {
         this.log.warn({ jobId: this.plan.jobId, step: step.name, attempt, err: error }, 'transient failure; retrying the step');
-        await this.commit({
-          event: {
-            status: step.status,
-            previousStatus: this.status,
-            progressPercent: this.lastPercent,
-            step: step.name,
-            message: `${step.name}: ${describeFailure(error)}; retrying (attempt ${attempt + 1})`,
-          },
-        });
-        await sleep(delay, undefined, { signal: this.signal }).catch(() => this.throwIfStopping());
-        delay = Math.min(step.retry.maxMs, delay * step.retry.multiplier);
-      }
-    }
+        await this.change(() => this.lifecycle.retrying(step.name, `${step.name}: ${describeFailure(error)}; retrying (attempt ${attempt + 1})`));
+      },
+    }).catch((error) => {
+      if (this.signal.aborted) this.throwIfStopping();
+      throw error;
+    });
+  }
+
+  /** What reading the cloud needs, with the step's deadline and progress reporting in every call's options. */
+  private reads(deadline: number, onProgress?: (progress: JobProgress) => void): Reads & { readonly writer: CloudStack } {
+    return {
+      plan: this.plan,
+      ids: this.deps.ids,
+      cloud: this.deps.cloud,
+      writer: this.deps.cloud,
+      ledger: this.ledger,
+      signal: this.signal,
+      op: (): OperationOptions => ({ signal: this.signal, deadlineMs: Math.max(1_000, deadline - this.now()), ...(onProgress ? { onProgress } : {}) }),
+    };
   }
 
   private context(step: Step, index: number, deadline: number): StepContext {
     let parts = { done: 0, total: 1 };
     const report = (fraction: number) => {
       const percent = this.percent(index, fraction);
-      if (percent <= this.lastPercent) return;
-      this.lastPercent = percent;
+      if (percent <= this.reported) return;
+      this.reported = percent;
       this.progressChain = this.progressChain
-        .then(() =>
-          commitChange(this.deps.root, this.job, this.owner, {
-            execution: { progressPercent: percent },
-            event: { status: step.status, previousStatus: this.status, progressPercent: percent, step: step.name, message: null },
-          }),
-        )
-        .then(() => this.deps.notify())
+        .then(() => this.lifecycle.progress(step.name, percent))
+        .then((event) => event && this.deps.notify())
         .catch((error) => this.log.warn({ jobId: this.plan.jobId, err: error }, 'progress update not written'));
     };
     const onProgress = (progress: JobProgress) => {
       // CloudStack's jobprocstatus, where a command reports one, is a percentage of that call.
       if (progress.procStatus > 0 && progress.procStatus < 100) report((parts.done + progress.procStatus / 100) / parts.total);
     };
+    const io = this.reads(deadline, onProgress);
+    const site = { ledger: this.ledger, flow: this.flow.name, step: step.name };
+    // The step sees the read-only port; the writer stays with the door.
+    const { writer: _writer, ...reads } = io;
     return {
-      plan: this.plan,
+      ...reads,
       flow: this.flow.name,
       step: step.name,
-      cloud: this.deps.cloud,
-      ids: this.deps.ids,
-      ledger: this.ledger,
       logger: this.log,
-      signal: this.signal,
-      op: (): OperationOptions => ({ signal: this.signal, deadlineMs: Math.max(1_000, deadline - this.now()), onProgress }),
-      intent: (intent: Intent) => this.ledger.intent(this.flow.name, step.name, intent),
+      call: (action, params) => call(io, site, action, params),
       progress: (done, total) => {
         parts = { done, total };
         report(done / total);
       },
-      recordOnJob: (patch) => this.commit({ job: patch }),
+      recordOnJob: (patch) => this.change(() => this.lifecycle.record(patch)),
       checkReadiness: () => this.deps.checkReadiness(this.plan),
     };
-  }
-
-  private async finish(): Promise<void> {
-    const now = this.now();
-    const done = this.flow.doneStatus;
-    const failover = this.flow.kind === FlowKind.FAILOVER;
-    const minutes = this.execution.autoCleanupAfterMinutes;
-    await this.commit({
-      execution: {
-        phase: ExecutionPhase.DONE,
-        step: this.flow.steps.length,
-        progressPercent: 100,
-        leaseOwner: null,
-        leaseExpiresAt: null,
-        failedStep: null,
-        failure: null,
-        // A failover keeps the VM (its volumes) until cleaned up or reverted; an unwind lets go.
-        ...(failover ? { autoCleanupAt: minutes ? now + minutes * 60_000 : null } : { vmLock: null, autoCleanupAt: null }),
-      },
-      job: { status: done, completedAt: new Date(now), errorMessage: null },
-      event: {
-        status: done,
-        previousStatus: this.status,
-        progressPercent: 100,
-        step: null,
-        message: failover && minutes ? `${this.flow.name} completed; automatic cleanup in ${minutes} min` : `${this.flow.name} completed`,
-      },
-    });
   }
 
   /** A step failed for good: a failover compensates; an unwind goes back to `completed`, to be retried. */
@@ -224,75 +193,59 @@ export class JobRunner {
     const failure = describeFailure(error);
     this.log.warn({ jobId: this.plan.jobId, step: step.name, err: error }, 'step failed');
     if (this.flow.kind === FlowKind.FAILOVER) {
-      await this.commit({
-        execution: { phase: ExecutionPhase.COMPENSATE, step: index, failedStep: step.name, failure },
-        event: {
-          status: step.status,
-          previousStatus: this.status,
-          progressPercent: this.lastPercent,
-          step: step.name,
-          message: `${step.name} failed: ${failure}; rolling back`,
-        },
-      });
+      await this.change(() => this.lifecycle.startCompensation(index, step.name, failure));
       this.execution.failedStep = step.name;
       this.execution.failure = failure;
       return this.compensate();
     }
     // A test failover that cleans itself up tries again later on its own (the cloud may be back by then).
-    const retryAt = this.flow.name === FlowName.CLEANUP && this.execution.autoCleanupAfterMinutes ? this.now() + AUTO_CLEANUP_RETRY_MS : null;
+    const retryInMs = this.flow.name === FlowName.CLEANUP && this.execution.autoCleanupAfterMinutes ? AUTO_CLEANUP_RETRY_MS : null;
     const again = `run ${this.flow.name === FlowName.CLEANUP ? 'cleanupTestFailover' : 'revertFailover'} again to resume`;
-    const message = `${this.flow.name} failed at ${step.name}: ${failure}. The job still holds the VM's volumes (the VM may be stopped); ${retryAt ? `automatic cleanup retries at ${new Date(retryAt).toISOString()}, or ${again}` : again}`;
-    await this.commit({
-      execution: { phase: ExecutionPhase.DONE, step: index, failedStep: step.name, failure, leaseOwner: null, leaseExpiresAt: null, autoCleanupAt: retryAt },
-      job: { status: FailoverStatus.COMPLETED, errorMessage: message },
-      event: { status: FailoverStatus.COMPLETED, previousStatus: this.status, progressPercent: this.lastPercent, step: step.name, message },
-    });
+    const when = retryInMs === null ? again : `automatic cleanup retries at ${new Date(this.now() + retryInMs).toISOString()}, or ${again}`;
+    const message = `${this.flow.name} failed at ${step.name}: ${failure}. The job still holds the VM's volumes (the VM may be stopped); ${when}`;
+    await this.change(() => this.lifecycle.unwindFailed(index, step.name, failure, message, retryInMs));
   }
 
   /** Undoes the job's ledger entries newest first, then ends the job `failed`. */
   private async compensate(): Promise<void> {
     const failedStep = this.execution.failedStep ?? 'unknown step';
     const failure = this.execution.failure ?? 'unknown error';
-    const step = this.flow.steps.find((s) => s.name === failedStep) ?? this.flow.steps[0]!;
     const attempts = this.deps.undoAttempts ?? 8;
     for (const entry of entriesToUndo(this.ledger.entries)) {
-      let delay = COMPENSATION_RETRY.initialMs;
-      for (let attempt = 1; ; attempt++) {
-        try {
+      let lastError: unknown;
+      const undone = await retry(
+        async () => {
           await this.ledger.undoing(entry);
-          await undo(this.context(step, 0, this.now() + UNDO_DEADLINE_MS), entry);
+          await undoEntry(this.reads(this.now() + UNDO_DEADLINE_MS), entry);
           await this.ledger.undone(entry);
-          break;
-        } catch (error) {
-          if (this.stopped(error) || error instanceof DriverException) throw error;
-          this.log.warn({ jobId: this.plan.jobId, action: entry.actionKey, attempt, err: error }, 'undo failed');
-          if (!isTransient(error) && attempt >= attempts) return this.rollbackIncomplete(failedStep, failure, entry.actionKey, error);
-          await this.commit({
-            event: {
-              status: this.status as FailoverStatus,
-              previousStatus: this.status,
-              progressPercent: this.lastPercent,
-              step: failedStep,
-              message: `rolling back ${entry.actionKey}: ${describeFailure(error)}; retrying`,
-            },
-          });
-          await sleep(delay, undefined, { signal: this.signal }).catch(() => this.throwIfStopping());
-          delay = Math.min(COMPENSATION_RETRY.maxMs, delay * COMPENSATION_RETRY.multiplier);
-        }
-      }
+          return true;
+        },
+        {
+          backoff: COMPENSATION_RETRY,
+          deadlineAt: Number.POSITIVE_INFINITY,
+          signal: this.signal,
+          now: this.now,
+          retryable: (error, attempt) => {
+            const kind = classify(error, this.signal);
+            if (kind === FailureClass.STOPPED || kind === FailureClass.DATABASE) return false;
+            this.log.warn({ jobId: this.plan.jobId, action: entry.actionKey, attempt, err: error }, 'undo failed');
+            lastError = error;
+            return kind === FailureClass.TRANSIENT || attempt < attempts;
+          },
+          onGiveUp: (error) => (error instanceof Error ? error : new Error(String(error))),
+          onRetry: (error) =>
+            this.change(() => this.lifecycle.undoRetrying(failedStep, `rolling back ${entry.actionKey}: ${describeFailure(error)}; retrying`)),
+        },
+      ).catch((error) => {
+        if (this.signal.aborted) this.throwIfStopping();
+        const kind = classify(error, this.signal);
+        if (kind === FailureClass.STOPPED || kind === FailureClass.DATABASE || error !== lastError) throw error;
+        return false;
+      });
+      if (!undone) return this.rollbackIncomplete(failedStep, failure, entry.actionKey, lastError);
     }
     const message = `Failed at ${failedStep}: ${failure}`;
-    await this.commit({
-      execution: { phase: ExecutionPhase.DONE, vmLock: null, leaseOwner: null, leaseExpiresAt: null },
-      job: { status: FailoverStatus.FAILED, errorMessage: message, completedAt: new Date(this.now()) },
-      event: {
-        status: FailoverStatus.FAILED,
-        previousStatus: this.status,
-        progressPercent: this.lastPercent,
-        step: failedStep,
-        message: `${message}. Rolled back: the cloud is as it was before the job`,
-      },
-    });
+    await this.change(() => this.lifecycle.fail(failedStep, message, `${message}. Rolled back: the cloud is as it was before the job`));
   }
 
   /** An undo failed for good: the job ends `failed`, keeps the VM locked, and says what is left. */
@@ -301,10 +254,6 @@ export class JobRunner {
       .filter((e) => e.state !== LedgerState.UNDONE)
       .map((e) => `${e.action} ${e.resourceId ?? e.resourceName ?? ''}`.trim());
     const message = `Failed at ${failedStep}: ${failure}. Rollback incomplete: ${actionKey} could not be undone (${describeFailure(error)}); left in the cloud: ${left.join(', ')}. The VM stays locked for manual cleanup`;
-    await this.commit({
-      execution: { phase: ExecutionPhase.DONE, leaseOwner: null, leaseExpiresAt: null },
-      job: { status: FailoverStatus.FAILED, errorMessage: message, completedAt: new Date(this.now()) },
-      event: { status: FailoverStatus.FAILED, previousStatus: this.status, progressPercent: this.lastPercent, step: failedStep, message },
-    });
+    await this.change(() => this.lifecycle.rollbackIncomplete(failedStep, message));
   }
 }

@@ -1,6 +1,7 @@
 /**
- * Waiting without sleeping blindly: abortable sleeps, capped exponential backoff and a poll loop
- * with a deadline. Used for read retries, async job polling and "wait until the resource settles".
+ * Waiting without sleeping blindly: abortable sleeps, capped exponential backoff, a poll loop and a
+ * retry loop with a deadline and an injectable clock. Used for read retries, async job polling,
+ * "wait until the resource settles", step retries and compensation.
  */
 
 /** Capped exponential backoff. */
@@ -64,5 +65,40 @@ export async function pollUntil<T>(probe: (attempt: number) => Promise<T | undef
     if (remaining <= 0) throw onDeadline();
     await sleep(Math.min(backoffDelay(backoff, attempt), remaining), signal);
     if (now() >= deadlineAt) throw onDeadline();
+  }
+}
+
+/** What {@link retry} needs besides the attempt. */
+export interface RetryOptions {
+  readonly backoff: Backoff;
+  /** Epoch ms by which the last attempt must have started (no wait that would end after it). */
+  readonly deadlineAt: number;
+  readonly signal?: AbortSignal;
+  /** Whether a failure is worth another attempt; a failure that is not is rethrown at once. */
+  readonly retryable: (error: unknown, attempt: number) => boolean;
+  /** The error thrown when the next wait would pass the deadline. */
+  readonly onGiveUp: (error: unknown, attempts: number) => Error;
+  /** Called before each wait (attempt is the one that failed, 1-based). */
+  readonly onRetry?: (error: unknown, attempt: number) => void | Promise<void>;
+  /** Current time (tests may replace it). */
+  readonly now?: () => number;
+}
+
+/**
+ * Runs `attempt` until it succeeds, waiting per `backoff` between attempts while the failure is
+ * retryable and the deadline allows another; the one retry loop of the engine.
+ */
+export async function retry<T>(attempt: (n: number) => Promise<T>, options: RetryOptions): Promise<T> {
+  const { backoff, deadlineAt, signal, retryable, onGiveUp, onRetry, now = Date.now } = options;
+  for (let n = 1; ; n++) {
+    try {
+      return await attempt(n);
+    } catch (error) {
+      if (!retryable(error, n)) throw error;
+      const delay = backoffDelay(backoff, n - 1);
+      if (now() + delay >= deadlineAt) throw onGiveUp(error, n);
+      await onRetry?.(error, n);
+      await sleep(delay, signal);
+    }
   }
 }

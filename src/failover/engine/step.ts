@@ -1,9 +1,9 @@
-import type { CloudStack, OperationOptions } from '../../cloudstack/cloudstack.port.js';
+import type { CloudStackReader, OperationOptions } from '../../cloudstack/cloudstack.port.js';
 import type { FailoverStatus, FlowName } from '../../entities/index.js';
 import type { Logger } from '../../logger.js';
 import type { Readiness } from '../readiness/evaluate.js';
-import type { JobPatch } from './job-store.js';
-import type { Entry, Intent, Ledger } from './ledger.js';
+import type { Action, ActionParams, ActionResult } from './actions.js';
+import type { LedgerView } from './ledger.js';
 import type { JobPlan } from './plan.js';
 
 /** The cloud ids a job deploys into. */
@@ -21,25 +21,34 @@ export interface RetryPolicy {
   readonly multiplier: number;
 }
 
-/** What a step works with. */
-export interface StepContext {
+/** What reading the cloud needs: the read-only port, the job's plan and ids, the ledger (read-only), the call options. */
+export interface Reads {
   readonly plan: JobPlan;
-  readonly flow: FlowName;
-  readonly step: string;
-  readonly cloud: CloudStack;
   readonly ids: CloudIds;
-  readonly ledger: Ledger;
-  readonly logger: Logger;
+  /** The cloud, read-only: every write goes through {@link StepContext.call}. */
+  readonly cloud: CloudStackReader;
+  /** The job's ledger, read-only. */
+  readonly ledger: LedgerView;
   /** Fires when the lease is lost or the worker stops. */
   readonly signal: AbortSignal;
   /** Options for every cloud call: the signal, the step's deadline, and progress reporting. */
   op(): OperationOptions;
-  /** Writes the intent of a call to the ledger (idempotent by key). */
-  intent(intent: Intent): Promise<Entry>;
+}
+
+/** What a step works with. */
+export interface StepContext extends Reads {
+  readonly flow: FlowName;
+  readonly step: string;
+  readonly logger: Logger;
+  /**
+   * The one door to the cloud for writes: ledger lookup → intent → the call → "did it already
+   * happen" → done (see actions.ts). Resolves with the action's result (done already: the recorded one).
+   */
+  call<A extends Action>(action: A, params: ActionParams[A]): Promise<ActionResult[A]>;
   /** Reports progress within the step: `done` of `total` parts. */
   progress(done: number, total: number): void;
-  /** Writes columns of the job row (destination VM, root snapshot). */
-  recordOnJob(patch: JobPatch): Promise<void>;
+  /** Writes facts on the job row (destination VM, root snapshot). */
+  recordOnJob(patch: { destinationVmId?: string | null; osseaSnapshotId?: string | null }): Promise<void>;
   /** Every readiness check, database and cloud, for this job's plan (the job's own hold excused). */
   checkReadiness(): Promise<Readiness>;
 }
@@ -54,7 +63,7 @@ export interface Step {
   /**
    * Does the step's work. Idempotent: re-run after a crash it finds what it already did (ledger,
    * then the cloud by name/state) and never does it twice. Compensation is by ledger entry (see
-   * `undo.ts`), so a step undoes exactly the calls it made, also when it failed half-way.
+   * `actions.ts`), so a step undoes exactly the calls it made, also when it failed half-way.
    */
   run(ctx: StepContext): Promise<void>;
 }
