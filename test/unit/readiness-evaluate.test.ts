@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { FailoverType } from '../../src/entities/enums.js';
-import { CheckKind, fail, pass, type ReadinessCheck } from '../../src/failover/readiness/check.js';
+import { CheckKind, fail, pass, type ReadinessRule } from '../../src/failover/readiness/check.js';
 import { DATABASE_CHECKS } from '../../src/failover/readiness/database-checks.js';
 import { evaluateReadiness } from '../../src/failover/readiness/evaluate.js';
 import type { VmFacts } from '../../src/inventory/vm-facts.js';
@@ -45,7 +45,7 @@ interface FakeCloud {
   volumeStates: Record<string, string>;
 }
 
-const volumesReady: ReadinessCheck<FakeCloud> = {
+const volumesReady: ReadinessRule<FakeCloud> = {
   name: 'cloud_volumes_ready',
   kind: CheckKind.CLOUD,
   requires: ['disk_volumes'],
@@ -56,7 +56,7 @@ const volumesReady: ReadinessCheck<FakeCloud> = {
 };
 
 describe('evaluateReadiness: the plug-in point for cloud checks', () => {
-  const checks = [...(DATABASE_CHECKS as ReadinessCheck<FakeCloud>[]), volumesReady];
+  const checks = [...(DATABASE_CHECKS as ReadinessRule<FakeCloud>[]), volumesReady];
 
   it('runs a cloud check after the database checks, with the cloud it is given', async () => {
     const ready = await evaluateReadiness(checks, readyFacts, FailoverType.TEST, { volumeStates: { 'vol-1': 'Ready' } });
@@ -71,7 +71,7 @@ describe('evaluateReadiness: the plug-in point for cloud checks', () => {
     const noDisks = await evaluateReadiness(checks, { ...readyFacts, disks: [] }, FailoverType.TEST, { volumeStates: {} });
     expect(noDisks.checks.find((c) => c.name === 'cloud_volumes_ready')?.message).toBe('Not checked: disk_volumes failed');
     const thrown = new Error('CloudStack did not answer');
-    const broken: ReadinessCheck<FakeCloud> = { name: 'cloud_probe', kind: CheckKind.CLOUD, evaluate: () => Promise.reject(thrown) };
+    const broken: ReadinessRule<FakeCloud> = { name: 'cloud_probe', kind: CheckKind.CLOUD, evaluate: () => Promise.reject(thrown) };
     const result = await evaluateReadiness([...checks, broken], readyFacts, FailoverType.TEST, { volumeStates: { 'vol-1': 'Ready' } });
     expect(result.ready).toBe(false);
     const probe = result.checks.at(-1);

@@ -8,7 +8,7 @@ import { VM_COMMANDS } from './commands/vm.commands.js';
 import { VM_SNAPSHOT_COMMANDS } from './commands/vm-snapshot.commands.js';
 import { VOLUME_COMMANDS } from './commands/volume.commands.js';
 import type { FaultInjector } from './faults.js';
-import type { JobRunner } from './simulator.jobs.js';
+import type { CloudJobRunner } from './simulator.jobs.js';
 import { RequestParams, SimApiError, paramError } from './simulator.params.js';
 import type { CloudState } from './simulator.state.js';
 
@@ -95,7 +95,7 @@ export interface SimulatedApiOptions {
   readonly state: CloudState;
   readonly credentials: Credentials;
   readonly faults: FaultInjector;
-  readonly jobs: () => JobRunner;
+  readonly jobs: () => CloudJobRunner;
   /** Called after a command changed the world (sync writes; async commands also through their job). */
   readonly onChange: () => void;
   readonly logger?: CloudStackLogger;

@@ -3,7 +3,7 @@ import { SimApiError } from './simulator.params.js';
 import { csTime, KEEP_FINISHED_JOBS, newId, pruneJobs, type CloudState, type SimJob } from './simulator.state.js';
 
 /**
- * Async jobs. A command's API layer validates and returns a {@link JobPlan}; the runner records a
+ * Async jobs. A command's API layer validates and returns a {@link CloudJobPlan}; the runner records a
  * job (jobstatus 0) and executes the plan later: after a first slice of the latency it runs the
  * in-job checks (a failure there is jobstatus 2 with the check's code and text) and the plan's
  * `begin` (transitional states), then advances `jobprocstatus` once per slice and finally commits.
@@ -12,7 +12,7 @@ import { csTime, KEEP_FINISHED_JOBS, newId, pruneJobs, type CloudState, type Sim
  */
 
 /** What an async command does once its job runs. */
-export interface JobPlan {
+export interface CloudJobPlan {
   readonly instanceType: string;
   /** The resource the job works on (`jobinstanceid`); absent when the request named none. */
   readonly instanceId?: string;
@@ -32,7 +32,7 @@ export interface JobPlan {
   readonly fail?: (error: SimApiError) => void;
 }
 
-/** Settings of a {@link JobRunner}. */
+/** Settings of a {@link CloudJobRunner}. */
 export interface JobRunnerOptions {
   readonly state: CloudState;
   /** Total time a job takes (read at each job start). */
@@ -66,7 +66,7 @@ const CMD_CLASSES: Record<string, string> = {
 export const INTERRUPTED_JOB_TEXT = 'Job failed because the management server was restarted while it ran';
 
 /** Runs jobs; {@link idle} resolves when none is running, {@link close} abandons the running ones. */
-export class JobRunner {
+export class CloudJobRunner {
   private readonly state: CloudState;
   private readonly latencyMs: () => number;
   private readonly steps: number;
@@ -89,7 +89,7 @@ export class JobRunner {
   }
 
   /** Records a job for `command` and schedules its plan; `injected` makes it fail at its checks. */
-  submit(command: string, plan: JobPlan, injected?: SimApiError): SimJob {
+  submit(command: string, plan: CloudJobPlan, injected?: SimApiError): SimJob {
     const job: SimJob = {
       jobid: newId(),
       command,
@@ -134,7 +134,7 @@ export class JobRunner {
     this.idleWaiters.splice(0).forEach((resolve) => resolve());
   }
 
-  private async execute(job: SimJob, plan: JobPlan, injected: SimApiError | undefined): Promise<void> {
+  private async execute(job: SimJob, plan: CloudJobPlan, injected: SimApiError | undefined): Promise<void> {
     const slice = this.latencyMs() / this.steps;
     if (!(await this.wait(slice))) return;
     try {

@@ -5,7 +5,7 @@ import { silentLogger, type CloudStackLogger } from '../logger.js';
 import type { ParamPair } from '../signing.js';
 import { FaultInjector, FaultSpecError, parseFaultSpec } from './faults.js';
 import { errorAnswer, SimulatedApi } from './simulator.api.js';
-import { JobRunner, recoverInterruptedJobs } from './simulator.jobs.js';
+import { CloudJobRunner, recoverInterruptedJobs } from './simulator.jobs.js';
 import { SimApiError } from './simulator.params.js';
 import { seedWorld } from './simulator.seed.js';
 import { CloudState, KEEP_FINISHED_JOBS, loadWorld, pruneJobs, saveWorld, StateWriter, type SimulatorSnapshot, type SimWorld } from './simulator.state.js';
@@ -201,7 +201,7 @@ export async function startSimulator({
   persist();
   await writer?.flush(); // a state file that cannot be written fails the start
   let latency = jobLatencyMs;
-  const newRunner = () => new JobRunner({ state, latencyMs: () => latency, steps: jobSteps, onChange: persist, keepFinishedJobs, logger });
+  const newRunner = () => new CloudJobRunner({ state, latencyMs: () => latency, steps: jobSteps, onChange: persist, keepFinishedJobs, logger });
   let runner = newRunner();
   const faults = new FaultInjector();
   const api = new SimulatedApi({ state, credentials: { apiKey, secretKey }, faults, jobs: () => runner, onChange: persist, logger });

@@ -34,7 +34,7 @@ export interface CheckInput<Cloud = unknown> {
  * A readiness check. Database checks only read {@link VmFacts} (loaded in batches); cloud checks
  * may also ask the cloud and are only run where one call per VM is acceptable (never on a page).
  */
-export interface ReadinessCheck<Cloud = unknown> {
+export interface ReadinessRule<Cloud = unknown> {
   readonly name: string;
   readonly kind: CheckKind;
   /** Checks that must pass first; when one fails this check fails with "not checked". */

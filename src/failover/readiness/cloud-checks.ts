@@ -3,7 +3,7 @@ import { VolumeState } from '../../cloudstack/cloudstack.types.js';
 import { ApiErrorCode, CloudStackErrorKind, isCloudStackError } from '../../cloudstack/errors.js';
 import { FailoverType } from '../../entities/enums.js';
 import type { DiskFact } from '../../inventory/vm-facts.js';
-import { CheckKind, fail, kindOfFailover, pass, type ReadinessCheck } from './check.js';
+import { CheckKind, fail, kindOfFailover, pass, type ReadinessRule } from './check.js';
 import { DATABASE_CHECKS } from './database-checks.js';
 
 /** What the cloud checks are given: the CloudStack to ask and where the appliance lives in it. */
@@ -47,7 +47,7 @@ const describeDisk = (disk: DiskFact) => `volume ${disk.volume!.volumeName} (${d
  * the appliance's zone. The volumes are looked up concurrently, one call each; every problem is
  * reported, not only the first.
  */
-export const volumesReady: ReadinessCheck<CloudCheckContext> = {
+export const volumesReady: ReadinessRule<CloudCheckContext> = {
   name: 'cloud_volumes_ready',
   kind: CheckKind.CLOUD,
   requires: ['disk_volumes'],
@@ -83,7 +83,7 @@ export const volumesReady: ReadinessCheck<CloudCheckContext> = {
  * about, exists in CloudStack and is in the appliance's zone. The networks are looked up
  * concurrently, one call each; every missing or misplaced network is reported.
  */
-export const destinationNetworks: ReadinessCheck<CloudCheckContext> = {
+export const destinationNetworks: ReadinessRule<CloudCheckContext> = {
   name: 'cloud_destination_networks',
   kind: CheckKind.CLOUD,
   requires: ['network_mappings'],
@@ -118,7 +118,7 @@ export const destinationNetworks: ReadinessCheck<CloudCheckContext> = {
 };
 
 /** The cloud checks, in the order they are reported (after the database checks). */
-export const CLOUD_CHECKS: readonly ReadinessCheck<CloudCheckContext>[] = [volumesReady, destinationNetworks];
+export const CLOUD_CHECKS: readonly ReadinessRule<CloudCheckContext>[] = [volumesReady, destinationNetworks];
 
 /** Every readiness check, database first, then cloud: what a single VM's readiness runs. */
-export const READINESS_CHECKS: readonly ReadinessCheck<CloudCheckContext>[] = [...DATABASE_CHECKS, ...CLOUD_CHECKS];
+export const READINESS_CHECKS: readonly ReadinessRule<CloudCheckContext>[] = [...DATABASE_CHECKS, ...CLOUD_CHECKS];

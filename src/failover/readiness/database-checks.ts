@@ -1,11 +1,11 @@
 import { FailoverType } from '../../entities/enums.js';
 import type { FailoverJob } from '../../entities/index.js';
-import { CheckKind, fail, kindOfFailover, pass, type ReadinessCheck } from './check.js';
+import { CheckKind, fail, kindOfFailover, pass, type ReadinessRule } from './check.js';
 
 const describeJob = (job: FailoverJob) => `${job.jobType} failover ${job.jobId} (${job.status ?? 'pending'})`;
 
 /** The VM is known: the appliance has replicated it at least once. */
-export const vmKnown: ReadinessCheck = {
+export const vmKnown: ReadinessRule = {
   name: 'vm_known',
   kind: CheckKind.DATABASE,
   evaluate: ({ facts }) =>
@@ -15,7 +15,7 @@ export const vmKnown: ReadinessCheck = {
 };
 
 /** The latest replication job completed. */
-export const replicationCompleted: ReadinessCheck = {
+export const replicationCompleted: ReadinessRule = {
   name: 'replication_completed',
   kind: CheckKind.DATABASE,
   requires: ['vm_known'],
@@ -28,7 +28,7 @@ export const replicationCompleted: ReadinessCheck = {
 };
 
 /** A successful CBT sync with a change id exists for the latest replication job. */
-export const cbtChangeId: ReadinessCheck = {
+export const cbtChangeId: ReadinessRule = {
   name: 'cbt_change_id',
   kind: CheckKind.DATABASE,
   requires: ['vm_known'],
@@ -39,7 +39,7 @@ export const cbtChangeId: ReadinessCheck = {
 };
 
 /** The VM spec (CPU and memory) is recorded. */
-export const vmSpec: ReadinessCheck = {
+export const vmSpec: ReadinessRule = {
   name: 'vm_spec',
   kind: CheckKind.DATABASE,
   requires: ['vm_known'],
@@ -54,7 +54,7 @@ export const vmSpec: ReadinessCheck = {
 };
 
 /** Every replicated disk has a CloudStack volume. */
-export const diskVolumes: ReadinessCheck = {
+export const diskVolumes: ReadinessRule = {
   name: 'disk_volumes',
   kind: CheckKind.DATABASE,
   requires: ['vm_known'],
@@ -69,7 +69,7 @@ export const diskVolumes: ReadinessCheck = {
 };
 
 /** Every source network of the VM is mapped to a destination of the right kind. */
-export const networkMappings: ReadinessCheck = {
+export const networkMappings: ReadinessRule = {
   name: 'network_mappings',
   kind: CheckKind.DATABASE,
   requires: ['vm_known'],
@@ -88,7 +88,7 @@ export const networkMappings: ReadinessCheck = {
 };
 
 /** No replication job of the VM is running. */
-export const noActiveReplication: ReadinessCheck = {
+export const noActiveReplication: ReadinessRule = {
   name: 'no_active_replication',
   kind: CheckKind.DATABASE,
   requires: ['vm_known'],
@@ -97,7 +97,7 @@ export const noActiveReplication: ReadinessCheck = {
 };
 
 /** No failover job of the VM is running. */
-export const noActiveFailover: ReadinessCheck = {
+export const noActiveFailover: ReadinessRule = {
   name: 'no_active_failover',
   kind: CheckKind.DATABASE,
   evaluate: ({ facts }) =>
@@ -108,7 +108,7 @@ export const noActiveFailover: ReadinessCheck = {
  * The VM's volumes are free: no completed test failover still holds them (not cleaned up) and
  * no live failover is in effect (not reverted). Holds for both kinds of failover.
  */
-export const volumesNotHeld: ReadinessCheck = {
+export const volumesNotHeld: ReadinessRule = {
   name: 'volumes_not_held',
   kind: CheckKind.DATABASE,
   evaluate: ({ facts }) => {
@@ -123,7 +123,7 @@ export const volumesNotHeld: ReadinessCheck = {
 };
 
 /** The database checks, in the order they are reported. */
-export const DATABASE_CHECKS: readonly ReadinessCheck[] = [
+export const DATABASE_CHECKS: readonly ReadinessRule[] = [
   vmKnown,
   replicationCompleted,
   cbtChangeId,

@@ -1,6 +1,6 @@
 import type { FailoverType } from '../../entities/enums.js';
 import type { VmFacts } from '../../inventory/vm-facts.js';
-import type { CheckResult, ReadinessCheck } from './check.js';
+import type { CheckResult, ReadinessRule } from './check.js';
 
 /** A VM's readiness for one kind of failover. */
 export interface Readiness {
@@ -15,7 +15,7 @@ export interface Readiness {
  * ("not checked") rather than run on facts it cannot trust. A check that throws fails with its
  * error's message, so one broken probe never hides the others.
  */
-export async function evaluateReadiness<Cloud>(checks: readonly ReadinessCheck<Cloud>[], facts: VmFacts, type: FailoverType, cloud: Cloud): Promise<Readiness> {
+export async function evaluateReadiness<Cloud>(checks: readonly ReadinessRule<Cloud>[], facts: VmFacts, type: FailoverType, cloud: Cloud): Promise<Readiness> {
   const results: CheckResult[] = [];
   for (const check of checks) {
     const blocker = check.requires?.find((name) => results.some((r) => r.name === name && !r.passed));

@@ -1,4 +1,4 @@
-import type { JobPlan } from '../simulator.jobs.js';
+import type { CloudJobPlan } from '../simulator.jobs.js';
 import { paramError, type RequestParams } from '../simulator.params.js';
 import type { CloudState } from '../simulator.state.js';
 
@@ -17,7 +17,7 @@ export type CommandOutcome =
   | { readonly kind: 'object'; readonly key: string; readonly value: Obj }
   | { readonly kind: 'list'; readonly key: string; readonly items: readonly Obj[] }
   | { readonly kind: 'success' }
-  | { readonly kind: 'async'; readonly plan: JobPlan };
+  | { readonly kind: 'async'; readonly plan: CloudJobPlan };
 
 /** What a command is given. */
 export interface CommandContext {
@@ -32,7 +32,7 @@ export type CommandHandler = (context: CommandContext) => CommandOutcome;
 export const list = (key: string, items: readonly Obj[]): CommandOutcome => ({ kind: 'list', key, items });
 
 /** An async answer. */
-export const async = (plan: JobPlan): CommandOutcome => ({ kind: 'async', plan });
+export const async = (plan: CloudJobPlan): CommandOutcome => ({ kind: 'async', plan });
 
 /**
  * Filters records by the request's parameters: each entry of `filters` names a parameter and how
