@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import type { MikroORM } from '@mikro-orm/core';
-import { connectCloud, type CloudConnection } from './cloudstack/connect.js';
+import { connectCloud, type CloudConnection } from './cloud.js';
 import type { Config } from './config.js';
 import { createOrm, prepareSchema } from './db/orm.js';
 import { seedDemoData } from './demo/seed-demo-data.js';

@@ -209,3 +209,11 @@ export interface AsyncJob {
   readonly created?: string;
   readonly completed?: string;
 }
+
+/** Where failover VMs go: the zone, the boot template, the customised offering, and the appliance VM holding the replicated volumes. */
+export interface CloudIds {
+  readonly zoneId: string;
+  readonly templateId: string;
+  readonly serviceOfferingId: string;
+  readonly applianceVmId: string;
+}

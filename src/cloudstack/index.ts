@@ -1,6 +1,7 @@
 /**
  * The CloudStack side of the service: the port the engine depends on, the HTTP client that
- * implements it, its typed errors and resources, and the simulator.
+ * implements it, and its typed errors and resources. The simulator is not part of it: it has its
+ * own entry point (`./simulator/index.js`), and only the composition root (src/cloud.ts) starts it.
  */
 export type * from './cloudstack.port.js';
 export * from './cloudstack.types.js';
@@ -10,6 +11,3 @@ export { ApiErrorCode, CloudStackError, CloudStackErrorKind, isCloudStackError }
 export type { CloudStackLogger } from './logger.js';
 export type { Backoff } from '../retry.js';
 export { canonicalString, computeSignature, encodeValue, formatExpires, signRequest } from './signing.js';
-export { DEMO_API_KEY, DEMO_SECRET_KEY, startSimulator, type Simulator, type SimulatorIds, type SimulatorOptions } from './simulator/simulator.server.js';
-export { FaultKind, type Fault, type FaultSpec } from './simulator/faults.js';
-export type { SimulatorSnapshot, SimWorld } from './simulator/simulator.state.js';

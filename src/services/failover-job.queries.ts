@@ -1,11 +1,18 @@
 import type { EntityManager, FilterQuery } from '@mikro-orm/core';
 import { ACTIVE_FAILOVER_STATUSES, FailoverJob, FailoverStatus, type FailoverType } from '../entities/index.js';
 import { badInput } from '../errors.js';
-import { checkFirst, decodeCursor, encodeCursor, page } from '../resolvers/connection.js';
-import type { FailoverJobFilter } from '../resolvers/failover-job.types.js';
+import { checkFirst, decodeCursor, encodeCursor, page } from './pagination.js';
 
 const CURSOR_KIND = 'job';
 const isIdTuple = (v: unknown[]): v is [number] => v.length === 1 && Number.isInteger(v[0]);
+
+/** Which jobs a list shows (the GraphQL input has this shape). */
+export interface FailoverJobFilter {
+  readonly vmId?: string | null;
+  readonly type?: FailoverType | null;
+  readonly statuses?: readonly FailoverStatus[] | null;
+  readonly active?: boolean | null;
+}
 
 /** The job with this job id, or null. */
 export function findFailoverJob(em: EntityManager, jobId: string): Promise<FailoverJob | null> {

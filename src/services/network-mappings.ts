@@ -1,8 +1,7 @@
 import { UniqueConstraintViolationException, type EntityManager } from '@mikro-orm/core';
-import type { Loaders } from '../server/context.js';
+import type { Loaders } from './loaders.js';
 import { NetworkMapping } from '../entities/index.js';
 import { badInput, notFound } from '../errors.js';
-import type { NetworkMappingKeyInput, SetNetworkMappingInput } from '../resolvers/network-mapping.input.js';
 
 const MAX_LENGTH = 255;
 
@@ -10,6 +9,19 @@ function requireText(field: string, value: string): string {
   if (value.trim() === '') throw badInput(field, `${field} must not be empty`);
   if (value.length > MAX_LENGTH) throw badInput(field, `${field} must be at most ${MAX_LENGTH} characters`);
   return value;
+}
+
+/** Which mapping: one source network of one VM, for one kind of failover. */
+export interface NetworkMappingKeyInput {
+  readonly vmId: string;
+  readonly sourceNetworkName: string;
+  readonly isTestNetwork: boolean;
+}
+
+/** A mapping to create or replace. */
+export interface SetNetworkMappingInput extends NetworkMappingKeyInput {
+  readonly destinationNetworkId: string;
+  readonly destinationNetworkName: string;
 }
 
 /** The mappings of one VM, production first, in the order they were made. */

@@ -2,7 +2,7 @@ import type { FailoverType } from '../entities/enums.js';
 import { DATABASE_CHECKS } from '../failover/readiness/database-checks.js';
 import { evaluateReadiness, type Readiness } from '../failover/readiness/evaluate.js';
 import type { ReadinessService } from '../failover/readiness/readiness.service.js';
-import type { Loaders } from '../server/context.js';
+import type { Loaders } from './loaders.js';
 
 /**
  * Readiness of one VM from the request's batched facts: every check (database and cloud) where the

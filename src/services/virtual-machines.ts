@@ -1,11 +1,22 @@
 import type { EntityManager } from '@mikro-orm/core';
 import { badInput } from '../errors.js';
 import { placeholders, query } from '../inventory/sql.js';
-import { checkFirst, decodeCursor, encodeCursor, page } from '../resolvers/connection.js';
-import type { VirtualMachine, VirtualMachineFilter } from '../resolvers/virtual-machine.type.js';
+import { checkFirst, decodeCursor, encodeCursor, page } from './pagination.js';
 
 const CURSOR_KIND = 'vm';
 const isNameIdTuple = (v: unknown[]): v is [string, string] => v.length === 2 && v.every((x) => typeof x === 'string');
+/** Which VMs a page shows (the GraphQL input has this shape). */
+export interface VirtualMachineFilter {
+  readonly search?: string | null;
+  readonly vmIds?: readonly string[] | null;
+}
+
+/** A VM as a page lists it: its id and name (every other field is loaded in batches). */
+export interface VirtualMachine {
+  readonly vmId: string;
+  readonly name: string;
+}
+
 /** LIKE pattern escaping with `!` (a backslash means different things to MariaDB and SQLite). */
 const escapeLike = (text: string) => text.replace(/[!%_]/g, (c) => `!${c}`);
 

@@ -115,19 +115,17 @@ async function fixture(): Promise<Fixture> {
   });
   const jobId = `unit-job-${++jobs}`;
   const now = new Date();
-  await db.orm.em
-    .fork()
-    .insert(FailoverExecution, {
-      jobId,
-      vmId: VM.vmId,
-      flow: FlowName.TEST_FAILOVER,
-      phase: ExecutionPhase.RUN,
-      step: 0,
-      progressPercent: 0,
-      leaseOwner: OWNER,
-      createdAt: now,
-      updatedAt: now,
-    });
+  await db.orm.em.fork().insert(FailoverExecution, {
+    jobId,
+    vmId: VM.vmId,
+    flow: FlowName.TEST_FAILOVER,
+    phase: ExecutionPhase.RUN,
+    step: 0,
+    progressPercent: 0,
+    leaseOwner: OWNER,
+    createdAt: now,
+    updatedAt: now,
+  });
   const ledger = new Ledger(db.orm.em, jobId, OWNER);
   const signal = new AbortController().signal;
   let crash = false;

@@ -1,3 +1,4 @@
+import type { CloudIds } from '../cloudstack.types.js';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { DEMO_APPLIANCE_VM, DEMO_SERVICE_OFFERING, DEMO_TEMPLATE, DEMO_ZONE } from '../../demo/demo-world.js';
@@ -108,12 +109,8 @@ export function handleAdmin(method: string, url: URL, body: string, target: Admi
 }
 
 /** Ids of the seeded world, as the service's CLOUDSTACK_* settings want them. */
-export interface SimulatorIds {
-  readonly zoneId: string;
-  readonly templateId: string;
-  readonly serviceOfferingId: string;
-  readonly applianceVmId: string;
-}
+/** The ids of the simulator's seeded world. */
+export type SimulatorIds = CloudIds;
 
 /** A running simulator. */
 export interface Simulator extends AdminTarget {

@@ -1,3 +1,4 @@
+import type { CloudIds } from '../../cloudstack/cloudstack.types.js';
 import type { CloudStackReader, OperationOptions } from '../../cloudstack/cloudstack.port.js';
 import type { FailoverStatus, FlowName } from '../../entities/index.js';
 import type { Logger } from '../../logger.js';
@@ -7,12 +8,7 @@ import type { LedgerView } from './ledger.js';
 import type { JobPlan } from './plan.js';
 
 /** The cloud ids a job deploys into. */
-export interface CloudIds {
-  readonly zoneId: string;
-  readonly templateId: string;
-  readonly serviceOfferingId: string;
-  readonly applianceVmId: string;
-}
+export type { CloudIds };
 
 /** How a step retries transient failures: exponential backoff, within the step's deadline. */
 export interface RetryPolicy {

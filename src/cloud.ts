@@ -1,15 +1,16 @@
 import { randomBytes } from 'node:crypto';
-import type { CloudConfig } from '../config.js';
-import type { Logger } from '../logger.js';
-import { CloudStackClient, type CloudStackClientOptions } from './cloudstack.client.js';
-import type { CloudStack } from './cloudstack.port.js';
-import { startSimulator, type SimulatorIds } from './simulator/simulator.server.js';
+import { CloudStackClient, type CloudStackClientOptions } from './cloudstack/cloudstack.client.js';
+import type { CloudStack } from './cloudstack/cloudstack.port.js';
+import type { CloudIds } from './cloudstack/cloudstack.types.js';
+import { startSimulator } from './cloudstack/simulator/simulator.server.js';
+import type { CloudConfig } from './config.js';
+import type { Logger } from './logger.js';
 
 /** The cloud the service drives, with the ids it deploys into. */
 export interface CloudConnection {
   readonly cloudStack: CloudStack;
   /** Where failover VMs go: zone, boot template, customised offering, and the appliance VM. */
-  readonly ids: SimulatorIds;
+  readonly ids: CloudIds;
   /** `simulator` when the embedded default runs its own cloud in-process. */
   readonly kind: CloudConfig['kind'];
   /** The simulator's base URL (embedded default only), for its admin endpoint. */
@@ -18,6 +19,9 @@ export interface CloudConnection {
 }
 
 /**
+ * Part of the composition root: chooses the cloud the service drives. The CloudStack client
+ * never knows the simulator; this is the one place that starts it.
+ *
  * Connects to the configured CloudStack. With no CLOUDSTACK_* configuration (the embedded
  * default) it starts the simulator in-process on loopback, with keys made up for this run and
  * its state in `stateFile`, so a restarted service finds the cloud as it left it.
