@@ -37,3 +37,4 @@ export const ENTITIES = [
   FailoverEvent,
   FailoverSequence,
 ];
+export * from './failover-job.codec.js';

@@ -1,3 +1,4 @@
+import { readJobType } from '../entities/failover-job.codec.js';
 import { Arg, Ctx, FieldResolver, Int, Resolver, Root, Subscription, type SubscribeResolverData } from 'type-graphql';
 import { FailoverJob } from '../entities/failover-job.entity.js';
 import { FailoverType, toFailoverStatus } from '../entities/enums.js';
@@ -38,7 +39,7 @@ export class FailoverEventResolver {
       sequence: event.sequence,
       jobId: event.jobId,
       vmId: event.vmId,
-      type: event.jobType.toLowerCase() === 'test' ? FailoverType.TEST : FailoverType.LIVE,
+      type: eventJobType(event),
       status: toFailoverStatus(event.status),
       previousStatus: event.previousStatus === null ? null : toFailoverStatus(event.previousStatus),
       progressPercent: event.progressPercent,
@@ -52,4 +53,11 @@ export class FailoverEventResolver {
   job(@Root() event: FailoverJobEvent, @Ctx() { em }: Context): Promise<FailoverJob | null> {
     return em.fork().findOne(FailoverJob, { jobId: event.jobId }, { disableIdentityMap: true });
   }
+}
+
+/** An event's job type: events are written by this service only, so an unknown type is corrupt data, not a guess. */
+function eventJobType(event: JobEvent): FailoverType {
+  const type = readJobType(event.jobType);
+  if (!type) throw new Error(`event ${event.sequence} carries job type "${event.jobType}", which this service never writes`);
+  return type;
 }

@@ -1,3 +1,4 @@
+import { readJobType, readNetworkMappings } from '../entities/failover-job.codec.js';
 import { Arg, Ctx, FieldResolver, GraphQLISODateTime, Int, Query, Resolver, Root } from 'type-graphql';
 import { FailoverJob } from '../entities/failover-job.entity.js';
 import { FailoverLedgerEntry } from '../entities/failover-ledger-entry.entity.js';
@@ -26,8 +27,7 @@ export class FailoverJobResolver {
 
   @FieldResolver(() => FailoverType, { nullable: true, description: 'LIVE or TEST; null for a job type this service does not know (see rawType).' })
   type(@Root() job: FailoverJob): FailoverType | null {
-    const type = job.jobType.trim().toLowerCase();
-    return type === FailoverType.LIVE || type === FailoverType.TEST ? type : null;
+    return readJobType(job.jobType);
   }
 
   @FieldResolver(() => String, { description: 'The job type exactly as stored (for rows written by other tools).' })
@@ -57,15 +57,7 @@ export class FailoverJobResolver {
 
   @FieldResolver(() => [JobNetworkMapping], { description: 'The network mappings the job used.' })
   networkMappings(@Root() job: FailoverJob): JobNetworkMapping[] {
-    if (!job.networkMappings) return [];
-    try {
-      const json = JSON.parse(job.networkMappings) as Record<string, unknown>;
-      return Object.entries(json)
-        .filter(([, v]) => typeof v === 'string')
-        .map(([sourceNetworkName, destinationNetworkId]) => ({ sourceNetworkName, destinationNetworkId: String(destinationNetworkId) }));
-    } catch {
-      return [];
-    }
+    return readNetworkMappings(job.networkMappings);
   }
 
   @FieldResolver(() => Int, {

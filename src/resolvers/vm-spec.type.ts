@@ -1,3 +1,4 @@
+import { readJsonObject } from '../entities/failover-job.codec.js';
 import { Field, Int, ObjectType } from 'type-graphql';
 import type { VmSpecFact } from '../inventory/vm-facts.js';
 
@@ -51,14 +52,8 @@ export function specFromFact(fact: VmSpecFact): VmSpec {
  * unreadable: a job row written by another tool must never break a listing.
  */
 export function specFromJson(raw: string | null | undefined): VmSpec | null {
-  if (!raw) return null;
-  let json: Record<string, unknown>;
-  try {
-    json = JSON.parse(raw) as Record<string, unknown>;
-  } catch {
-    return null;
-  }
-  if (typeof json !== 'object' || json === null) return null;
+  const json = readJsonObject(raw);
+  if (!json) return null;
   const text = (v: unknown) => (typeof v === 'string' && v !== '' ? v : null);
   const networks = Array.isArray(json.networks) ? json.networks : [];
   return {

@@ -1,6 +1,6 @@
 import { createServer } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { FetchTransport, type HttpRequest } from '../../src/cloudstack/cloudstack.transport.js';
+import { FetchTransport, type HttpRequest, type HttpTransport } from '../../src/cloudstack/cloudstack.transport.js';
 import { CloudStackErrorKind } from '../../src/cloudstack/errors.js';
 import { FaultKind } from '../../src/cloudstack/simulator/faults.js';
 import { DEMO_NETWORKS, DEMO_VMS } from '../../src/demo/demo-world.js';
@@ -12,6 +12,24 @@ const DISK = DEMO_VMS[0]!.disks[0]!.volumeId;
 const calls = (command: string) => cloud.sim.faults.calls()[command] ?? 0;
 const deployParams = (name?: string) => params(cloud.sim, { name });
 const [, , TEST, TEST_BACKEND] = DEMO_NETWORKS.map((n) => n.id) as [string, string, string, string];
+
+/**
+ * A clock that moves only when the client asks the cloud `command`: each such request costs
+ * `stepMs`, whatever the machine's speed, so "until the deadline" is a count of requests, not a race.
+ */
+function requestClock(command: string, stepMs = 100): { now: () => number; transport: HttpTransport } {
+  let t = Date.now();
+  const http = new FetchTransport();
+  return {
+    now: () => t,
+    transport: {
+      send(request) {
+        if (request.pairs.some(([name, value]) => name === 'command' && value === command)) t += stepMs;
+        return http.send(request);
+      },
+    },
+  };
+}
 
 /** A loopback port nothing listens on (a server bound it, then closed). */
 async function closedPort(): Promise<number> {
@@ -87,7 +105,9 @@ describe('transient failures while a job is polled', () => {
 
   it('polls failing until the deadline: DEADLINE for the deploy, with its job id and VM id, ambiguous and not retryable', async () => {
     cloud.sim.faults.add({ command: 'queryAsyncJobResult', kind: FaultKind.ERROR, count: 0, errorCode: 503, errorText: 'busy' });
-    const error = await rejectionOf(cloud.client.deployVirtualMachine(deployParams('web-01-test'), { deadlineMs: 400 }));
+    const error = await rejectionOf(
+      cloud.clientWith(requestClock('queryAsyncJobResult')).deployVirtualMachine(deployParams('web-01-test'), { deadlineMs: 400 }),
+    );
     const [vm] = cloud.sim.getState().vms.filter((v) => v.name === 'web-01-test');
     expect(error).toMatchObject({ kind: CloudStackErrorKind.DEADLINE, command: 'deployVirtualMachine', resourceId: vm!.id, ambiguous: true, retryable: false });
     expect(error.jobId).toBe(cloud.sim.getState({ jobs: true }).jobs!.find((j) => j.command === 'deployVirtualMachine')!.jobid);
@@ -164,7 +184,9 @@ describe('dropped connection', () => {
 
   it('before a deploy ran: not sent again (it may still arrive); looked up until the deadline, then DEADLINE, ambiguous', async () => {
     cloud.sim.faults.add({ command: 'deployVirtualMachine', kind: FaultKind.DROP, when: 'before' });
-    const error = await rejectionOf(cloud.client.deployVirtualMachine({ ...deployParams('web-01-test'), startVm: false }, { deadlineMs: 400 }));
+    const error = await rejectionOf(
+      cloud.clientWith(requestClock('listVirtualMachines')).deployVirtualMachine({ ...deployParams('web-01-test'), startVm: false }, { deadlineMs: 400 }),
+    );
     expect(error).toMatchObject({ kind: CloudStackErrorKind.DEADLINE, command: 'deployVirtualMachine', ambiguous: true, retryable: false });
     expect((error.cause as Record<string, unknown>).kind).toBe(CloudStackErrorKind.TRANSPORT);
     expect(calls('deployVirtualMachine')).toBe(1);

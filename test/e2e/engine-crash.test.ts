@@ -29,6 +29,7 @@ import {
   type FailoverHarness,
 } from '../helpers/failover.js';
 import { gqlData, wsClient } from '../helpers/graphql.js';
+import { waitFor as waitUntil } from '../helpers/wait.js';
 import { startServiceProcess, type ServiceProcess } from '../helpers/service-process.js';
 
 /**
@@ -58,21 +59,9 @@ const UNWIND_COMMAND: Record<UnwindStep, string> = {
   delete_snapshots: 'deleteSnapshot',
 };
 
-/** Polls `probe` every `intervalMs` until it returns something truthy. */
-async function waitFor<T>(
-  what: string,
-  probe: () => T | undefined | null | false | Promise<T | undefined | null | false>,
-  timeoutMs = 20_000,
-  intervalMs = 5,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(intervalMs);
-  }
-}
+/** The shared condition wait, with what is awaited named first (as this file reads best). */
+const waitFor = <T>(what: string, probe: () => T | undefined | null | false | Promise<T | undefined | null | false>, timeoutMs = 20_000, intervalMs = 5) =>
+  waitUntil(probe, { what, timeoutMs, intervalMs });
 
 /** One raw SQL statement on the test's own connection to the service's database. */
 async function sql<T = Record<string, unknown>>(orm: MikroORM, query: string, params: unknown[] = []): Promise<T[]> {

@@ -2,7 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_NETWORKS, DEMO_VMS } from '../../src/demo/demo-world.js';
 import { FailoverExecution } from '../../src/entities/index.js';
 import { waitFor } from '../helpers/cloudstack.js';
-import { CLEANUP, cloudView, JOB, START_TEST, startFailoverApi, subscribeEvents, type FailoverHarness } from '../helpers/failover.js';
+import { CLEANUP, cloudView, FAST_ENGINE, JOB, START_TEST, startFailoverApi, subscribeEvents, type FailoverHarness } from '../helpers/failover.js';
 import { gqlData, wsClient } from '../helpers/graphql.js';
 import { latestSequence } from '../../src/events/event-store.js';
 
@@ -105,8 +105,20 @@ describe('failover guards (MariaDB, simulator over HTTP)', () => {
       const connection = api.orm.em.getConnection();
       await connection.execute('RENAME TABLE failover_ledger TO failover_ledger_away');
       try {
-        // Longer than a lease: the broken-off run's lease runs out and resumes fail while it is away.
-        await new Promise((resolve) => setTimeout(resolve, 2_500));
+        // The broken-off run keeps its lease until it runs out; then the job is claimed again and its
+        // resume fails too while the table is away. Wait for such a claim: a lease whose term began
+        // after the one seen before had ended (a renewal always begins before).
+        let seen: number | undefined;
+        await waitFor(
+          async () => {
+            const row = await api.orm.em.fork().findOne(FailoverExecution, { jobId: started.jobId }, { disableIdentityMap: true });
+            const expires = row?.leaseExpiresAt ? Number(row.leaseExpiresAt) : undefined;
+            if (expires !== undefined && seen !== undefined && expires - FAST_ENGINE.leaseMs >= seen) return true;
+            if (expires !== undefined) seen = expires;
+            return false;
+          },
+          { timeoutMs: 20_000, intervalMs: 20 },
+        );
         expect((await job(started.jobId)).status).toBe('POWERING_ON');
       } finally {
         await connection.execute('RENAME TABLE failover_ledger_away TO failover_ledger');

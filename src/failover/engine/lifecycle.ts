@@ -1,5 +1,5 @@
 import { raw, type EntityManager } from '@mikro-orm/core';
-import { ExecutionPhase, FailoverExecution, FailoverJob, FailoverStatus, FailoverType, FlowName } from '../../entities/index.js';
+import { ExecutionPhase, FailoverExecution, FailoverJob, FailoverStatus, FailoverType, FlowName, readJobType } from '../../entities/index.js';
 import { appendEvent } from '../../events/event-store.js';
 import type { JobEvent } from '../../events/event.types.js';
 import { LeaseLost } from './errors.js';
@@ -173,7 +173,7 @@ export function unwindRefusal(job: FailoverJob, execution: FailoverExecution | n
   const cleanup = flow === FlowName.CLEANUP;
   const wanted = cleanup ? FailoverType.TEST : FailoverType.LIVE;
   const jobId = job.jobId;
-  if (job.jobType.toLowerCase() !== wanted) {
+  if (readJobType(job.jobType) !== wanted) {
     return cleanup
       ? `Job ${jobId} is a live failover: cleanupTestFailover cleans up test failovers; use revertFailover`
       : `Job ${jobId} is a test failover: revertFailover reverts live failovers; use cleanupTestFailover`;

@@ -1,4 +1,4 @@
-import { FailoverType, NetworkMapping } from '../../entities/index.js';
+import { FailoverType, NetworkMapping, readJobType, readJsonObject, readNetworkMappings } from '../../entities/index.js';
 import type { VmFacts } from '../../inventory/vm-facts.js';
 
 /** One replicated volume as the job uses it, OS disk first, then the data disks in unit order. */
@@ -146,11 +146,11 @@ export function readPlan(row: {
   sourceVmSpec?: string | null;
   networkMappings?: string | null;
 }): JobPlan {
-  const spec = JSON.parse(row.sourceVmSpec ?? 'null') as Record<string, unknown> | null;
-  const mappings = JSON.parse(row.networkMappings ?? 'null') as Record<string, string> | null;
-  if (!spec || !Array.isArray(spec.disks) || !mappings) throw new Error(`job ${row.jobId} holds no plan this service wrote`);
+  const spec = readJsonObject(row.sourceVmSpec);
+  const type = readJobType(row.jobType);
+  if (!spec || !Array.isArray(spec.disks) || !readJsonObject(row.networkMappings) || !type)
+    throw new Error(`job ${row.jobId} holds no plan this service wrote`);
   const networks = Array.isArray(spec.networks) ? (spec.networks as Record<string, unknown>[]) : [];
-  const type = row.jobType.toLowerCase() === 'test' ? FailoverType.TEST : FailoverType.LIVE;
   return {
     jobId: row.jobId,
     vmId: row.vmId,
@@ -166,7 +166,7 @@ export function readPlan(row: {
       volumeId: String(d.volume_id),
       volumeName: String(d.volume_name ?? d.volume_id),
     })),
-    networks: Object.entries(mappings).map(([sourceNetworkName, destinationNetworkId]) => ({
+    networks: readNetworkMappings(row.networkMappings).map(({ sourceNetworkName, destinationNetworkId }) => ({
       sourceNetworkName,
       destinationNetworkId,
       adapterType: (networks.find((n) => n.network_name === sourceNetworkName)?.adapter_type as string | undefined) ?? null,

@@ -1,3 +1,4 @@
+import { readJobType } from '../../entities/failover-job.codec.js';
 import { FailoverType } from '../../entities/enums.js';
 import type { FailoverJob } from '../../entities/index.js';
 import { CheckKind, fail, kindOfFailover, pass, type ReadinessRule } from './check.js';
@@ -115,7 +116,7 @@ export const volumesNotHeld: ReadinessRule = {
     const holder = facts.holdingJobs[0];
     if (!holder) return pass('The replicated volumes are not held by a failover');
     const why =
-      holder.jobType === FailoverType.TEST
+      readJobType(holder.jobType) === FailoverType.TEST
         ? `test failover ${holder.jobId} still holds the volumes: clean it up first`
         : `live failover ${holder.jobId} is in effect: revert it first`;
     return fail(why.charAt(0).toUpperCase() + why.slice(1), holder.jobId);
