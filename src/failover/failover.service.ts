@@ -1,3 +1,4 @@
+import { requireText } from '../arguments.js';
 import { UniqueConstraintViolationException, type EntityManager } from '@mikro-orm/core';
 import { CloudStackError } from '../cloudstack/errors.js';
 import { FailoverExecution, FailoverJob, FailoverStatus, FailoverType, FlowName, isActiveStatus, toFailoverStatus } from '../entities/index.js';
@@ -31,7 +32,6 @@ export interface FailoverServiceOptions {
 
 /** The longest automatic cleanup delay (30 days). */
 export const MAX_AUTO_CLEANUP_MINUTES = 43_200;
-const MAX_ID_LENGTH = 255;
 
 /**
  * The failover commands behind the mutations: they validate, decide, and record the job (with its
@@ -79,8 +79,7 @@ export class FailoverService {
   }
 
   private validateStart(type: FailoverType, { vmId, networkOverrides, autoCleanupAfterMinutes }: StartFailoverRequest): NetworkOverride[] {
-    if (vmId.trim() === '') throw badInput('vmId', 'vmId must not be empty');
-    if (vmId.length > MAX_ID_LENGTH) throw badInput('vmId', `vmId must be at most ${MAX_ID_LENGTH} characters`);
+    requireText('vmId', vmId);
     if (autoCleanupAfterMinutes !== null && autoCleanupAfterMinutes !== undefined) {
       if (type !== FailoverType.TEST) throw badInput('autoCleanupAfterMinutes', 'autoCleanupAfterMinutes applies to test failovers only');
       if (!Number.isInteger(autoCleanupAfterMinutes) || autoCleanupAfterMinutes < 1 || autoCleanupAfterMinutes > MAX_AUTO_CLEANUP_MINUTES) {
@@ -90,9 +89,8 @@ export class FailoverService {
     const overrides = networkOverrides ?? [];
     const seen = new Set<string>();
     for (const o of overrides) {
-      if (o.sourceNetworkName.trim() === '') throw badInput('networkOverrides', 'sourceNetworkName must not be empty');
-      if (o.destinationNetworkId.trim() === '') throw badInput('networkOverrides', `destinationNetworkId of "${o.sourceNetworkName}" must not be empty`);
-      if (o.destinationNetworkId.length > MAX_ID_LENGTH) throw badInput('networkOverrides', `destinationNetworkId must be at most ${MAX_ID_LENGTH} characters`);
+      requireText('networkOverrides', o.sourceNetworkName, { label: 'sourceNetworkName', max: Number.POSITIVE_INFINITY });
+      requireText('networkOverrides', o.destinationNetworkId, { label: `destinationNetworkId of "${o.sourceNetworkName}"` });
       if (seen.has(o.sourceNetworkName)) throw badInput('networkOverrides', `"${o.sourceNetworkName}" is overridden twice`);
       seen.add(o.sourceNetworkName);
     }
@@ -150,7 +148,7 @@ export class FailoverService {
   }
 
   private async beginUnwind(jobId: string, flow: UnwindFlow, reason: string): Promise<FailoverJob> {
-    if (jobId.trim() === '') throw badInput('jobId', 'jobId must not be empty');
+    requireText('jobId', jobId, { max: Number.POSITIVE_INFINITY });
     const em = this.em.fork();
     const job = await em.findOne(FailoverJob, { jobId }, { disableIdentityMap: true });
     if (!job) throw notFound('Failover job', jobId);

@@ -1,3 +1,4 @@
+import { optionalText } from '../arguments.js';
 import { readJobType } from '../entities/failover-job.codec.js';
 import { Arg, Ctx, FieldResolver, Int, Resolver, Root, Subscription, type SubscribeResolverData } from 'type-graphql';
 import { FailoverJob } from '../entities/failover-job.entity.js';
@@ -16,8 +17,8 @@ interface EventArgs {
 /** Checks the arguments and opens the event stream (replay, then live). */
 function subscribe({ args, context }: SubscribeResolverData<unknown, EventArgs, Context>): AsyncIterable<JobEvent> {
   const { jobId, vmId, afterSequence } = args;
-  if (jobId !== null && jobId !== undefined && jobId.trim() === '') throw badInput('jobId', 'jobId must not be empty (omit it for all jobs)');
-  if (vmId !== null && vmId !== undefined && vmId.trim() === '') throw badInput('vmId', 'vmId must not be empty (omit it for all VMs)');
+  optionalText('jobId', jobId, { max: Number.POSITIVE_INFINITY, hint: 'omit it for all jobs' });
+  optionalText('vmId', vmId, { max: Number.POSITIVE_INFINITY, hint: 'omit it for all VMs' });
   if (afterSequence !== null && afterSequence !== undefined && afterSequence < 0) throw badInput('afterSequence', 'afterSequence must not be negative');
   return requireServices(context).events.subscribe({ jobId, vmId, afterSequence });
 }

@@ -1,6 +1,6 @@
+import { requireText } from '../arguments.js';
 import { Arg, Ctx, Query, Resolver } from 'type-graphql';
 import { FailoverType } from '../entities/enums.js';
-import { badInput } from '../errors.js';
 import type { Context } from '../server/context.js';
 import { vmReadiness } from '../services/readiness.js';
 import { VmReadiness } from './readiness.type.js';
@@ -16,7 +16,7 @@ export class ReadinessResolver {
     @Arg('type', () => FailoverType) type: FailoverType,
     @Ctx() { loaders, services }: Context,
   ): Promise<VmReadiness> {
-    if (vmId.trim() === '') throw badInput('vmId', 'vmId must not be empty');
+    requireText('vmId', vmId, { max: Number.POSITIVE_INFINITY });
     // With the engine running, the cloud checks join the database checks (one VM: a few cloud calls).
     return vmReadiness(loaders, vmId, type, services?.readiness) as Promise<VmReadiness>;
   }

@@ -1,3 +1,4 @@
+import { requireText } from '../arguments.js';
 import type { EntityManager, FilterQuery } from '@mikro-orm/core';
 import { ACTIVE_FAILOVER_STATUSES, FailoverJob, FailoverStatus, type FailoverType } from '../entities/index.js';
 import { badInput } from '../errors.js';
@@ -41,7 +42,7 @@ function jobFilter(filter: FailoverJobFilter | null | undefined): FilterQuery<Fa
   const and: FilterQuery<FailoverJob>[] = [];
   if (!filter) return {};
   if (filter.vmId != null) {
-    if (filter.vmId.trim() === '') throw badInput('filter.vmId', 'filter.vmId must not be empty');
+    requireText('filter.vmId', filter.vmId, { max: Number.POSITIVE_INFINITY });
     and.push({ vmId: filter.vmId });
   }
   // Other writers may spell the type in capitals (`LIVE`): both spellings match.

@@ -1,15 +1,8 @@
+import { requireText } from '../arguments.js';
 import { UniqueConstraintViolationException, type EntityManager } from '@mikro-orm/core';
 import type { Loaders } from './loaders.js';
 import { NetworkMapping } from '../entities/index.js';
 import { badInput, notFound } from '../errors.js';
-
-const MAX_LENGTH = 255;
-
-function requireText(field: string, value: string): string {
-  if (value.trim() === '') throw badInput(field, `${field} must not be empty`);
-  if (value.length > MAX_LENGTH) throw badInput(field, `${field} must be at most ${MAX_LENGTH} characters`);
-  return value;
-}
 
 /** Which mapping: one source network of one VM, for one kind of failover. */
 export interface NetworkMappingKeyInput {

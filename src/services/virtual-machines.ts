@@ -1,5 +1,5 @@
+import { requireList, requireText } from '../arguments.js';
 import type { EntityManager } from '@mikro-orm/core';
-import { badInput } from '../errors.js';
 import { placeholders, query } from '../inventory/sql.js';
 import { checkFirst, decodeCursor, encodeCursor, page } from './pagination.js';
 
@@ -32,14 +32,12 @@ export async function listVirtualMachines(
   const conditions: string[] = ['rn = 1'];
   const params: unknown[] = [];
   if (filter?.search != null) {
-    const search = filter.search.trim().toLowerCase();
-    if (search === '') throw badInput('filter.search', 'filter.search must not be empty');
+    const search = requireText('filter.search', filter.search, { max: Number.POSITIVE_INFINITY }).trim().toLowerCase();
     conditions.push(`(LOWER(source_vm_name) LIKE ? ESCAPE '!' OR LOWER(source_vm_id) LIKE ? ESCAPE '!')`);
     params.push(`%${escapeLike(search)}%`, `%${escapeLike(search)}%`);
   }
   if (filter?.vmIds != null) {
-    if (filter.vmIds.length === 0) throw badInput('filter.vmIds', 'filter.vmIds must name at least one VM');
-    if (filter.vmIds.length > maxPageSize) throw badInput('filter.vmIds', `filter.vmIds may name at most ${maxPageSize} VMs`);
+    requireList('filter.vmIds', filter.vmIds, maxPageSize, { noun: 'VM', nouns: 'VMs' });
     conditions.push(`source_vm_id IN (${placeholders(filter.vmIds.length)})`);
     params.push(...filter.vmIds);
   }

@@ -1,0 +1,39 @@
+import { badInput } from './errors.js';
+
+/**
+ * The one home of the API's argument rules: what a text argument must be (not blank, not too
+ * long) and how a refusal reads (BAD_USER_INPUT naming the argument). Resolvers, services and the
+ * mutation service check their arguments here, so the same argument is held to the same rule on
+ * every path.
+ */
+
+/** The longest id or name a column holds (VARCHAR(255)). */
+export const MAX_TEXT_LENGTH = 255;
+
+interface TextRule {
+  /** The longest value accepted (default {@link MAX_TEXT_LENGTH}; Infinity: no bound of its own). */
+  readonly max?: number;
+  /** How the value is named in the message (default: the field). */
+  readonly label?: string;
+  /** Appended to "must not be empty" (e.g. how to mean "all" instead). */
+  readonly hint?: string;
+}
+
+/** A required text argument: not blank, at most `max` characters. Returns it unchanged. */
+export function requireText(field: string, value: string, { max = MAX_TEXT_LENGTH, label = field, hint }: TextRule = {}): string {
+  if (value.trim() === '') throw badInput(field, `${label} must not be empty${hint ? ` (${hint})` : ''}`);
+  if (value.length > max) throw badInput(field, `${label} must be at most ${max} characters`);
+  return value;
+}
+
+/** An optional text argument: absent (null/undefined), or held to {@link requireText}. */
+export function optionalText(field: string, value: string | null | undefined, rule: TextRule = {}): string | undefined {
+  return value === null || value === undefined ? undefined : requireText(field, value, rule);
+}
+
+/** A list argument: at least one entry, at most `max`. */
+export function requireList<T>(field: string, values: readonly T[], max: number, { noun = 'entry', nouns = 'entries' } = {}): readonly T[] {
+  if (values.length === 0) throw badInput(field, `${field} must name at least one ${noun}`);
+  if (values.length > max) throw badInput(field, `${field} may name at most ${max} ${nouns}`);
+  return values;
+}
