@@ -1,7 +1,7 @@
 import { CloudStackError, CloudStackErrorKind } from './errors.js';
 import { openEnvelope, type Json } from './envelope.js';
 import { secretRedactor, type CloudStackLogger } from './logger.js';
-import { backoffDelay, sleep, type Backoff } from '../retry.js';
+import { backoffDelay, retry, type Backoff } from '../retry.js';
 import { signRequest } from './signing.js';
 import type { HttpTransport } from './cloudstack.transport.js';
 
@@ -77,23 +77,25 @@ export class ApiCaller {
   async call(command: string, params: Readonly<Record<string, string>>, callOptions: CallOptions): Promise<Json> {
     const { readAttempts, retryBackoff, logger, now } = this.options;
     const attempts = callOptions.read ? Math.max(1, callOptions.attempts ?? readAttempts) : 1;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await this.once(command, params, callOptions, attempt);
-      } catch (error) {
+    return retry((attempt) => this.once(command, params, callOptions, attempt), {
+      backoff: retryBackoff,
+      deadlineAt: callOptions.deadlineAt ?? Number.POSITIVE_INFINITY,
+      signal: callOptions.signal,
+      now,
+      retryable: (error, attempt) => error instanceof CloudStackError && error.retryable && attempt < attempts,
+      onGiveUp: (error) => error as Error,
+      onRetry: (error, attempt) => {
         const err = error as CloudStackError;
-        const delay = backoffDelay(retryBackoff, attempt - 1);
-        const timeLeft = callOptions.deadlineAt === undefined || now() + delay < callOptions.deadlineAt;
-        if (!err.retryable || attempt >= attempts || !timeLeft) throw err;
         logger.warn(
-          { command, attempt, kind: err.kind, errorCode: err.errorCode, httpStatus: err.httpStatus, retryInMs: delay },
+          { command, attempt, kind: err.kind, errorCode: err.errorCode, httpStatus: err.httpStatus, retryInMs: backoffDelay(retryBackoff, attempt - 1) },
           'cloudstack read failed, retrying',
         );
-        await sleep(delay, callOptions.signal).catch(() => {
-          throw this.aborted(command, callOptions.signal);
-        });
-      }
-    }
+      },
+    }).catch((error: unknown) => {
+      // Aborted while waiting to try again: the wait's own rejection becomes the client's ABORTED.
+      if (!(error instanceof CloudStackError) && callOptions.signal?.aborted) throw this.aborted(command, callOptions.signal);
+      throw error;
+    });
   }
 
   private async once(command: string, params: Readonly<Record<string, string>>, callOptions: CallOptions, attempt: number): Promise<Json> {

@@ -1,6 +1,6 @@
 import { SnapshotState, VmState, VolumeType, type Snapshot, type VirtualMachine, type Volume } from '../../cloudstack/cloudstack.types.js';
 import { findById } from '../readiness/cloud-checks.js';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { pollUntil, type Backoff } from '../../retry.js';
 import { StepFailure } from './errors.js';
 import type { Reads } from './step.js';
 
@@ -10,6 +10,7 @@ import type { Reads } from './step.js';
  * write goes through the action registry (actions.ts).
  */
 
+const SETTLE_BACKOFF: Backoff = { initialMs: 100, maxMs: 2_000, multiplier: 2 };
 const GONE_VM_STATES: readonly string[] = [VmState.DESTROYED, VmState.EXPUNGING];
 
 /** The volume, or undefined when CloudStack has none. */
@@ -44,15 +45,19 @@ export async function snapshotsByName(ctx: Pick<Reads, 'cloud' | 'op'>, volumeId
  */
 export async function settle<T>(ctx: Pick<Reads, 'op' | 'signal'>, read: () => Promise<T>, settled: (value: T) => boolean, what: string): Promise<T> {
   const deadlineMs = ctx.op().deadlineMs ?? 60_000;
-  const until = Date.now() + deadlineMs;
-  let delay = 100;
-  for (;;) {
-    const value = await read();
-    if (settled(value)) return value;
-    if (Date.now() + delay > until) throw new StepFailure(`${what} did not settle within the step's time limit`);
-    await sleep(delay, undefined, { signal: ctx.signal });
-    delay = Math.min(delay * 2, 2_000);
-  }
+  const found = await pollUntil(
+    async () => {
+      const value = await read();
+      return settled(value) ? { value } : undefined;
+    },
+    {
+      backoff: SETTLE_BACKOFF,
+      deadlineAt: Date.now() + deadlineMs,
+      signal: ctx.signal,
+      onDeadline: () => new StepFailure(`${what} did not settle within the step's time limit`),
+    },
+  );
+  return found.value;
 }
 
 /** Live VMs carrying the job's host name in the zone. */
