@@ -8,14 +8,12 @@
  * back after commit, and graphql-ws delivering `failoverJobEvents` to a real client. The ratio is
  * what "publish after commit, read back by sequence, GraphQL over graphql-ws" costs on top.
  */
+import { FAST_ENGINE, testServices } from '../test/helpers/services.js';
 import 'reflect-metadata';
 import { ITERATIONS, stats, time } from './measure.js';
 import WebSocket, { WebSocketServer } from 'ws';
 import { createClient } from 'graphql-ws';
-import { EventBus } from '../src/events/event-bus.js';
 import { appendEvent } from '../src/events/event-store.js';
-import type { FailoverService } from '../src/failover/failover.service.js';
-import type { ReadinessService } from '../src/failover/readiness/readiness.service.js';
 import { createLogger } from '../src/logger.js';
 import { startServer } from '../src/server/http-server.js';
 import { buildAppSchema } from '../src/server/schema.js';
@@ -41,15 +39,10 @@ function inbox<T>() {
 const db = await openMigratedDatabase('bench_events');
 const { orm } = db;
 const logger = createLogger({ level: 'silent' });
-const bus = new EventBus({ em: orm.em, logger });
-await bus.start();
-const server = await startServer({
-  schema: await buildAppSchema(),
-  em: orm.em,
-  logger,
-  port: 0,
-  services: { events: bus, failover: null as unknown as FailoverService, readiness: null as unknown as ReadinessService },
-});
+// The real services (the engine not started); events from another instance are looked for at the default interval.
+const services = await testServices(orm, logger, { ...FAST_ENGINE, eventPollIntervalMs: 1_000 });
+const bus = services.runtime.events;
+const server = await startServer({ schema: await buildAppSchema(), em: orm.em, logger, port: 0, services: services.runtime.services });
 const event = (i: number) => ({
   jobId: 'bench-job',
   vmId: 'bench-vm',
@@ -122,6 +115,6 @@ try {
   );
 } finally {
   await server.close();
-  bus.close();
+  await services.close();
   await db.close();
 }

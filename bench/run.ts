@@ -6,6 +6,7 @@
  * mappings, jobs and disks, over real HTTP. The ratio is what the API layer costs on top of the
  * database work it cannot avoid. Results go to stdout as a Markdown table (copy into README.md).
  */
+import { testServices } from '../test/helpers/services.js';
 import 'reflect-metadata';
 import { ITERATIONS, stats, time } from './measure.js';
 import { createLogger } from '../src/logger.js';
@@ -33,7 +34,9 @@ try {
     if (i % 4 === 0) await insertFailoverJob(orm.em, { vmId: vm.vmId, status: FailoverStatus.CLEANED_UP });
     if (i % 9 === 0) await insertFailoverJob(orm.em, { vmId: vm.vmId, status: FailoverStatus.SNAPSHOTTING });
   }
-  const server = await startServer({ schema: await buildAppSchema(), em: orm.em, logger: createLogger({ level: 'silent' }), port: 0 });
+  const logger = createLogger({ level: 'silent' });
+  const services = await testServices(orm, logger);
+  const server = await startServer({ schema: await buildAppSchema(), em: orm.em, logger, port: 0, services: services.runtime.services });
   const conn = orm.em.getConnection();
   const rows: string[] = [];
   for (const first of PAGE_SIZES) {
@@ -76,6 +79,7 @@ try {
     );
   }
   await server.close();
+  await services.close();
   console.log(`${VMS} VMs in MariaDB, ${ITERATIONS} sequential requests each, median of each\n`);
   console.log('| operation | raw SQL baseline | GraphQL over HTTP | ratio | API p95 |');
   console.log('|---|---|---|---|---|');

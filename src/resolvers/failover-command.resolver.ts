@@ -2,7 +2,7 @@ import { Arg, Authorized, Ctx, Mutation, Resolver } from 'type-graphql';
 import { FailoverJob } from '../entities/failover-job.entity.js';
 import { FailoverType } from '../entities/enums.js';
 import { Role } from '../server/auth.js';
-import { requireServices, type Context } from '../server/context.js';
+import type { Context } from '../server/context.js';
 import { StartFailoverInput } from './failover-command.input.js';
 
 /** The failover mutations: each returns the job at once; the engine works in the background. */
@@ -11,13 +11,13 @@ export class FailoverCommandResolver {
   @Authorized(Role.OPERATOR)
   @Mutation(() => FailoverJob, { description: 'Boots a copy of the VM on its test networks. Refused: VM_NOT_READY, JOB_CONFLICT, CLOUD_UNAVAILABLE.' })
   startTestFailover(@Arg('input', () => StartFailoverInput) input: StartFailoverInput, @Ctx() ctx: Context): Promise<FailoverJob> {
-    return requireServices(ctx).failover.start(FailoverType.TEST, input);
+    return ctx.services.failover.start(FailoverType.TEST, input);
   }
 
   @Authorized(Role.OPERATOR)
   @Mutation(() => FailoverJob, { description: 'Makes the CloudStack VM the production VM. Refused: VM_NOT_READY, JOB_CONFLICT, CLOUD_UNAVAILABLE.' })
   startLiveFailover(@Arg('input', () => StartFailoverInput) input: StartFailoverInput, @Ctx() ctx: Context): Promise<FailoverJob> {
-    return requireServices(ctx).failover.start(FailoverType.LIVE, input);
+    return ctx.services.failover.start(FailoverType.LIVE, input);
   }
 
   @Authorized(Role.OPERATOR)
@@ -25,7 +25,7 @@ export class FailoverCommandResolver {
     description: 'Cleans up a completed test failover: the cloud returns to its state before the job. Refused: NOT_FOUND, INVALID_JOB_TRANSITION.',
   })
   cleanupTestFailover(@Arg('jobId', () => String) jobId: string, @Ctx() ctx: Context): Promise<FailoverJob> {
-    return requireServices(ctx).failover.cleanupTestFailover(jobId);
+    return ctx.services.failover.cleanupTestFailover(jobId);
   }
 
   @Authorized(Role.OPERATOR)
@@ -33,6 +33,6 @@ export class FailoverCommandResolver {
     description: 'Reverts a completed live failover to its pre-failover snapshots. Refused: NOT_FOUND, INVALID_JOB_TRANSITION.',
   })
   revertFailover(@Arg('jobId', () => String) jobId: string, @Ctx() ctx: Context): Promise<FailoverJob> {
-    return requireServices(ctx).failover.revertFailover(jobId);
+    return ctx.services.failover.revertFailover(jobId);
   }
 }

@@ -5,7 +5,7 @@ import { FailoverJob } from '../entities/failover-job.entity.js';
 import { FailoverType, toFailoverStatus } from '../entities/enums.js';
 import { badInput } from '../errors.js';
 import type { JobEvent } from '../events/event.types.js';
-import { requireServices, type Context } from '../server/context.js';
+import type { Context } from '../server/context.js';
 import { FailoverJobEvent } from './failover-event.type.js';
 
 interface EventArgs {
@@ -20,7 +20,7 @@ function subscribe({ args, context }: SubscribeResolverData<unknown, EventArgs, 
   optionalText('jobId', jobId, { max: Number.POSITIVE_INFINITY, hint: 'omit it for all jobs' });
   optionalText('vmId', vmId, { max: Number.POSITIVE_INFINITY, hint: 'omit it for all VMs' });
   if (afterSequence !== null && afterSequence !== undefined && afterSequence < 0) throw badInput('afterSequence', 'afterSequence must not be negative');
-  return requireServices(context).events.subscribe({ jobId, vmId, afterSequence });
+  return context.services.events.subscribe({ jobId, vmId, afterSequence });
 }
 
 @Resolver(() => FailoverJobEvent)

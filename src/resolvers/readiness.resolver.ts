@@ -17,7 +17,7 @@ export class ReadinessResolver {
     @Ctx() { loaders, services }: Context,
   ): Promise<VmReadiness> {
     requireText('vmId', vmId, { max: Number.POSITIVE_INFINITY });
-    // With the engine running, the cloud checks join the database checks (one VM: a few cloud calls).
-    return vmReadiness(loaders, vmId, type, services?.readiness) as Promise<VmReadiness>;
+    // One VM: the cloud checks join the database checks (a few cloud calls).
+    return vmReadiness(loaders, vmId, type, services.readiness) as Promise<VmReadiness>;
   }
 }

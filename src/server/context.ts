@@ -1,5 +1,4 @@
 import type { EntityManager } from '@mikro-orm/core';
-import { AppError, ErrorCode } from '../errors.js';
 import type { EventBus } from '../events/event-bus.js';
 import type { FailoverService } from '../failover/failover.service.js';
 import type { ReadinessService } from '../failover/readiness/readiness.service.js';
@@ -16,19 +15,13 @@ export interface AppServices {
   readonly events: EventBus;
 }
 
-/** The services, or a clear error where the server runs without them (schema-only tests). */
-export function requireServices(context: Context): AppServices {
-  if (!context.services) throw new AppError(ErrorCode.CLOUD_UNAVAILABLE, 'The failover engine is not running in this server');
-  return context.services;
-}
-
 /** What every resolver receives: a request-scoped EntityManager, loaders, and the service's settings. */
 export interface Context extends AuthContext {
   readonly em: EntityManager;
   readonly loaders: Loaders;
   readonly logger: Logger;
   readonly maxPageSize: number;
-  readonly services?: AppServices;
+  readonly services: AppServices;
 }
 
 /** A fresh context: forks the ORM's EntityManager so requests never share an identity map. */
@@ -40,7 +33,7 @@ export function createContext(
     principal,
     authEnabled,
     services,
-  }: { logger: Logger; maxPageSize: number; principal: Principal | null; authEnabled: boolean; services?: AppServices },
+  }: { logger: Logger; maxPageSize: number; principal: Principal | null; authEnabled: boolean; services: AppServices },
 ): Context {
   const em = root.fork();
   return {
@@ -50,6 +43,6 @@ export function createContext(
     maxPageSize,
     principal,
     authEnabled,
-    ...(services ? { services } : {}),
+    services,
   };
 }

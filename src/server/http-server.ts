@@ -29,8 +29,8 @@ export interface StartServerOptions {
   readinessProbe?: () => Promise<void>;
   /** Bearer tokens; none: authentication off. */
   apiTokens?: readonly ApiToken[];
-  /** The failover engine's services (mutations, events); none: queries only. */
-  services?: AppServices;
+  /** The services behind the resolvers: mutations, readiness, events. */
+  services: AppServices;
 }
 
 /** A running API server. */

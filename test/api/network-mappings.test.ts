@@ -94,6 +94,7 @@ describe.each(DATABASE_KINDS)('on %s', (kind) => {
       const q = `query ($vmId: String!) { vmReadiness(vmId: $vmId, type: TEST) { ready } }`;
       await gqlData(api.url, SET, { input: input() });
       await gqlData(api.url, SET, { input: input({ sourceNetworkName: 'Backend' }) });
+      await api.services.mirrorDatabase(); // the cloud holds the mapped networks and the replicated volumes
       expect((await gqlData(api.url, q, { vmId: vm.vmId })).vmReadiness.ready).toBe(true);
       await gqlData(api.url, DELETE, { input: { vmId: vm.vmId, sourceNetworkName: 'Backend', isTestNetwork: true } });
       expect((await gqlData(api.url, q, { vmId: vm.vmId })).vmReadiness.ready).toBe(false);

@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import { testServices } from '../helpers/services.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Query, Resolver } from 'type-graphql';
 import { createLogger } from '../../src/logger.js';
@@ -42,7 +43,9 @@ afterAll(() => db?.close());
 describe('close() drains both transports', () => {
   it('lets in-flight WebSocket and HTTP operations finish, then closes sockets with 1001', async () => {
     const schema = await buildAppSchema([SlowResolver]);
-    const server = await startServer({ schema, em: db.orm.em, logger: createLogger({ level: 'silent' }), port: 0 });
+    const logger = createLogger({ level: 'silent' });
+    const services = await testServices(db.orm, logger);
+    const server = await startServer({ schema, em: db.orm.em, logger, port: 0, services: services.runtime.services });
     const client = wsClient(server.wsUrl);
     const closed = new Promise<number>((ok) => client.on('closed', (event) => ok((event as { code: number }).code)));
     const overWs = wsRequest(client, '{ slowWs }');
@@ -62,5 +65,6 @@ describe('close() drains both transports', () => {
     await closing;
     expect(closedServer).toBe(true);
     await client.dispose();
+    await services.close();
   });
 });

@@ -15,6 +15,7 @@ const QUERY = `query ($vmId: String!) { vmReadiness(vmId: $vmId, type: LIVE) { v
 
 describe('HTTP and WebSocket on one port and path', () => {
   it('answers the same operation identically over HTTP and over graphql-ws', async () => {
+    await api.services.mirrorDatabase(); // the cloud holds the VM's volumes and networks
     const overHttp = await gqlData(api.url, QUERY, { vmId });
     const client = wsClient(api.wsUrl);
     try {

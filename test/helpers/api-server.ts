@@ -10,6 +10,7 @@ import { createLogger } from '../../src/logger.js';
 import { startServer, type RunningServer } from '../../src/server/http-server.js';
 import { buildAppSchema } from '../../src/server/schema.js';
 import { createTestDatabase } from './mariadb.js';
+import { testServices, type TestServices } from './services.js';
 
 /** The two databases the service runs on. */
 export type DatabaseKind = 'mariadb' | 'sqlite';
@@ -64,6 +65,8 @@ export interface ApiHarness {
   readonly server: RunningServer;
   readonly url: string;
   readonly wsUrl: string;
+  /** The real services behind the API (the engine not started), over the simulator's API layer in this process. */
+  readonly services: TestServices;
   /** SQL statements the ORM ran since the last `resetStatements()`. */
   statements(): readonly string[];
   resetStatements(): void;
@@ -79,19 +82,30 @@ export async function startApi(
   const db = await openMigratedDatabase(prefix, { kind, onQuery: (sql) => statements.push(sql) });
   const { orm } = db;
   const logger = createLogger({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
-  const server = await startServer({ schema: await buildAppSchema(), em: orm.em, logger, port: 0, maxPageSize, apiTokens });
+  const services = await testServices(orm, logger);
+  const server = await startServer({
+    schema: await buildAppSchema(),
+    em: orm.em,
+    logger,
+    port: 0,
+    maxPageSize,
+    apiTokens,
+    services: services.runtime.services,
+  });
   return {
     kind,
     orm,
     server,
     url: server.url,
     wsUrl: server.wsUrl,
+    services,
     statements: () => statements.filter((s) => /^\s*(\[query\]\s*)?(select|insert|update|delete|with)\b/i.test(s)),
     resetStatements: () => {
       statements = [];
     },
     async close() {
       await server.close();
+      await services.close();
       await db.close();
     },
   };

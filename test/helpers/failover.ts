@@ -11,9 +11,9 @@ import { buildAppSchema } from '../../src/server/schema.js';
 import { createFailoverRuntime, type FailoverRuntime } from '../../src/service.js';
 import { openMigratedDatabase, type DatabaseKind, type MigratedDatabase } from './api-server.js';
 import { FAST_CLIENT } from './cloudstack.js';
+import { FAST_ENGINE } from './services.js';
 
-/** Engine settings that keep tests fast (short leases and scans). */
-export const FAST_ENGINE: Config['engine'] = { leaseMs: 1_500, scanIntervalMs: 100, concurrency: 8, eventPollIntervalMs: 100 };
+export { FAST_ENGINE } from './services.js';
 
 /** A database with the demo VMs, a simulator seeded with the same world, and the API with the engine running. */
 export interface FailoverHarness {

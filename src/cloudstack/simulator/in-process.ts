@@ -5,7 +5,7 @@ import { FaultInjector } from './faults.js';
 import { SimulatedApi } from './simulator.api.js';
 import { CloudJobRunner } from './simulator.jobs.js';
 import { seedWorld } from './simulator.seed.js';
-import { CloudState, type SimulatorSnapshot } from './simulator.state.js';
+import { CloudState, type SimulatorSnapshot, type SimWorld } from './simulator.state.js';
 
 /** Options of {@link inProcessCloud}. */
 export interface InProcessCloudOptions {
@@ -22,6 +22,8 @@ export interface InProcessCloud {
   readonly ids: { readonly zoneId: string; readonly templateId: string; readonly serviceOfferingId: string; readonly applianceVmId: string };
   readonly faults: FaultInjector;
   getState(): SimulatorSnapshot;
+  /** Changes the world directly (test setup: resources the cloud holds before the test). */
+  update(mutate: (world: SimWorld) => void): void;
   /** Resolves when no async job is running. */
   idle(): Promise<void>;
   close(): void;
@@ -54,6 +56,7 @@ export function inProcessCloud({ jobLatencyMs = 0, logger = silentLogger }: InPr
       },
     },
     getState: () => state.snapshotWorld({}),
+    update: (mutate) => mutate(state.world),
     idle: () => jobs.idle(),
     close: () => jobs.close(),
   };

@@ -130,6 +130,11 @@ type ActionDef<A extends Action> = {
   landed?(io: Io, params: ActionParams[A], entry: EntryOf<A>): Promise<Outcome<A> | undefined>;
   /** The result of an entry recorded done. */
   recorded(entry: EntryOf<A>): ActionResult[A];
+  /**
+   * Look at the cloud even when the entry is done: a state the action puts the resource in that
+   * may since have changed (a VM started, then stopped by someone) is put right again.
+   */
+  readonly recheckWhenDone?: true;
 } & Undo<A>;
 
 const none = (): void => undefined;
@@ -274,7 +279,11 @@ export const ACTIONS: { readonly [A in Action]: ActionDef<A> } = {
     key: ({ phase, volumeId }) => (phase === 'failover' ? `appliance:${volumeId}` : `unwind:detach:${volumeId}`),
     async check(io, { phase, volumeId, fromVmId }, recorded) {
       const volume = await readVolume(io, volumeId);
-      if (!volume) throw new StepFailure(`Volume ${volumeId} does not exist in CloudStack`);
+      if (!volume) {
+        // Unwinding, a volume the job never detached and the cloud no longer has is nothing to detach.
+        if (phase === 'unwind' && !recorded) return { kind: 'skip', result: undefined };
+        throw new StepFailure(`Volume ${volumeId} does not exist in CloudStack`);
+      }
       if (volume.virtualMachineId !== fromVmId) {
         // Detached already: by an earlier run (its intent settles now), or (unwinding) never attached there.
         if (recorded || phase === 'unwind') return { kind: 'skip', result: undefined };
@@ -319,7 +328,8 @@ export const ACTIONS: { readonly [A in Action]: ActionDef<A> } = {
     },
     async run(io, { volumeId, toVmId, deviceId }) {
       const attached = await io.writer.attachVolume({ id: volumeId, virtualMachineId: toVmId, ...(deviceId === undefined ? {} : { deviceId }) }, io.op());
-      return { resourceId: volumeId, detail: { deviceId: attached.deviceId ?? deviceId ?? null }, result: undefined };
+      const deviceNow = attached.deviceId ?? (await readVolume(io, volumeId))?.deviceId ?? deviceId ?? null;
+      return { resourceId: volumeId, detail: { deviceId: deviceNow }, result: undefined };
     },
     async landed(io, { volumeId, toVmId, deviceId }) {
       const volume = await readVolume(io, volumeId);
@@ -337,6 +347,7 @@ export const ACTIONS: { readonly [A in Action]: ActionDef<A> } = {
   [Action.START_VM]: {
     resourceType: 'vm',
     key: () => 'start',
+    recheckWhenDone: true,
     async check(io, { vmId }) {
       // A start (or stop) an earlier run sent may still be going: decide once the VM has settled.
       const vm = await settleVm(io, vmId);
@@ -367,6 +378,7 @@ export const ACTIONS: { readonly [A in Action]: ActionDef<A> } = {
   [Action.STOP_VM]: {
     resourceType: 'vm',
     key: () => 'unwind:stop',
+    recheckWhenDone: true,
     async check(io, { vmId }) {
       const vm = await settleVm(io, vmId);
       // Stopped or gone: an earlier run's stop went through before it died (its intent settles now).
@@ -456,7 +468,7 @@ export async function call<A extends Action>(
   const def = ACTIONS[action] as ActionDef<A>;
   const key = def.key(params);
   const recorded = site.ledger.get(key) as EntryOf<A> | undefined;
-  if (recorded?.state === LedgerState.DONE) return def.recorded(recorded);
+  if (recorded?.state === LedgerState.DONE && !def.recheckWhenDone) return def.recorded(recorded);
   const check = await def.check(io, params, recorded);
   if (check.kind === 'skip') {
     if (recorded) await site.ledger.done(recorded);
@@ -489,7 +501,8 @@ export async function call<A extends Action>(
 
 /** Whether compensation undoes an entry: a failover's call, not undone yet (cleanup and revert only move forward). */
 function compensable(entry: Entry): boolean {
-  return entry.state !== LedgerState.UNDONE && (entry.flow === FlowName.TEST_FAILOVER || entry.flow === FlowName.LIVE_FAILOVER);
+  const failover = entry.flow === FlowName.TEST_FAILOVER || entry.flow === FlowName.LIVE_FAILOVER;
+  return entry.state !== LedgerState.UNDONE && failover && !entry.actionKey.startsWith('unwind:');
 }
 
 /** The entries a failed failover must undo, newest first. */
@@ -497,7 +510,11 @@ export function entriesToUndo(entries: readonly Entry[]): Entry[] {
   return entries.filter(compensable).reverse();
 }
 
-/** Undoes one entry's effect in the cloud (the caller marks it undoing/undone); forward-only actions have none. */
+/**
+ * Undoes one entry's effect in the cloud (the caller marks it undoing/undone); forward-only actions
+ * have none. An action this service does not know (a row another tool wrote) is refused, not taken
+ * as undone: compensation then ends "rollback incomplete" and names it, with the VM kept locked.
+ */
 export async function undoEntry(io: Reads & { readonly writer: CloudStack }, entry: Entry): Promise<void> {
   const def = ACTIONS[entry.action as Action] as ActionDef<Action> | undefined;
   if (!def) throw new StepFailure(`ledger entry ${entry.actionKey} has an action this service does not know: ${entry.action}`);

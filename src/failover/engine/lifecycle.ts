@@ -1,4 +1,5 @@
 import { raw, type EntityManager } from '@mikro-orm/core';
+import { SqlitePlatform } from '@mikro-orm/sql';
 import { ExecutionPhase, FailoverExecution, FailoverJob, FailoverStatus, FailoverType, FlowName, readJobType } from '../../entities/index.js';
 import { appendEvent } from '../../events/event-store.js';
 import type { JobEvent } from '../../events/event.types.js';
@@ -61,17 +62,16 @@ export type UnwindFlow = FlowName.CLEANUP | FlowName.REVERT;
 
 /** The database's clock in epoch milliseconds, as SQL (typed as the number it evaluates to): leases and due times are compared against it, so instances need no clock sync. */
 export function dbNowMs(em: EntityManager): number {
-  const platform = em.getPlatform().constructor.name.toLowerCase();
-  return platform.includes('sqlite')
+  return em.getPlatform() instanceof SqlitePlatform
     ? raw<number>(`cast((julianday('now') - 2440587.5) * 86400000 as integer)`)
     : raw<number>(`cast(unix_timestamp(now(3)) * 1000 as signed)`);
 }
 
 /** `now + ms` on the database's clock, as SQL. */
 function dbNowPlus(em: EntityManager, ms: number): number {
-  const platform = em.getPlatform().constructor.name.toLowerCase();
   const offset = Math.trunc(ms);
-  return platform.includes('sqlite')
+  // MariaDB: unix_timestamp(now(3)) is epoch-based because the session's time zone is UTC (db/orm.ts).
+  return em.getPlatform() instanceof SqlitePlatform
     ? raw<number>(`cast((julianday('now') - 2440587.5) * 86400000 as integer) + ${offset}`)
     : raw<number>(`cast(unix_timestamp(now(3)) * 1000 as signed) + ${offset}`);
 }
@@ -357,6 +357,15 @@ export class JobLifecycle {
       job: { status: FailoverStatus.COMPLETED, errorMessage: message },
       event: { status: FailoverStatus.COMPLETED, previousStatus: this.current, progressPercent: this.percent, step, message },
     });
+  }
+
+  /**
+   * The job's row carries a status this service never writes (another tool changed it): the job is
+   * left alone — its cursor ends, its lease is let go, the reason is kept in `failure` — rather than
+   * run on, or be claimed again and again.
+   */
+  async abandon(reason: string): Promise<void> {
+    await this.write({ execution: { phase: ExecutionPhase.DONE, failure: reason, leaseOwner: null, leaseExpiresAt: null } });
   }
 
   /** An undo failed transiently: compensation tries it again (the event says why). */

@@ -1,6 +1,6 @@
 import type { EntityManager } from '@mikro-orm/core';
 import type { CloudStack, JobProgress, OperationOptions } from '../../cloudstack/cloudstack.port.js';
-import { ExecutionPhase, FailoverJob, FlowName, LedgerState, toFailoverStatus, type FailoverExecution } from '../../entities/index.js';
+import { ExecutionPhase, FailoverJob, FailoverStatus, FlowName, LedgerState, toFailoverStatus, type FailoverExecution } from '../../entities/index.js';
 import type { JobEvent } from '../../events/event.types.js';
 import type { Logger } from '../../logger.js';
 import { retry } from '../../retry.js';
@@ -67,6 +67,11 @@ export class JobRunner {
     const ledger = new Ledger(deps.root, jobId, owner);
     await ledger.load();
     const lifecycle = new JobLifecycle(deps.root, job, owner, toFailoverStatus(job.status), execution.progressPercent, deps.now ?? Date.now);
+    const status = toFailoverStatus(job.status);
+    if (status === FailoverStatus.UNKNOWN || status === FailoverStatus.EXECUTING) {
+      deps.logger.error({ jobId, status: job.status }, 'job row carries a status this service never writes; leaving the job alone');
+      return lifecycle.abandon(`status "${job.status}" was written by another tool; the engine stopped running this job`);
+    }
     const runner = new JobRunner(deps, signal, execution, readPlan(job), FLOWS[execution.flow], ledger, lifecycle);
     await (execution.phase === ExecutionPhase.RUN ? runner.forward() : runner.compensate());
   }
