@@ -1,6 +1,6 @@
 import { Entity, Index, PrimaryKey, Property } from '@mikro-orm/decorators/legacy';
 import { Field, GraphQLISODateTime, ID, Int, ObjectType } from 'type-graphql';
-import { FailoverStatus, type FailoverType } from './enums.js';
+import { FailoverStatus } from './enums.js';
 import { Timestamped } from './timestamps.js';
 
 /** One failover operation (seed table `failover_jobs`). */
@@ -28,13 +28,13 @@ export class FailoverJob extends Timestamped {
   @Property({ type: 'string', length: 255, nullable: true })
   replicationJobId?: string | null;
 
-  /** Exposed as `type` (see FailoverJobResolver). */
+  /** As stored: other writers may hold any text. Read it through `readJobType` (failover-job.codec.ts); exposed as `type` and `rawType`. */
   @Property({ type: 'string', length: 50 })
-  jobType!: FailoverType;
+  jobType!: string;
 
-  /** Exposed as `status` and `rawStatus` (see FailoverJobResolver): rows of other writers may hold anything. */
+  /** As stored: NULL or any text from other writers. Read it through `toFailoverStatus` (enums.ts); exposed as `status` and `rawStatus`. */
   @Property({ type: 'string', length: 50, nullable: true, default: FailoverStatus.PENDING })
-  status: FailoverStatus = FailoverStatus.PENDING;
+  status: string | null = FailoverStatus.PENDING;
 
   @Field(() => String)
   @Property({ type: 'string', length: 255 })

@@ -6,6 +6,7 @@ import {
   HOLDING_FAILOVER_STATUS,
   isActiveStatus,
   NetworkMapping,
+  toFailoverStatus,
 } from '../entities/index.js';
 import { date, num, placeholders, query, str, type Row } from './sql.js';
 
@@ -155,7 +156,7 @@ export async function loadVmFacts(em: EntityManager, vmIds: readonly string[]): 
       cbt: cbt ? { changeId: String(cbt.change_id), createdAt: date(cbt.created_at) } : null,
       mappings: mappingsByVm.get(vmId) ?? [],
       activeJob: vmJobs.find((j) => isActiveStatus(j.status)) ?? null,
-      holdingJobs: vmJobs.filter((j) => j.status === HOLDING_FAILOVER_STATUS),
+      holdingJobs: vmJobs.filter((j) => toFailoverStatus(j.status) === HOLDING_FAILOVER_STATUS),
       latestJob: vmJobs[0] ?? null,
     });
   }

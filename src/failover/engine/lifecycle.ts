@@ -1,6 +1,6 @@
 import { raw, type EntityManager } from '@mikro-orm/core';
 import { SqlitePlatform } from '@mikro-orm/sql';
-import { ExecutionPhase, FailoverExecution, FailoverJob, FailoverStatus, FailoverType, FlowName, readJobType } from '../../entities/index.js';
+import { ExecutionPhase, FailoverExecution, FailoverJob, FailoverStatus, FailoverType, FlowName, readJobType, toFailoverStatus } from '../../entities/index.js';
 import { appendEvent } from '../../events/event-store.js';
 import type { JobEvent } from '../../events/event.types.js';
 import { LeaseLost } from './errors.js';
@@ -79,7 +79,8 @@ function dbNowPlus(em: EntityManager, ms: number): number {
 /** Which job a change is about (its event repeats the VM and type). */
 export type JobRef = Pick<FailoverJob, 'jobId' | 'vmId' | 'jobType'>;
 
-type JobPatch = Partial<Pick<FailoverJob, 'status' | 'destinationVmId' | 'osseaSnapshotId' | 'errorMessage' | 'startedAt' | 'completedAt'>>;
+/** What the lifecycle writes on the job row: the status only ever as one this service knows. */
+type JobPatch = Partial<Pick<FailoverJob, 'destinationVmId' | 'osseaSnapshotId' | 'errorMessage' | 'startedAt' | 'completedAt'>> & { status?: FailoverStatus };
 type ExecutionPatch = Partial<
   Pick<FailoverExecution, 'flow' | 'phase' | 'step' | 'failedStep' | 'failure' | 'progressPercent' | 'vmLock' | 'leaseOwner' | 'leaseExpiresAt'>
 > & { autoCleanupAt?: number | null };
@@ -181,7 +182,7 @@ export function unwindRefusal(job: FailoverJob, execution: FailoverExecution | n
   const what = cleanup ? 'cleaned up' : 'reverted';
   if (!execution) return `Job ${jobId} was not run by this service: it has no ledger to be ${what} from`;
   const resumable = execution.flow === flow || execution.flow === FAILOVER_FLOW[wanted];
-  if (job.status !== FailoverStatus.COMPLETED || execution.phase !== ExecutionPhase.DONE || !execution.vmLock || !resumable) {
+  if (toFailoverStatus(job.status) !== FailoverStatus.COMPLETED || execution.phase !== ExecutionPhase.DONE || !execution.vmLock || !resumable) {
     return `Job ${jobId} is ${job.status}: only a completed ${wanted} failover can be ${what}`;
   }
   return null;
