@@ -1,6 +1,6 @@
 import type { EntityManager } from '@mikro-orm/core';
-import { FailoverExecution, FailoverLedgerEntry, LedgerState } from '../../entities/index.js';
-import { LeaseLost } from './errors.js';
+import { FailoverLedgerEntry, LedgerState } from '../../entities/index.js';
+import { fence } from './lifecycle.js';
 
 /** The kinds of cloud resource the ledger names. */
 export type ResourceType = 'vm' | 'volume' | 'snapshot';
@@ -106,8 +106,7 @@ export class Ledger implements LedgerView {
 
   private fenced<T>(write: (tx: EntityManager) => Promise<T>): Promise<T> {
     return this.root.fork().transactional(async (tx) => {
-      const held = await tx.nativeUpdate(FailoverExecution, { jobId: this.jobId, leaseOwner: this.owner }, { updatedAt: new Date() });
-      if (held === 0) throw new LeaseLost(this.jobId);
+      await fence(tx, this.jobId, this.owner);
       return write(tx);
     });
   }

@@ -98,17 +98,23 @@ interface Change {
 }
 
 /**
+ * The lease fence, inside a write's transaction: touches the execution row only while `owner`
+ * holds the lease, else throws {@link LeaseLost} (and the transaction writes nothing). Every write
+ * of a held job — the lifecycle's and the ledger's — passes it first.
+ */
+export async function fence(tx: EntityManager, jobId: string, owner: string, execution: ExecutionPatch = {}): Promise<void> {
+  const updated = await tx.nativeUpdate(FailoverExecution, { jobId, leaseOwner: owner }, { ...execution, updatedAt: new Date() });
+  if (updated === 0) throw new LeaseLost(jobId);
+}
+
+/**
  * Writes one change in one transaction: the execution row (fenced: only while `owner` holds the
  * lease, else {@link LeaseLost} and nothing is written), the job row and the event. Returns the
  * event as committed (the caller publishes after commit).
  */
-async function commit(root: EntityManager, { jobId, vmId, jobType }: JobRef, owner: string | null, change: Change): Promise<JobEvent | null> {
+async function commit(root: EntityManager, { jobId, vmId, jobType }: JobRef, owner: string, change: Change): Promise<JobEvent | null> {
   return root.fork().transactional(async (tx) => {
-    if (change.execution || owner !== null) {
-      const where = owner === null ? { jobId } : { jobId, leaseOwner: owner };
-      const updated = await tx.nativeUpdate(FailoverExecution, where, { ...change.execution, updatedAt: new Date() });
-      if (updated === 0) throw new LeaseLost(jobId);
-    }
+    await fence(tx, jobId, owner, change.execution);
     if (change.job) await tx.nativeUpdate(FailoverJob, { jobId }, { ...change.job, updatedAt: new Date() });
     return change.event ? appendEvent(tx, { jobId, vmId, jobType, ...change.event }) : null;
   });
