@@ -33,11 +33,11 @@ export async function connectCloud(
 ): Promise<CloudConnection> {
   const cloudLogger = logger.child({ component: 'cloudstack' });
   if (config.kind === 'remote') {
-    const { url, apiKey, secretKey, zoneId, templateId, serviceOfferingId, applianceVmId } = config;
+    const { url, apiKey, secretKey, zoneId, templateId, serviceOfferingId, applianceVmIds, projectId } = config;
     return {
       kind: config.kind,
       cloudStack: new CloudStackClient({ url, apiKey, secretKey, logger: cloudLogger, ...clientOptions }),
-      ids: { zoneId, templateId, serviceOfferingId, applianceVmId },
+      ids: { zoneId, templateId, serviceOfferingId, applianceVmIds, ...(projectId ? { projectId } : {}) },
       close: async () => {},
     };
   }

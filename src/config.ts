@@ -17,7 +17,8 @@ export type CloudConfig =
       readonly zoneId: string;
       readonly templateId: string;
       readonly serviceOfferingId: string;
-      readonly applianceVmId: string;
+      readonly applianceVmIds: readonly string[];
+      readonly projectId?: string;
     }
   | { readonly kind: 'simulator'; readonly stateFile: string };
 
@@ -132,6 +133,7 @@ const envSchema = z.object({
   EVENTS_POLL_INTERVAL_MS: int(50, 60_000, 1_000),
   CLOUDSTACK_POLL_INTERVAL_MS: int(10, 10_000, 1_000),
   ...Object.fromEntries(CLOUD_VARIABLES.map((name) => [name, optionalString])),
+  CLOUDSTACK_PROJECT_ID: optionalString,
 });
 
 /** Parses a `DATABASE_URL`; the password never appears in what this returns for display. */
@@ -185,8 +187,22 @@ function parseCloud(env: Record<string, string | undefined>, dataDir: string, us
     zoneId: env.CLOUDSTACK_ZONE_ID!,
     templateId: env.CLOUDSTACK_TEMPLATE_ID!,
     serviceOfferingId: env.CLOUDSTACK_SERVICE_OFFERING_ID!,
-    applianceVmId: env.CLOUDSTACK_APPLIANCE_VM_ID!,
+    applianceVmIds: parseIdList('CLOUDSTACK_APPLIANCE_VM_ID', env.CLOUDSTACK_APPLIANCE_VM_ID!),
+    ...(env.CLOUDSTACK_PROJECT_ID ? { projectId: parseIdList('CLOUDSTACK_PROJECT_ID', env.CLOUDSTACK_PROJECT_ID)[0]! } : {}),
   };
+}
+
+/** A comma-separated list of CloudStack ids: at least one, each letters, digits and hyphens, no duplicates. */
+export function parseIdList(variable: string, raw: string): string[] {
+  const ids = raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  if (ids.length === 0) throw new ConfigError(variable, 'must name at least one id');
+  const bad = ids.find((id) => !/^[A-Za-z0-9-]{1,64}$/.test(id));
+  if (bad) throw new ConfigError(variable, `"${bad.slice(0, 64)}" is not a CloudStack id`);
+  if (new Set(ids).size !== ids.length) throw new ConfigError(variable, 'names an id twice');
+  return ids;
 }
 
 const MIN_TOKEN_LENGTH = 16;

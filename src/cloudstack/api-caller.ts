@@ -1,4 +1,4 @@
-import { CloudStackError, CloudStackErrorKind } from './errors.js';
+import { ApiErrorCode, CloudStackError, CloudStackErrorKind, SERVICE_UNAVAILABLE } from './errors.js';
 import { openEnvelope, type Json } from './envelope.js';
 import { secretRedactor, type CloudStackLogger } from './logger.js';
 import { backoffDelay, retry, type Backoff } from '../retry.js';
@@ -76,19 +76,22 @@ export class ApiCaller {
   /** Calls `command` and returns the inner object of its answer. */
   async call(command: string, params: Readonly<Record<string, string>>, callOptions: CallOptions): Promise<Json> {
     const { readAttempts, retryBackoff, logger, now } = this.options;
-    const attempts = callOptions.read ? Math.max(1, callOptions.attempts ?? readAttempts) : 1;
+    const attempts = Math.max(1, callOptions.attempts ?? readAttempts);
+    // A write is sent again only after CloudStack's own 429 or 503 (answered before anything ran).
+    const mayRetry = (error: CloudStackError) =>
+      callOptions.read || error.httpStatus === ApiErrorCode.API_LIMIT_EXCEEDED || error.httpStatus === SERVICE_UNAVAILABLE;
     return retry((attempt) => this.once(command, params, callOptions, attempt), {
       backoff: retryBackoff,
       deadlineAt: callOptions.deadlineAt ?? Number.POSITIVE_INFINITY,
       signal: callOptions.signal,
       now,
-      retryable: (error, attempt) => error instanceof CloudStackError && error.retryable && attempt < attempts,
+      retryable: (error, attempt) => error instanceof CloudStackError && error.retryable && mayRetry(error) && attempt < attempts,
       onGiveUp: (error) => error as Error,
       onRetry: (error, attempt) => {
         const err = error as CloudStackError;
         logger.warn(
           { command, attempt, kind: err.kind, errorCode: err.errorCode, httpStatus: err.httpStatus, retryInMs: backoffDelay(retryBackoff, attempt - 1) },
-          'cloudstack read failed, retrying',
+          callOptions.read ? 'cloudstack read failed, retrying' : 'cloudstack refused the write before running it, sending it again',
         );
       },
     }).catch((error: unknown) => {

@@ -1,6 +1,6 @@
 import { ApiCaller } from './api-caller.js';
 import { readAsync, readCount, readList, readObject, readSuccess, type Json } from './envelope.js';
-import { CloudStackError, CloudStackErrorKind } from './errors.js';
+import { ApiErrorCode, CloudStackError, CloudStackErrorKind } from './errors.js';
 import { silentLogger, type CloudStackLogger } from './logger.js';
 import { backoffDelay, pollUntil, sleep, type Backoff } from '../retry.js';
 import { apiEndpoint, FetchTransport, type HttpTransport } from './cloudstack.transport.js';
@@ -11,6 +11,7 @@ import {
   VmSnapshotState,
   VmState,
   type AsyncJob,
+  type Capabilities,
   type Snapshot,
   type VirtualMachine,
   type VmSnapshot,
@@ -40,8 +41,14 @@ export interface CloudStackClientOptions {
   readonly operationDeadlineMs?: number;
   /** Tries of a create whose earlier tries provably never reached the server (connection refused…). */
   readonly createAttempts?: number;
-  /** Page size used to walk list answers. */
+  /** Page size used to walk list answers (lowered to what the cloud allows when it refuses one). */
   readonly pageSize?: number;
+  /**
+   * The project the resources belong to: sent as `projectid` with every deploy and with the lists
+   * of VMs, volumes, snapshots, VM snapshots and networks (without it CloudStack leaves a project's
+   * resources out of lists).
+   */
+  readonly projectId?: string;
   readonly logger?: CloudStackLogger;
   readonly transport?: HttpTransport;
   readonly now?: () => number;
@@ -77,6 +84,17 @@ interface CreateLookup<T> {
 
 const GONE_VM = new Set<string>([VmState.DESTROYED, VmState.EXPUNGING]);
 
+/** The lists whose resources a project can own (they take `projectid`). */
+const PROJECT_SCOPED_LISTS = new Set(['listVirtualMachines', 'listVolumes', 'listSnapshots', 'listVMSnapshot', 'listNetworks']);
+
+/** The page size a 431 "Page size can't exceed max allowed page size value: N" allows (BaseListCmd), if that is the refusal. */
+function allowedPageSize(error: unknown): number | undefined {
+  if (!(error instanceof CloudStackError) || error.kind !== CloudStackErrorKind.API || error.errorCode !== ApiErrorCode.PARAM_ERROR) return undefined;
+  const match = /^Page size can't exceed max allowed page size value: (\d+)$/.exec(error.errorText ?? '');
+  const allowed = match ? Number(match[1]) : Number.NaN;
+  return Number.isSafeInteger(allowed) && allowed >= 1 ? allowed : undefined;
+}
+
 /** Drops undefined values and turns everything else into strings. */
 function params(values: Record<string, string | number | boolean | readonly string[] | undefined>): Record<string, string> {
   const out: Record<string, string> = {};
@@ -101,7 +119,8 @@ export class CloudStackClient implements P.CloudStack {
   private readonly retryBackoff: Backoff;
   private readonly operationDeadlineMs: number;
   private readonly createAttempts: number;
-  private readonly pageSize: number;
+  private pageSize: number;
+  private readonly projectId: string | undefined;
 
   constructor({
     url,
@@ -116,6 +135,7 @@ export class CloudStackClient implements P.CloudStack {
     operationDeadlineMs = 300_000,
     createAttempts = 3,
     pageSize = 500,
+    projectId,
     logger = silentLogger,
     transport = new FetchTransport(),
     now = Date.now,
@@ -127,6 +147,7 @@ export class CloudStackClient implements P.CloudStack {
     this.operationDeadlineMs = operationDeadlineMs;
     this.createAttempts = createAttempts;
     this.pageSize = pageSize;
+    this.projectId = projectId;
     const endpoint = apiEndpoint(url);
     this.caller = new ApiCaller({ endpoint, apiKey, secretKey, transport, method, requestTimeoutMs, expiresInMs, readAttempts, retryBackoff, logger, now });
   }
@@ -136,6 +157,7 @@ export class CloudStackClient implements P.CloudStack {
   async deployVirtualMachine(p: P.DeployVirtualMachineParams, options?: P.OperationOptions): Promise<VirtualMachine> {
     const startVm = p.startVm ?? true;
     const body = params({
+      projectid: this.projectId,
       zoneid: p.zoneId,
       serviceofferingid: p.serviceOfferingId,
       templateid: p.templateId,
@@ -278,6 +300,12 @@ export class CloudStackClient implements P.CloudStack {
     return this.list('listServiceOfferings', 'serviceoffering', params({ id: p.id, name: p.name, zoneid: p.zoneId }), options, map.toServiceOffering);
   }
 
+  async listCapabilities(options?: P.OperationOptions): Promise<Capabilities> {
+    const op = this.operation(options);
+    const inner = await this.caller.call('listCapabilities', {}, { read: true, signal: op.signal, deadlineAt: op.deadlineAt });
+    return map.toCapabilities(readObject(inner, 'capability', 'listCapabilities'));
+  }
+
   async listZones(p: P.ListZonesParams = {}, options?: P.OperationOptions) {
     return this.list('listZones', 'zone', params({ id: p.id, name: p.name }), options, map.toZone);
   }
@@ -307,15 +335,29 @@ export class CloudStackClient implements P.CloudStack {
   ): Promise<T[]> {
     const op = options && 'started' in options ? options : this.operation(options);
     const items: T[] = [];
+    const scoped = this.projectId !== undefined && PROJECT_SCOPED_LISTS.has(command) ? { ...body, projectid: this.projectId } : body;
     for (let page = 1; ; page++) {
-      const inner = await this.caller.call(
-        command,
-        { ...body, page: String(page), pagesize: String(this.pageSize) },
-        { read: true, signal: op.signal, deadlineAt: op.deadlineAt },
-      );
+      const size = this.pageSize;
+      let inner: Json;
+      try {
+        inner = await this.caller.call(
+          command,
+          { ...scoped, page: String(page), pagesize: String(size) },
+          { read: true, signal: op.signal, deadlineAt: op.deadlineAt },
+        );
+      } catch (error) {
+        // A cloud whose default.page.size is below ours says its limit: walk in pages of that size from the start.
+        const allowed = allowedPageSize(error);
+        if (allowed === undefined || allowed >= size) throw error;
+        this.logger.warn({ command, pageSize: size, allowed }, 'cloudstack refused the page size; using the largest it allows');
+        this.pageSize = allowed;
+        items.length = 0;
+        page = 0;
+        continue;
+      }
       const batch = readList(inner, key);
       items.push(...batch.map(toItem));
-      if (batch.length < this.pageSize || items.length >= readCount(inner)) return items;
+      if (batch.length < size || items.length >= readCount(inner)) return items;
     }
   }
 

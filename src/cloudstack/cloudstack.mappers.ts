@@ -1,5 +1,18 @@
 import type { Json } from './envelope.js';
-import type { AsyncJob, JobStatus, Network, Nic, ServiceOffering, Snapshot, Template, VirtualMachine, VmSnapshot, Volume, Zone } from './cloudstack.types.js';
+import type {
+  AsyncJob,
+  Capabilities,
+  JobStatus,
+  Network,
+  Nic,
+  ServiceOffering,
+  Snapshot,
+  Template,
+  VirtualMachine,
+  VmSnapshot,
+  Volume,
+  Zone,
+} from './cloudstack.types.js';
 
 /**
  * Answer objects (keys already lowercased by the envelope parser) → typed resources. Absent
@@ -140,6 +153,15 @@ export function toServiceOffering(j: Json): ServiceOffering {
 }
 
 /** A zone. */
+export function toCapabilities(j: Json): Capabilities {
+  return compact({
+    cloudStackVersion: str(j, 'cloudstackversion'),
+    allowUserExpungeRecoverVm: bool(j, 'allowuserexpungerecovervm') ?? false,
+    kvmSnapshotEnabled: bool(j, 'kvmsnapshotenabled') ?? false,
+    raw: j,
+  });
+}
+
 export function toZone(j: Json): Zone {
   return compact({ id: req(j, 'id'), name: req(j, 'name'), allocationState: str(j, 'allocationstate'), raw: j });
 }

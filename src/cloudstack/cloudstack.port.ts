@@ -1,4 +1,4 @@
-import type { AsyncJob, Network, ServiceOffering, Snapshot, Template, VirtualMachine, VmSnapshot, Volume, Zone } from './cloudstack.types.js';
+import type { AsyncJob, Capabilities, Network, ServiceOffering, Snapshot, Template, VirtualMachine, VmSnapshot, Volume, Zone } from './cloudstack.types.js';
 
 /**
  * The port the failover engine depends on: the CloudStack commands it needs, typed. The HTTP
@@ -190,6 +190,8 @@ export interface CloudStack {
   listNetworks(params?: ListNetworksParams, options?: OperationOptions): Promise<Network[]>;
   listServiceOfferings(params?: ListServiceOfferingsParams, options?: OperationOptions): Promise<ServiceOffering[]>;
   listZones(params?: ListZonesParams, options?: OperationOptions): Promise<Zone[]>;
+  /** What the cloud allows this key (listCapabilities). */
+  listCapabilities(options?: OperationOptions): Promise<Capabilities>;
   listTemplates(params: ListTemplatesParams, options?: OperationOptions): Promise<Template[]>;
   queryAsyncJobResult(params: { readonly jobId: string }, options?: OperationOptions): Promise<AsyncJob>;
 }
@@ -204,6 +206,7 @@ export type CloudStackReader = Pick<
   | 'listNetworks'
   | 'listServiceOfferings'
   | 'listZones'
+  | 'listCapabilities'
   | 'listTemplates'
   | 'queryAsyncJobResult'
 >;

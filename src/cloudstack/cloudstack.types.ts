@@ -35,7 +35,9 @@ export enum VolumeType {
 
 /** Snapshot states (Snapshot.State). */
 export enum SnapshotState {
+  ALLOCATED = 'Allocated',
   CREATING = 'Creating',
+  CREATED_ON_PRIMARY = 'CreatedOnPrimary',
   BACKING_UP = 'BackingUp',
   BACKED_UP = 'BackedUp',
   DESTROYED = 'Destroyed',
@@ -176,6 +178,16 @@ export interface ServiceOffering {
 }
 
 /** A zone. */
+/** What listCapabilities says about the cloud and the caller (CapabilitiesResponse). */
+export interface Capabilities {
+  readonly cloudStackVersion?: string;
+  /** `allow.user.expunge.recover.vm`, or the caller is an admin: destroyVirtualMachine may expunge. */
+  readonly allowUserExpungeRecoverVm: boolean;
+  /** `kvm.snapshot.enabled`: volumes of a Running KVM VM may be snapshotted. */
+  readonly kvmSnapshotEnabled: boolean;
+  readonly raw: Readonly<Record<string, unknown>>;
+}
+
 export interface Zone {
   readonly id: string;
   readonly name: string;
@@ -215,5 +227,8 @@ export interface CloudIds {
   readonly zoneId: string;
   readonly templateId: string;
   readonly serviceOfferingId: string;
-  readonly applianceVmId: string;
+  /** The appliance VM(s) the replicated volumes hang off (one KVM VM holds at most 32 data disks). */
+  readonly applianceVmIds: readonly string[];
+  /** The project the resources belong to, if any (CLOUDSTACK_PROJECT_ID). */
+  readonly projectId?: string;
 }

@@ -111,10 +111,26 @@ export function isCloudStackError(error: unknown, ...kinds: CloudStackErrorKind[
   return error instanceof CloudStackError && (kinds.length === 0 || kinds.includes(error.kind));
 }
 
+/** HTTP 503: the management server is preparing for maintenance or shutdown. */
+export const SERVICE_UNAVAILABLE = 503;
+
 /**
- * Whether a sync error answer deserves another try: 5xx and 429 on reads only. A 4xx is the
- * server's final word; a 5xx on a write may have done part of its work, so it is not re-sent.
+ * Whether CloudStack's own error answer (its envelope) deserves another try: any 5xx and 429 on
+ * reads; on writes only 429 (API rate limit) and 503 (maintenance), which ApiServer answers before
+ * anything runs. Other 4xx are the server's final word; another 5xx on a write may have done part
+ * of its work, so it is not re-sent.
  */
 export function isRetryableStatus(status: number, isRead: boolean): boolean {
-  return isRead && (status >= 500 || status === ApiErrorCode.API_LIMIT_EXCEEDED);
+  if (status === ApiErrorCode.API_LIMIT_EXCEEDED || status === SERVICE_UNAVAILABLE) return true;
+  return isRead && status >= 500;
+}
+
+/**
+ * CloudStack's "busy, try again later" (another snapshot being taken on the VM, a VM snapshot
+ * task on it): a refusal that only means "not now". The engine waits it out.
+ */
+export function isBusyRefusal(error: unknown): boolean {
+  if (!(error instanceof CloudStackError)) return false;
+  if (error.kind !== CloudStackErrorKind.API && error.kind !== CloudStackErrorKind.JOB_FAILED) return false;
+  return /please try again later/i.test(error.errorText ?? '');
 }

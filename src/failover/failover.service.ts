@@ -60,6 +60,13 @@ export class FailoverService {
     const facts = withOverrides(stored, type, overrides);
     const readiness = await this.options.readiness.full(facts, type);
     const failing = readiness.checks.filter((c) => !c.passed);
+    if (failing.length > 0) {
+      // A concurrent start may have won meanwhile (its job already took the volumes off the
+      // appliance): that is a conflict, not a VM that is not ready.
+      const holder = await this.em.fork().findOne(FailoverExecution, { vmLock: vmId }, { disableIdentityMap: true });
+      const refusal = holder ? await this.holderError(holder, type) : undefined;
+      if (refusal?.code === ErrorCode.JOB_CONFLICT) throw refusal;
+    }
     const unreachable = failing.find((c) => c.error instanceof CloudStackError);
     if (unreachable) {
       throw new AppError(ErrorCode.CLOUD_UNAVAILABLE, `CloudStack could not be asked whether VM ${vmId} is ready: ${unreachable.message}`, { vmId });

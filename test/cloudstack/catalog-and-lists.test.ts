@@ -45,10 +45,11 @@ describe('list envelopes and paging', () => {
   it('walks pages until it has count items', async () => {
     const client = cloud.clientWith({ pageSize: 2 });
     const volumes = await client.listVolumes();
-    expect(volumes).toHaveLength(5);
-    expect(new Set(volumes.map((v) => v.id)).size).toBe(5);
+    const all = cloud.sim.getState().volumes.length;
+    expect(volumes).toHaveLength(all);
+    expect(new Set(volumes.map((v) => v.id)).size).toBe(all);
     const listCalls = cloud.sim.faults.calls().listVolumes;
-    expect(listCalls).toBeGreaterThanOrEqual(3);
+    expect(listCalls).toBeGreaterThanOrEqual(Math.ceil(all / 2));
   });
 
   it('wants page and pagesize together (431 otherwise)', async () => {
@@ -60,7 +61,7 @@ describe('list envelopes and paging', () => {
       ['page', '2'],
       ['pagesize', '2'],
     ]);
-    expect(second.json.listvolumesresponse!.count).toBe(5);
+    expect(second.json.listvolumesresponse!.count).toBe(cloud.sim.getState().volumes.length);
     expect(second.json.listvolumesresponse!.volume).toHaveLength(2);
   });
 

@@ -64,7 +64,7 @@ describe('sync error on the nth call', () => {
   it('fails exactly the nth call; a read retries past a 5xx', async () => {
     cloud.sim.faults.add({ command: 'listVolumes', kind: FaultKind.ERROR, nth: 2, errorCode: 530, errorText: 'database hiccup' });
     await cloud.client.listVolumes();
-    expect(await cloud.client.listVolumes()).toHaveLength(5); // 2nd call failed, the retry (3rd) succeeded
+    expect(await cloud.client.listVolumes()).toHaveLength(cloud.sim.getState().volumes.length); // 2nd call failed, the retry (3rd) succeeded
     expect(calls('listVolumes')).toBe(3);
     expect(cloud.logs.records.some((r) => r.level === 'warn' && r.msg.includes('retrying'))).toBe(true);
   });
@@ -82,7 +82,7 @@ describe('sync error on the nth call', () => {
     expect(calls('listZones')).toBe(1);
     cloud.sim.faults.add({ command: 'attachVolume', kind: FaultKind.ERROR, errorCode: 530, errorText: 'boom' });
     await cloud.client.detachVolume({ id: DISK });
-    const error = await rejectionOf(cloud.client.attachVolume({ id: DISK, virtualMachineId: cloud.sim.ids.applianceVmId }));
+    const error = await rejectionOf(cloud.client.attachVolume({ id: DISK, virtualMachineId: cloud.sim.ids.applianceVmIds[0]! }));
     expect(error).toMatchObject({ errorCode: 530, retryable: false });
     expect(calls('attachVolume')).toBe(1);
   });
@@ -225,6 +225,7 @@ describe('dropped connection', () => {
   });
 
   it('a lost snapshot answer finds the new snapshot, not an older one of the same name on the volume', async () => {
+    await cloud.client.detachVolume({ id: DISK }); // off the Running appliance, as the engine snapshots it
     const older = await cloud.client.createSnapshot({ volumeId: DISK, name: 'pre-failover' });
     cloud.sim.faults.add({ command: 'createSnapshot', kind: FaultKind.DROP, when: 'after' });
     const snapshot = await cloud.client.createSnapshot({ volumeId: DISK, name: 'pre-failover' });
@@ -241,6 +242,7 @@ describe('dropped connection', () => {
   });
 
   it('after a snapshot was taken but its answer lost: finds it by volume and name, waits until BackedUp', async () => {
+    await cloud.client.detachVolume({ id: DISK }); // off the Running appliance, as the engine snapshots it
     cloud.sim.setJobLatency(80);
     cloud.sim.faults.add({ command: 'createSnapshot', kind: FaultKind.DROP, when: 'after' });
     const snapshot = await cloud.client.createSnapshot({ volumeId: DISK, name: 'pre-failover' });
@@ -252,7 +254,7 @@ describe('dropped connection', () => {
   it('does not re-send other writes either: an attach whose connection dropped is reported as ambiguous', async () => {
     await cloud.client.detachVolume({ id: DISK });
     cloud.sim.faults.add({ command: 'attachVolume', kind: FaultKind.DROP, when: 'after' });
-    const error = await rejectionOf(cloud.client.attachVolume({ id: DISK, virtualMachineId: cloud.sim.ids.applianceVmId }));
+    const error = await rejectionOf(cloud.client.attachVolume({ id: DISK, virtualMachineId: cloud.sim.ids.applianceVmIds[0]! }));
     expect(error).toMatchObject({ kind: CloudStackErrorKind.TRANSPORT, ambiguous: true, retryable: false });
     expect(calls('attachVolume')).toBe(1);
   });

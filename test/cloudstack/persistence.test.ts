@@ -40,7 +40,7 @@ describe('state file', () => {
     expect((await again.listSnapshots({ volumeId: DISK }))[0]).toMatchObject({ id: snapshot.id, state: 'BackedUp' });
     expect((await again.listVolumes({ id: DISK }))[0]!.virtualMachineId).toBeUndefined();
     // and it goes on writing (in the background: the test waits for the file to show it)
-    await again.attachVolume({ id: DISK, virtualMachineId: second.ids.applianceVmId, deviceId: 1 });
+    await again.attachVolume({ id: DISK, virtualMachineId: second.ids.applianceVmIds[0]!, deviceId: 1 });
     const deviceOnDisk = () =>
       (JSON.parse(readFileSync(stateFile, 'utf8')) as { volumes: { id: string; deviceid?: number }[] }).volumes.find((v) => v.id === DISK)!.deviceid;
     await waitFor(() => deviceOnDisk() === 1);
@@ -52,7 +52,7 @@ describe('state file', () => {
     const client = clientFor(first);
     // Polls against a closed simulator count as "still running"; the test stops waiting by aborting.
     const controller = new AbortController();
-    const pending = client.stopVirtualMachine({ id: first.ids.applianceVmId }, { deadlineMs: 60_000, signal: controller.signal }).catch((e: unknown) => e);
+    const pending = client.stopVirtualMachine({ id: first.ids.applianceVmIds[0]! }, { deadlineMs: 60_000, signal: controller.signal }).catch((e: unknown) => e);
     await waitFor(() => first.getState().vms[0]!.state === 'Stopping');
     await first.close();
     controller.abort(new Error('test done'));
@@ -95,7 +95,7 @@ describe('state file size and write pattern', () => {
     sim.setJobLatency(60_000);
     const running = (await callRaw(sim, 'stopVirtualMachine', [['id', vm.id]])).json.stopvirtualmachineresponse!.jobid as string;
     sim.setJobLatency(0);
-    for (let i = 0; i < 30; i++) await client.stopVirtualMachine({ id: sim.ids.applianceVmId });
+    for (let i = 0; i < 30; i++) await client.stopVirtualMachine({ id: sim.ids.applianceVmIds[0]! });
     const jobs = sim.getState({ jobs: true }).jobs!;
     expect(jobs.filter((j) => j.jobstatus !== 0)).toHaveLength(5);
     expect(jobs.find((j) => j.jobid === running)).toMatchObject({ jobstatus: 0 });

@@ -42,7 +42,7 @@ describe('simulator signature check', () => {
       ['response', 'json'],
       ['signatureVersion', '3'],
       ['Expires', inTenMinutes()],
-      ['virtualMachineId', cloud.sim.ids.applianceVmId],
+      ['virtualMachineId', cloud.sim.ids.applianceVmIds[0]!],
       ['Type', 'ROOT'],
     ];
     for (const method of ['GET', 'POST'] as const) {

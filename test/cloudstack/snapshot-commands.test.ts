@@ -1,14 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { CloudStackErrorKind } from '../../src/cloudstack/errors.js';
 import { DEMO_APPLIANCE_VM, DEMO_VMS } from '../../src/demo/demo-world.js';
+import { settings422 } from '../../src/cloudstack/simulator/index.js';
 import { callRaw, rejectionOf, useCloud, waitFor } from '../helpers/cloudstack.js';
 
-const cloud = useCloud();
+// The 4.22 defaults (kvm.snapshot.enabled true): the appliance's attached volumes can be snapshotted here; the pre-4.22 rules are in cloudstack-rules.test.ts.
+const cloud = useCloud({ sim: { settings: settings422() } });
 
 const DISK = DEMO_VMS[0]!.disks[0]!;
 
 describe('createSnapshot', () => {
-  it('snapshots a Ready volume: Creating → (volume Snapshotting) → BackingUp → BackedUp', async () => {
+  it('snapshots a Ready volume: Allocated → Creating (volume Snapshotting) → CreatedOnPrimary → BackingUp → BackedUp', async () => {
     cloud.sim.setJobLatency(200);
     const seen = new Set<string>();
     const watching = waitFor(
@@ -31,7 +33,16 @@ describe('createSnapshot', () => {
       revertable: true,
       intervalType: 'MANUAL',
     });
-    expect([...seen]).toEqual(expect.arrayContaining(['snapshot:Creating', 'volume:Snapshotting', 'snapshot:BackingUp', 'snapshot:BackedUp', 'volume:Ready']));
+    expect([...seen]).toEqual(
+      expect.arrayContaining([
+        'snapshot:Creating',
+        'volume:Snapshotting',
+        'snapshot:CreatedOnPrimary',
+        'snapshot:BackingUp',
+        'snapshot:BackedUp',
+        'volume:Ready',
+      ]),
+    );
     expect(cloud.sim.getState().volumes.find((v) => v.id === DISK.volumeId)!.state).toBe('Ready');
   });
 
@@ -53,16 +64,16 @@ describe('createSnapshot', () => {
 });
 
 describe('createSnapshot: the Ready rule in the job too', () => {
-  it('fails the job when the volume is no longer Ready once it runs (the sync check passed); the snapshot ends in Error', async () => {
+  it('fails the job when the volume is no longer Ready once it runs (the sync check passed), as CreateSnapshotCmd reports it (530); the snapshot ends in Error', async () => {
     cloud.sim.setJobLatency(1_000); // its checks run after the first quarter: time to change the volume
     const pending = cloud.client.createSnapshot({ volumeId: DISK.volumeId, name: 'late' });
-    await waitFor(() => cloud.sim.getState().snapshots[0]?.state === 'Creating');
+    await waitFor(() => cloud.sim.getState().snapshots[0]?.state === 'Allocated'); // it exists from the answer on; its job has not begun
     cloud.sim.update((w) => void (w.volumes.find((v) => v.id === DISK.volumeId)!.state = 'Allocated'));
     const error = await rejectionOf(pending);
     expect(error).toMatchObject({
       kind: CloudStackErrorKind.JOB_FAILED,
-      errorCode: 431,
-      errorText: `VolumeId: ${DISK.volumeId} is not in Ready state but Allocated. Cannot take snapshot.`,
+      errorCode: 530,
+      errorText: `Failed to create snapshot due to an internal error creating snapshot for volume ${DISK.volumeId}`,
     });
     expect(cloud.sim.getState().snapshots[0]!.state).toBe('Error');
   });
@@ -152,7 +163,7 @@ describe('deleteSnapshot and listSnapshots', () => {
     expect(error).toMatchObject({
       kind: CloudStackErrorKind.JOB_FAILED,
       errorCode: 431,
-      errorText: "Can't delete snapshotshot snap-busy due to it is in BackingUp Status",
+      errorText: "Can't delete snapshot snap-busy due to it is in BackingUp Status",
     });
   });
 

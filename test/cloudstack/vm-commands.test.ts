@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CloudStackErrorKind } from '../../src/cloudstack/errors.js';
-import { DEMO_APPLIANCE_VM, DEMO_NETWORKS, DEMO_VMS } from '../../src/demo/demo-world.js';
+import { DEMO_APPLIANCE_VM, DEMO_APPLIANCE_VMS, DEMO_NETWORKS, DEMO_VMS } from '../../src/demo/demo-world.js';
 import { callRaw, deployParams, rejectionOf, useCloud, waitFor } from '../helpers/cloudstack.js';
 
 const cloud = useCloud();
@@ -45,7 +45,7 @@ describe('deployVirtualMachine', () => {
       errorText: 'Need to specify custom parameter values cpu, cpu speed and memory when using custom offering',
       retryable: false,
     });
-    expect(cloud.sim.getState().vms).toHaveLength(1);
+    expect(cloud.sim.getState().vms).toHaveLength(DEMO_APPLIANCE_VMS.length);
   });
 
   it('refuses out-of-range custom values', async () => {
@@ -92,6 +92,7 @@ describe('deployVirtualMachine', () => {
     // Until the VM is expunged: a Destroyed VM still holds its name.
     await cloud.client.destroyVirtualMachine({ id: elsewhere.id });
     expect((await rejectionOf(deploy({ name: 'web-01-test', networkIds: [PROD], startVm: false }))).errorCode).toBe(431);
+    cloud.sim.configure({ allowUserExpungeRecoverVm: true }); // a non-admin key may expunge only so
     await cloud.client.destroyVirtualMachine({ id: elsewhere.id, expunge: true });
     expect((await deploy({ name: 'web-01-test', networkIds: [PROD], startVm: false })).state).toBe('Stopped');
   });
@@ -157,6 +158,7 @@ describe('start, stop, destroy', () => {
     await cloud.client.attachVolume({ id: data, virtualMachineId: vm.id });
     const [root] = await cloud.client.listVolumes({ virtualMachineId: vm.id, type: 'ROOT' });
 
+    cloud.sim.configure({ allowUserExpungeRecoverVm: true }); // a non-admin key may expunge only so
     const result = await cloud.client.destroyVirtualMachine({ id: vm.id, expunge: true });
     expect(result?.state).toBe('Expunging');
     expect(await cloud.client.listVirtualMachines({ id: vm.id })).toEqual([]);
@@ -237,8 +239,8 @@ describe('listVirtualMachines', () => {
     expect((await cloud.client.listVirtualMachines({ id: a.id })).map((v) => v.id)).toEqual([a.id]);
     expect((await cloud.client.listVirtualMachines({ ids: [a.id, b.id] })).map((v) => v.name).sort()).toEqual(['web-01', 'web-01-test']);
     expect((await cloud.client.listVirtualMachines({ name: 'web-01' })).map((v) => v.id)).toEqual([a.id]);
-    expect((await cloud.client.listVirtualMachines({ state: 'Running' })).map((v) => v.id)).toEqual([DEMO_APPLIANCE_VM.id]);
-    expect(await cloud.client.listVirtualMachines({ zoneId: cloud.sim.ids.zoneId })).toHaveLength(3);
+    expect((await cloud.client.listVirtualMachines({ state: 'Running' })).map((v) => v.id)).toEqual(DEMO_APPLIANCE_VMS.map((a) => a.id));
+    expect(await cloud.client.listVirtualMachines({ zoneId: cloud.sim.ids.zoneId })).toHaveLength(DEMO_APPLIANCE_VMS.length + 2);
     const raw = await callRaw(cloud.sim, 'listVirtualMachines', [['name', 'WEB-01']]);
     expect(raw.json.listvirtualmachinesresponse!.count).toBe(2);
   });

@@ -133,11 +133,13 @@ describe('createVMSnapshot', () => {
     });
 
     it('a VM without a Ready ROOT — one never started, or mid root swap (530)', async () => {
+      cloud.sim.configure({ callerIsAdmin: true }); // a sync 530 text is shown to admins only (others get the generic one)
       const vm = await cloud.client.deployVirtualMachine(deployParams(cloud.sim, { name: 'web-01-test', startVm: false }));
       await expectSyncRefusal(cloud.client.createVMSnapshot({ virtualMachineId: vm.id }), `Unable to find root volume for the user Instance:${vm.id}`, 530);
     });
 
     it('another VM snapshot task on the VM (530), and a volume snapshot being taken on one of its disks (530)', async () => {
+      cloud.sim.configure({ callerIsAdmin: true }); // a sync 530 text is shown to admins only (others get the generic one)
       cloud.sim.setJobLatency(2_000);
       const pending = cloud.client.createVMSnapshot({ virtualMachineId: APPLIANCE }).catch(() => undefined);
       await waitFor(() => cloud.sim.getState().vmSnapshots.length === 1);
@@ -170,6 +172,7 @@ describe('createVMSnapshot', () => {
     });
 
     it(`more than vmsnapshot.max (${VM_SNAPSHOT_MAX}) per VM (530)`, async () => {
+      cloud.sim.configure({ callerIsAdmin: true }); // a sync 530 text is shown to admins only (others get the generic one)
       for (let i = 0; i < VM_SNAPSHOT_MAX; i++) await cloud.client.createVMSnapshot({ virtualMachineId: APPLIANCE });
       await expectSyncRefusal(
         cloud.client.createVMSnapshot({ virtualMachineId: APPLIANCE }),
@@ -364,6 +367,7 @@ describe('a VM with VM snapshots: no volume attached or detached (checked in the
   it('expunging the VM deletes its VM snapshots', async () => {
     const vm = await stoppedVmWithReadyRoot('web-01-test');
     await cloud.client.createVMSnapshot({ virtualMachineId: vm.id });
+    cloud.sim.configure({ allowUserExpungeRecoverVm: true });
     await cloud.client.destroyVirtualMachine({ id: vm.id, expunge: true });
     expect(await cloud.client.listVMSnapshot()).toEqual([]);
     expect(cloud.sim.getState().vmSnapshots[0]).toMatchObject({ state: 'Removed' });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CloudStackErrorKind } from '../../src/cloudstack/errors.js';
-import { DEMO_APPLIANCE_VM, DEMO_VMS } from '../../src/demo/demo-world.js';
+import { DEMO_APPLIANCE_VM, DEMO_APPLIANCE_VMS, DEMO_VMS } from '../../src/demo/demo-world.js';
 import { JobStatus } from '../../src/cloudstack/cloudstack.types.js';
 import { callRaw, deployParams, rejectionOf, useCloud, waitFor } from '../helpers/cloudstack.js';
 
@@ -30,18 +30,36 @@ async function expectJobFailure(promise: Promise<unknown>, errorText: string, er
   expect(error).toMatchObject({ kind: CloudStackErrorKind.JOB_FAILED, errorCode, errorText, retryable: false });
 }
 
-describe('the seeded appliance', () => {
-  it('is Running with its own ROOT at device 0 and every replicated volume attached at its appliance device id', async () => {
-    const [appliance] = await cloud.client.listVirtualMachines({ id: DEMO_APPLIANCE_VM.id });
-    expect(appliance).toMatchObject({ name: DEMO_APPLIANCE_VM.name, state: 'Running' });
-    const volumes = await cloud.client.listVolumes({ virtualMachineId: DEMO_APPLIANCE_VM.id });
-    const expected = [
-      { id: DEMO_APPLIANCE_VM.rootVolumeId, deviceId: 0, type: 'ROOT' },
-      ...DEMO_VMS.flatMap((vm) => vm.disks.map((d) => ({ id: d.volumeId, deviceId: d.applianceDeviceId, type: 'DATADISK' }))),
-    ].sort((a, b) => a.deviceId - b.deviceId);
-    expect(volumes.map((v) => ({ id: v.id, deviceId: v.deviceId, type: v.type }))).toEqual(expected);
-    expect(volumes.every((v) => v.state === 'Ready')).toBe(true);
-    expect(volumes.find((v) => v.id === WEB_DISK)?.sizeBytes).toBe(WEB.disks[0]!.sizeGb * 1024 ** 3);
+describe('the seeded appliance VMs', () => {
+  it.each(DEMO_APPLIANCE_VMS.map((a) => [a.name, a] as const))(
+    '%s is Running with its own ROOT at device 0 and its replicated volumes attached at their device ids, never 3',
+    async (_name, appliance) => {
+      const [vm] = await cloud.client.listVirtualMachines({ id: appliance.id });
+      expect(vm).toMatchObject({ name: appliance.name, state: 'Running' });
+      const volumes = await cloud.client.listVolumes({ virtualMachineId: appliance.id });
+      const expected = [
+        { id: appliance.rootVolumeId, deviceId: 0, type: 'ROOT' },
+        ...DEMO_VMS.flatMap((demo) =>
+          demo.disks.filter((d) => d.applianceVmId === appliance.id).map((d) => ({ id: d.volumeId, deviceId: d.applianceDeviceId, type: 'DATADISK' })),
+        ),
+      ].sort((a, b) => a.deviceId - b.deviceId);
+      expect(expected.length).toBeGreaterThan(4);
+      expect(volumes.map((v) => ({ id: v.id, deviceId: v.deviceId, type: v.type }))).toEqual(expected);
+      expect(volumes.map((v) => v.deviceId)).not.toContain(3);
+      expect(volumes.every((v) => v.state === 'Ready')).toBe(true);
+    },
+  );
+
+  it('holds eight ready demo VMs on two appliance VMs, one VM with three data disks', () => {
+    const onAppliance = (id: string) => DEMO_VMS.filter((vm) => vm.disks.some((d) => d.applianceVmId === id));
+    expect(DEMO_APPLIANCE_VMS.map((a) => onAppliance(a.id).length)).toEqual([5, 4]);
+    expect(DEMO_VMS.filter((vm) => vm.replicationStatus === 'completed' && vm.cbt.success)).toHaveLength(8);
+    expect(Math.max(...DEMO_VMS.map((vm) => vm.disks.length))).toBe(4);
+  });
+
+  it('sizes the volumes as the replicated disks', async () => {
+    const [volume] = await cloud.client.listVolumes({ id: WEB_DISK });
+    expect(volume?.sizeBytes).toBe(WEB.disks[0]!.sizeGb * 1024 ** 3);
   });
 });
 
@@ -292,8 +310,8 @@ describe('deleteVolume and listVolumes', () => {
   });
 
   it('filters by type, state and name', async () => {
-    expect((await cloud.client.listVolumes({ type: 'ROOT' })).map((v) => v.id)).toEqual([DEMO_APPLIANCE_VM.rootVolumeId]);
-    expect(await cloud.client.listVolumes({ state: 'Ready' })).toHaveLength(5);
+    expect((await cloud.client.listVolumes({ type: 'ROOT' })).map((v) => v.id)).toEqual(DEMO_APPLIANCE_VMS.map((a) => a.rootVolumeId));
+    expect(await cloud.client.listVolumes({ state: 'Ready' })).toHaveLength(DEMO_APPLIANCE_VMS.length + DEMO_VMS.flatMap((vm) => vm.disks).length);
     expect((await cloud.client.listVolumes({ name: WEB.disks[0]!.volumeName })).map((v) => v.id)).toEqual([WEB_DISK]);
   });
 });

@@ -1,3 +1,4 @@
+import { hostName, testSuffix } from '../../src/failover/engine/plan.js';
 import 'reflect-metadata';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { MikroORM } from '@mikro-orm/core';
@@ -119,7 +120,7 @@ async function expectFailoverOutcome(orm: MikroORM, sim: Simulator, url: string,
   const { failoverJob: job } = await gqlData<{ failoverJob: Record<string, any> }>(url, JOB, { jobId });
   const state = sim.getState({ jobs: true });
   const fresh = newSince(state, mark);
-  const vmName = kind === 'test' ? `${vm.name}-test` : vm.name;
+  const vmName = kind === 'test' ? hostName(vm.name, testSuffix(jobId)) : vm.name;
   const ledger = await orm.em.fork().find(FailoverLedgerEntry, { jobId });
   expect(ledger.filter((e) => e.state === LedgerState.INTENT).map((e) => e.actionKey)).toEqual([]);
   // Never more than one VM deployed, nor more than one snapshot taken of a volume (removed ones count too).

@@ -1,3 +1,4 @@
+import { hostName, testSuffix } from '../../src/failover/engine/plan.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_APPLIANCE_VM, DEMO_NETWORKS, DEMO_VMS, type DemoVm } from '../../src/demo/demo-world.js';
 import { FailoverLedgerEntry, LedgerState } from '../../src/entities/index.js';
@@ -74,7 +75,7 @@ describe.each([
       expect(created.name).toBe(vm.name);
       expect(created.displayname).toBe(vm.name);
     } else {
-      expect(created.name).toBe(`${vm.name}-test`);
+      expect(created.name).toBe(hostName(vm.name, testSuffix(jobId)));
     }
     // The replicated volumes, root first (device 0), then the data disks in unit order.
     const attached = state.volumes.filter((v) => !v.removed && v.virtualmachineid === vmCloudId).sort((a, b) => a.deviceid! - b.deviceid!);
@@ -127,11 +128,13 @@ describe.each([
       { jobId: job.jobId },
     );
     const n = vm.disks.length;
+    // Each volume off the appliance, then snapshotted detached (a stock KVM cloud refuses a
+    // snapshot of a volume on a Running VM); then the VM, the root swap, the data disks, the start.
     expect(withLedger.ledger.map((e) => e.action)).toEqual([
-      ...Array(n).fill('create_snapshot'),
+      ...vm.disks.flatMap(() => ['detach_volume', 'create_snapshot']),
       'deploy_vm',
       'detach_template_root',
-      ...vm.disks.flatMap(() => ['detach_volume', 'attach_volume']),
+      ...Array(n).fill('attach_volume'),
       'start_vm',
     ]);
     expect(withLedger.ledger.every((e) => e.state === 'done')).toBe(true);

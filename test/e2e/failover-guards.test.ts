@@ -1,8 +1,9 @@
+import { hostName, testSuffix } from '../../src/failover/engine/plan.js';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_NETWORKS, DEMO_VMS } from '../../src/demo/demo-world.js';
 import { FailoverExecution } from '../../src/entities/index.js';
 import { waitFor } from '../helpers/cloudstack.js';
-import { CLEANUP, cloudView, FAST_ENGINE, JOB, START_TEST, startFailoverApi, subscribeEvents, type FailoverHarness } from '../helpers/failover.js';
+import { CLEANUP, cloudView, FAST_ENGINE, JOB, START_LIVE, START_TEST, startFailoverApi, subscribeEvents, type FailoverHarness } from '../helpers/failover.js';
 import { gqlData, wsClient } from '../helpers/graphql.js';
 import { latestSequence } from '../../src/events/event-store.js';
 
@@ -13,7 +14,7 @@ import { latestSequence } from '../../src/events/event-store.js';
  */
 
 const WEB = DEMO_VMS[0]!;
-const TEST_NETWORK = DEMO_NETWORKS.find((n) => n.isTest)!;
+const PRODUCTION_NETWORK = DEMO_NETWORKS.find((n) => !n.isTest && n.id === WEB.mappings[0]!.productionNetworkId)!;
 
 interface Job {
   jobId: string;
@@ -42,29 +43,31 @@ describe('failover guards (MariaDB, simulator over HTTP)', () => {
     );
 
   it('a VM that already carries the host name on a job network is neither adopted nor destroyed by the rollback', async () => {
+    // A live failover's VM carries the source's name (a test VM's name is the job's own).
     const { ids } = api.sim;
     const stranger = await api.client.deployVirtualMachine({
       zoneId: ids.zoneId,
       serviceOfferingId: ids.serviceOfferingId,
       templateId: ids.templateId,
-      networkIds: [TEST_NETWORK.id],
-      name: `${WEB.name}-test`,
+      networkIds: [PRODUCTION_NETWORK.id],
+      name: WEB.name,
       startVm: false,
       cpuNumber: 1,
       memoryMb: 512,
     });
     try {
       const before = cloudView(api.sim.getState());
-      const { startTestFailover: started } = await gqlData<{ startTestFailover: Job }>(api.url, START_TEST, { input: { vmId: WEB.vmId } });
+      const { startLiveFailover: started } = await gqlData<{ startLiveFailover: Job }>(api.url, START_LIVE, { input: { vmId: WEB.vmId } });
       const failed = await settled(started.jobId, 'FAILED');
       expect(failed.failedStep).toBe('create_vm');
-      expect(failed.errorMessage).toMatch(new RegExp(`Host name ${WEB.name}-test is already used by VM ${stranger.id}`));
+      expect(failed.errorMessage).toMatch(new RegExp(`Host name ${WEB.name} is already used by VM ${stranger.id}`));
       // The stranger is untouched, and nothing else changed.
       expect(cloudView(api.sim.getState())).toEqual(before);
       expect(api.sim.getState().vms.find((v) => v.id === stranger.id)).toMatchObject({ state: 'Stopped' });
       expect(api.sim.getState().vms.find((v) => v.id === stranger.id)!.removed).toBeUndefined();
     } finally {
-      await api.client.destroyVirtualMachine({ id: stranger.id, expunge: true });
+      await api.client.destroyVirtualMachine({ id: stranger.id, expunge: true }).catch(() => undefined);
+      api.sim.update((world) => void (world.vms.find((v) => v.id === stranger.id)!.removed ??= new Date().toISOString()));
     }
   });
 
@@ -126,7 +129,7 @@ describe('failover guards (MariaDB, simulator over HTTP)', () => {
       const done = await settled(started.jobId, 'COMPLETED');
       expect(done.errorMessage).toBeNull();
       expect(stream.events.some((e) => e.status === 'FAILED' || /rolling back/.test(e.message ?? ''))).toBe(false);
-      expect(api.sim.getState().vms.filter((v) => !v.removed && v.name === `${WEB.name}-test`)).toHaveLength(1);
+      expect(api.sim.getState().vms.filter((v) => !v.removed && v.name === hostName(WEB.name, testSuffix(started.jobId)))).toHaveLength(1);
       stream.dispose();
       await gqlData(api.url, CLEANUP, { jobId: started.jobId });
       await settled(started.jobId, 'CLEANED_UP');

@@ -1,3 +1,4 @@
+import { hostName, testSuffix } from '../../src/failover/engine/plan.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSimulator, type Simulator } from '../../src/cloudstack/simulator/simulator.server.js';
 import { DEMO_VMS } from '../../src/demo/demo-world.js';
@@ -65,7 +66,7 @@ describe('SIGTERM mid-job (the built service, MariaDB, simulator over HTTP)', ()
 
     // Nothing twice: one VM of that name, one snapshot per volume.
     const state = sim.getState();
-    expect(state.vms.filter((v) => v.name === `${DB_VM.name}-test`)).toHaveLength(1);
+    expect(state.vms.filter((v) => v.name === hostName(DB_VM.name, testSuffix(job.jobId)))).toHaveLength(1);
     for (const disk of DB_VM.disks) expect(state.snapshots.filter((s) => s.volumeid === disk.volumeId && !s.removed)).toHaveLength(1);
 
     await gqlData(service.url, CLEANUP, { jobId: job.jobId });

@@ -6,6 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { gqlData, wsClient } from '../helpers/graphql.js';
 import { createTestDatabase } from '../helpers/mariadb.js';
 import { runFailingService, startServiceProcess, type ServiceProcess } from '../helpers/service-process.js';
+import { DEMO_VMS } from '../../src/demo/demo-world.js';
 
 const DONE_WHEN = `{ virtualMachines(first: 10) { edges { node { vmId readiness(type: TEST) { ready checks { name passed message } } } } } }`;
 const disposers: (() => unknown)[] = [];
@@ -32,7 +33,7 @@ describe('the embedded default (npm start with no configuration)', () => {
     expect(service.output()).toContain('CloudStack simulator running in-process');
     const data = await gqlData(service.url, DONE_WHEN);
     const vms = data.virtualMachines.edges.map((e: any) => e.node);
-    expect(vms).toHaveLength(3);
+    expect(vms).toHaveLength(DEMO_VMS.length);
     const byId = Object.fromEntries(vms.map((vm: any) => [vm.vmId, vm.readiness]));
     expect(byId['4205a841-0265-f4bd-39a6-39fd92196f53'].ready).toBe(true);
     expect(byId['4205b17c-4c1a-8e3f-2d55-7a0c9e3b1f20'].ready).toBe(true);
@@ -64,14 +65,14 @@ describe('the embedded default (npm start with no configuration)', () => {
       again.url,
       `{ virtualMachines { totalCount } networkMappings(vmId: "4205a841-0265-f4bd-39a6-39fd92196f53") { isTestNetwork } }`,
     );
-    expect(after).toEqual({ virtualMachines: { totalCount: 3 }, networkMappings: [{ isTestNetwork: false }] });
+    expect(after).toEqual({ virtualMachines: { totalCount: DEMO_VMS.length }, networkMappings: [{ isTestNetwork: false }] });
   });
 
   it('listens where PORT and HOST say', async () => {
     const service = await started({ DATA_DIR: tempDir(), PORT: '0', HOST: '127.0.0.2' });
     expect(service.url).toMatch(/^http:\/\/127\.0\.0\.2:\d+\/graphql$/);
     const { port } = new URL(service.url);
-    expect((await gqlData(service.url, '{ virtualMachines { totalCount } }')).virtualMachines.totalCount).toBe(3);
+    expect((await gqlData(service.url, '{ virtualMachines { totalCount } }')).virtualMachines.totalCount).toBe(DEMO_VMS.length);
     // Nothing answers on the default address for that port.
     await expect(fetch(`http://127.0.0.1:${port}/healthz`)).rejects.toThrow();
 
@@ -92,7 +93,7 @@ describe('on MariaDB (DATABASE_URL)', () => {
     await service.stop();
     const seeded = await started({ DATABASE_URL: db.url, CLOUDSTACK_SIMULATOR: 'true', DEMO_DATA: 'true', DATA_DIR: tempDir() });
     expect(seeded.output()).not.toContain('Migration001ApplianceTables');
-    expect((await gqlData(seeded.url, '{ virtualMachines { totalCount } }')).virtualMachines.totalCount).toBe(3);
+    expect((await gqlData(seeded.url, '{ virtualMachines { totalCount } }')).virtualMachines.totalCount).toBe(DEMO_VMS.length);
   });
 });
 
@@ -121,7 +122,7 @@ describe('graceful shutdown on SIGTERM', () => {
     socket.write(body.slice(10));
     await responded;
     expect(response).toMatch(/^HTTP\/1\.1 200/);
-    expect(response).toContain('"totalCount":3');
+    expect(response).toContain(`"totalCount":${DEMO_VMS.length}`);
     expect(await service.exited).toBe(0);
     expect(service.output()).toContain('shutting down');
   });

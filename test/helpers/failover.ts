@@ -74,11 +74,19 @@ export async function startFailoverApi(
  */
 export function cloudView(world: SimulatorSnapshot): unknown {
   const live = <T extends { removed?: string }>(items: readonly T[]) => items.filter((i) => !i.removed);
+  // A Destroyed VM that holds no volume is what a key that may not expunge leaves: CloudStack's
+  // expunge task removes it after expunge.delay. It holds nothing and nobody's name (test VMs have their own).
+  // Its own ROOT goes with it (state Destroy).
+  const holds = (vmId: string) => world.volumes.some((v) => !v.removed && v.virtualmachineid === vmId && v.state !== 'Destroy');
+  const lingering = (vm: SimulatorSnapshot['vms'][number]) => vm.state === 'Destroyed' && !holds(vm.id);
+  const lingeringIds = new Set(world.vms.filter(lingering).map((vm) => vm.id));
   return {
     vms: live(world.vms)
+      .filter((vm) => !lingering(vm))
       .map((vm) => ({ id: vm.id, name: vm.name, state: vm.state, nics: vm.nics.map((n) => n.networkid) }))
       .sort((a, b) => a.id.localeCompare(b.id)),
     volumes: live(world.volumes)
+      .filter((v) => !(v.state === 'Destroy' && v.virtualmachineid !== undefined && lingeringIds.has(v.virtualmachineid)))
       .map((v) => ({ id: v.id, name: v.name, type: v.type, state: v.state, vm: v.virtualmachineid ?? null, deviceid: v.deviceid ?? null }))
       .sort((a, b) => a.id.localeCompare(b.id)),
     snapshots: live(world.snapshots).map((s) => ({ id: s.id, volumeid: s.volumeid, state: s.state })),
@@ -198,7 +206,7 @@ export function childServiceEnv(db: MigratedDatabase, sim: Simulator, extra: Rec
     CLOUDSTACK_ZONE_ID: sim.ids.zoneId,
     CLOUDSTACK_TEMPLATE_ID: sim.ids.templateId,
     CLOUDSTACK_SERVICE_OFFERING_ID: sim.ids.serviceOfferingId,
-    CLOUDSTACK_APPLIANCE_VM_ID: sim.ids.applianceVmId,
+    CLOUDSTACK_APPLIANCE_VM_ID: sim.ids.applianceVmIds.join(','),
     ENGINE_SCAN_INTERVAL_MS: '100',
     CLOUDSTACK_POLL_INTERVAL_MS: '20',
     EVENTS_POLL_INTERVAL_MS: '100',

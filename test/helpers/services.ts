@@ -43,7 +43,7 @@ export async function testServices(orm: MikroORM, logger: Logger, engine: Config
       const mappings = await em.find(NetworkMapping, {}, { disableIdentityMap: true });
       cloud.update((world) => {
         const now = new Date().toISOString().replace(/\.\d+Z$/, '+0000');
-        const used = new Set(world.volumes.filter((v) => !v.removed && v.virtualmachineid === cloud.ids.applianceVmId).map((v) => v.deviceid));
+        const used = new Set(world.volumes.filter((v) => !v.removed && v.virtualmachineid === cloud.ids.applianceVmIds[0]!).map((v) => v.deviceid));
         const nextDevice = () => {
           let id = 1;
           while (used.has(id) || id === 3) id++;
@@ -60,7 +60,7 @@ export async function testServices(orm: MikroORM, logger: Logger, engine: Config
             zoneid: cloud.ids.zoneId,
             size: Number(v.sizeGb) * 1024 ** 3,
             created: now,
-            virtualmachineid: cloud.ids.applianceVmId,
+            virtualmachineid: cloud.ids.applianceVmIds[0]!,
             deviceid: nextDevice(),
             attached: now,
           });

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
-import { DEMO_APPLIANCE_VM, DEMO_NETWORKS, DEMO_VMS } from '../../src/demo/demo-world.js';
+import { DEMO_APPLIANCE_VMS, DEMO_NETWORKS, DEMO_VMS } from '../../src/demo/demo-world.js';
 import { createLogger } from '../../src/logger.js';
 import { startService } from '../../src/service.js';
 import { gqlData } from '../helpers/graphql.js';
@@ -21,11 +21,11 @@ describe('the embedded default runs the CloudStack simulator in-process', () => 
     try {
       expect(service.cloud.kind).toBe('simulator');
       const { cloudStack, ids } = service.cloud;
-      expect(ids.applianceVmId).toBe(DEMO_APPLIANCE_VM.id);
-      // Every replicated volume of the demo database is attached to the appliance in the cloud.
+      expect(ids.applianceVmIds).toEqual(DEMO_APPLIANCE_VMS.map((a) => a.id));
+      // Every replicated volume of the demo database is attached to an appliance VM in the cloud.
       const data = await gqlData(service.url, '{ virtualMachines { edges { node { disks { volumeId } } } } }');
       const dbVolumes = data.virtualMachines.edges.flatMap((e: any) => e.node.disks.map((d: any) => d.volumeId)).sort();
-      const onAppliance = await cloudStack.listVolumes({ virtualMachineId: ids.applianceVmId });
+      const onAppliance = (await Promise.all(ids.applianceVmIds.map((id) => cloudStack.listVolumes({ virtualMachineId: id })))).flat();
       expect(
         onAppliance
           .filter((v) => v.type === 'DATADISK')

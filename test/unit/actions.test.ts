@@ -49,25 +49,27 @@ interface Got {
 }
 
 const volumes = VM.disks.map((d) => d.volumeId);
-const failoverMoves = (applianceVmId: string): Move[] => [
-  ...volumes.map((volumeId): Move => ({ action: Action.CREATE_SNAPSHOT, params: () => ({ volumeId }), flow: FlowName.TEST_FAILOVER })),
+const failoverMoves = (applianceVmIds: readonly string[]): Move[] => [
+  ...volumes.flatMap((volumeId): Move[] => [
+    { action: Action.DETACH_VOLUME, params: () => ({ phase: 'failover', volumeId, fromVmIds: applianceVmIds }), flow: FlowName.TEST_FAILOVER },
+    { action: Action.CREATE_SNAPSHOT, params: () => ({ volumeId }), flow: FlowName.TEST_FAILOVER },
+  ]),
   { action: Action.DEPLOY_VM, params: () => ({}), flow: FlowName.TEST_FAILOVER },
   { action: Action.DETACH_TEMPLATE_ROOT, params: (got) => ({ vmId: got.vmId! }), flow: FlowName.TEST_FAILOVER },
-  ...volumes.flatMap((volumeId, i): Move[] => [
-    { action: Action.DETACH_VOLUME, params: () => ({ phase: 'failover', volumeId, fromVmId: applianceVmId }), flow: FlowName.TEST_FAILOVER },
-    {
-      action: Action.ATTACH_VOLUME,
-      params: (got) => ({ phase: 'failover', volumeId, toVmId: got.vmId!, ...(i === 0 ? { deviceId: 0 } : {}) }),
-      flow: FlowName.TEST_FAILOVER,
-    },
-  ]),
+  ...volumes.map((volumeId, i): Move => ({
+    action: Action.ATTACH_VOLUME,
+    params: (got) => ({ phase: 'failover', volumeId, toVmId: got.vmId!, ...(i === 0 ? { deviceId: 0 } : {}) }),
+    flow: FlowName.TEST_FAILOVER,
+  })),
   { action: Action.START_VM, params: (got) => ({ vmId: got.vmId! }), flow: FlowName.TEST_FAILOVER },
 ];
-const unwindMoves = (applianceVmId: string, snapshots: Record<string, string>): Move[] => [
+const unwindMoves = (snapshots: Record<string, string>): Move[] => [
   { action: Action.STOP_VM, params: (got) => ({ vmId: got.vmId! }), flow: FlowName.CLEANUP },
-  ...[...volumes]
-    .reverse()
-    .map((volumeId): Move => ({ action: Action.DETACH_VOLUME, params: (got) => ({ phase: 'unwind', volumeId, fromVmId: got.vmId! }), flow: FlowName.CLEANUP })),
+  ...[...volumes].reverse().map((volumeId): Move => ({
+    action: Action.DETACH_VOLUME,
+    params: (got) => ({ phase: 'unwind', volumeId, fromVmIds: [got.vmId!] }),
+    flow: FlowName.CLEANUP,
+  })),
   ...volumes.map((volumeId): Move => ({
     action: Action.REVERT_SNAPSHOT,
     params: () => ({ volumeId, snapshotId: snapshots[volumeId]! }),
@@ -75,7 +77,7 @@ const unwindMoves = (applianceVmId: string, snapshots: Record<string, string>): 
   })),
   ...VM.disks.map((d): Move => ({
     action: Action.ATTACH_VOLUME,
-    params: () => ({ phase: 'unwind', volumeId: d.volumeId, toVmId: applianceVmId, deviceId: d.applianceDeviceId }),
+    params: () => ({ phase: 'unwind', volumeId: d.volumeId, toVmId: d.applianceVmId, deviceId: d.applianceDeviceId }),
     flow: FlowName.CLEANUP,
   })),
   { action: Action.DESTROY_VM, params: (got) => ({ vmId: got.vmId! }), flow: FlowName.CLEANUP },
@@ -181,14 +183,14 @@ describe('the action registry', () => {
 });
 
 describe('every prefix of a failover, undone newest first, leaves the cloud as it was', () => {
-  const moves = failoverMoves('appliance');
+  const moves = failoverMoves(['appliance']);
   for (let k = 1; k <= moves.length; k++) {
     it(`${k} action(s): … ${moves[k - 1]!.action}`, async () => {
       const f = await fixture();
       try {
         const before = cloudView(f.cloud.getState());
         const got: Got = {};
-        for (const move of failoverMoves(f.cloud.ids.applianceVmId).slice(0, k)) await take(f, move, got);
+        for (const move of failoverMoves(f.cloud.ids.applianceVmIds).slice(0, k)) await take(f, move, got);
         expect(cloudView(f.cloud.getState())).not.toEqual(before);
         await undoAll(f);
         await f.cloud.idle();
@@ -202,7 +204,7 @@ describe('every prefix of a failover, undone newest first, leaves the cloud as i
 });
 
 describe('a call that crashed after its intent, made again, ends where one call ends', () => {
-  const moves = failoverMoves('appliance');
+  const moves = failoverMoves(['appliance']);
   for (const [k, crashAfterCall] of moves.flatMap(
     (_, i) =>
       [
@@ -216,9 +218,9 @@ describe('a call that crashed after its intent, made again, ends where one call 
       const crashed = await fixture();
       try {
         const refGot: Got = {};
-        for (const move of failoverMoves(ref.cloud.ids.applianceVmId)) await take(ref, move, refGot);
+        for (const move of failoverMoves(ref.cloud.ids.applianceVmIds)) await take(ref, move, refGot);
         const got: Got = {};
-        const all = failoverMoves(crashed.cloud.ids.applianceVmId);
+        const all = failoverMoves(crashed.cloud.ids.applianceVmIds);
         for (const move of all.slice(0, k)) await take(crashed, move, got);
         const move = all[k]!;
         const key = ledgerKey(move.action, move.params(got) as never);
@@ -270,9 +272,9 @@ describe('cleanup after a failover, forward only', () => {
     try {
       const before = cloudView(f.cloud.getState());
       const got: Got = {};
-      for (const move of failoverMoves(f.cloud.ids.applianceVmId)) await take(f, move, got);
+      for (const move of failoverMoves(f.cloud.ids.applianceVmIds)) await take(f, move, got);
       const snapshots = Object.fromEntries(volumes.map((v) => [v, f.ledger.get(ledgerKey(Action.CREATE_SNAPSHOT, { volumeId: v }))!.resourceId!]));
-      const unwind = unwindMoves(f.cloud.ids.applianceVmId, snapshots);
+      const unwind = unwindMoves(snapshots);
       for (const move of unwind) {
         await take(f, move, got);
         // Re-run with the entry only intended (a crash before done): the action sees it happened.

@@ -73,6 +73,27 @@ describe('loadConfig', () => {
     expect(error({ ...cloud, CLOUDSTACK_URL: 'cloud.example.com' }).message).toBe('CLOUDSTACK_URL: must be an http(s) URL, e.g. https://cloud.example.com');
   });
 
+  it('takes several appliance VMs (one KVM VM holds at most 32 data disks) and a project', () => {
+    const cloud = {
+      CLOUDSTACK_URL: 'https://cloud.example.com',
+      CLOUDSTACK_API_KEY: 'k',
+      CLOUDSTACK_SECRET_KEY: 's',
+      CLOUDSTACK_ZONE_ID: 'z',
+      CLOUDSTACK_TEMPLATE_ID: 't',
+      CLOUDSTACK_SERVICE_OFFERING_ID: 'o',
+      CLOUDSTACK_APPLIANCE_VM_ID: 'a',
+    };
+    expect(loadConfig(cloud).cloud).toMatchObject({ applianceVmIds: ['a'] });
+    expect(loadConfig(cloud).cloud).not.toHaveProperty('projectId');
+    expect(loadConfig({ ...cloud, CLOUDSTACK_APPLIANCE_VM_ID: ' a1 , b-2 ', CLOUDSTACK_PROJECT_ID: 'p' }).cloud).toMatchObject({
+      applianceVmIds: ['a1', 'b-2'],
+      projectId: 'p',
+    });
+    expect(error({ ...cloud, CLOUDSTACK_APPLIANCE_VM_ID: 'a,a' }).message).toBe('CLOUDSTACK_APPLIANCE_VM_ID: names an id twice');
+    expect(error({ ...cloud, CLOUDSTACK_APPLIANCE_VM_ID: ' , ' }).message).toBe('CLOUDSTACK_APPLIANCE_VM_ID: must name at least one id');
+    expect(error({ ...cloud, CLOUDSTACK_APPLIANCE_VM_ID: 'a;rm' }).variable).toBe('CLOUDSTACK_APPLIANCE_VM_ID');
+  });
+
   it('names the variable and the problem, never echoing a secret', () => {
     expect(error({ PORT: '70000' }).message).toBe('PORT: must be an integer between 0 and 65535 (got "70000")');
     expect(error({ PORT: '1.5' }).variable).toBe('PORT');

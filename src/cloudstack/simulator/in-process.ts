@@ -1,16 +1,20 @@
 import { silentLogger, type CloudStackLogger } from '../logger.js';
 import type { HttpTransport } from '../cloudstack.transport.js';
-import { DEMO_APPLIANCE_VM, DEMO_SERVICE_OFFERING, DEMO_TEMPLATE, DEMO_ZONE } from '../../demo/demo-world.js';
+import type { CloudIds } from '../cloudstack.types.js';
+import { DEMO_APPLIANCE_VMS, DEMO_SERVICE_OFFERING, DEMO_TEMPLATE, DEMO_ZONE } from '../../demo/demo-world.js';
 import { FaultInjector } from './faults.js';
 import { SimulatedApi } from './simulator.api.js';
 import { CloudJobRunner } from './simulator.jobs.js';
 import { seedWorld } from './simulator.seed.js';
+import type { SimSettings } from './simulator.settings.js';
 import { CloudState, type SimulatorSnapshot, type SimWorld } from './simulator.state.js';
 
 /** Options of {@link inProcessCloud}. */
 export interface InProcessCloudOptions {
   /** How long each async job takes (0: as soon as the event loop turns). */
   readonly jobLatencyMs?: number;
+  /** Settings of the cloud (the rest: a stock 4.18–4.21 KVM cloud, a non-admin key). */
+  readonly settings?: Partial<SimSettings>;
   readonly logger?: CloudStackLogger;
 }
 
@@ -19,11 +23,13 @@ export interface InProcessCloud {
   readonly transport: HttpTransport;
   readonly apiKey: string;
   readonly secretKey: string;
-  readonly ids: { readonly zoneId: string; readonly templateId: string; readonly serviceOfferingId: string; readonly applianceVmId: string };
+  readonly ids: CloudIds;
   readonly faults: FaultInjector;
   getState(): SimulatorSnapshot;
   /** Changes the world directly (test setup: resources the cloud holds before the test). */
   update(mutate: (world: SimWorld) => void): void;
+  /** Changes some of the management server's settings; returns them all. */
+  configure(settings: Partial<SimSettings>): SimSettings;
   /** Resolves when no async job is running. */
   idle(): Promise<void>;
   close(): void;
@@ -35,17 +41,24 @@ export interface InProcessCloud {
  * the signed parameters straight to the API layer. For unit tests of the engine's actions: no
  * port, no socket. A dropped answer throws as a reset connection would.
  */
-export function inProcessCloud({ jobLatencyMs = 0, logger = silentLogger }: InProcessCloudOptions = {}): InProcessCloud {
+export function inProcessCloud({ jobLatencyMs = 0, settings, logger = silentLogger }: InProcessCloudOptions = {}): InProcessCloud {
   const apiKey = 'in-process-api-key';
   const secretKey = 'in-process-secret-key';
-  const state = new CloudState(seedWorld());
+  const world = seedWorld();
+  Object.assign(world.settings, settings);
+  const state = new CloudState(world);
   const jobs = new CloudJobRunner({ state, latencyMs: () => jobLatencyMs, steps: 1, onChange: () => {}, logger });
   const faults = new FaultInjector();
   const api = new SimulatedApi({ state, credentials: { apiKey, secretKey }, faults, jobs: () => jobs, onChange: () => {}, logger });
   return {
     apiKey,
     secretKey,
-    ids: { zoneId: DEMO_ZONE.id, templateId: DEMO_TEMPLATE.id, serviceOfferingId: DEMO_SERVICE_OFFERING.id, applianceVmId: DEMO_APPLIANCE_VM.id },
+    ids: {
+      zoneId: DEMO_ZONE.id,
+      templateId: DEMO_TEMPLATE.id,
+      serviceOfferingId: DEMO_SERVICE_OFFERING.id,
+      applianceVmIds: DEMO_APPLIANCE_VMS.map((a) => a.id),
+    },
     faults,
     transport: {
       async send({ pairs, signal }) {
@@ -57,6 +70,7 @@ export function inProcessCloud({ jobLatencyMs = 0, logger = silentLogger }: InPr
     },
     getState: () => state.snapshotWorld({}),
     update: (mutate) => mutate(state.world),
+    configure: (changes) => ({ ...Object.assign(state.world.settings, changes) }),
     idle: () => jobs.idle(),
     close: () => jobs.close(),
   };

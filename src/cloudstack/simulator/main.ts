@@ -61,7 +61,7 @@ process.stdout.write(
     `  CLOUDSTACK_ZONE_ID=${sim.ids.zoneId}`,
     `  CLOUDSTACK_TEMPLATE_ID=${sim.ids.templateId}`,
     `  CLOUDSTACK_SERVICE_OFFERING_ID=${sim.ids.serviceOfferingId}`,
-    `  CLOUDSTACK_APPLIANCE_VM_ID=${sim.ids.applianceVmId}`,
+    `  CLOUDSTACK_APPLIANCE_VM_ID=${sim.ids.applianceVmIds.join(',')}`,
     '',
   ].join('\n'),
 );

@@ -30,6 +30,8 @@ export interface CloudJobPlan {
   readonly commit: () => Record<string, unknown>;
   /** Cleans up after a failure (e.g. marks a half-deployed VM as Error). */
   readonly fail?: (error: SimApiError) => void;
+  /** How the command reports a failure of its job (CreateSnapshotCmd wraps every one in its own 530). */
+  readonly wrapFailure?: (error: SimApiError) => SimApiError;
 }
 
 /** Settings of a {@link CloudJobRunner}. */
@@ -61,6 +63,9 @@ const CMD_CLASSES: Record<string, string> = {
   revertToVMSnapshot: 'org.apache.cloudstack.api.command.admin.vmsnapshot.RevertToVMSnapshotCmdByAdmin',
   deleteVMSnapshot: 'org.apache.cloudstack.api.command.user.vmsnapshot.DeleteVMSnapshotCmd',
 };
+
+/** The async commands (a management server in maintenance refuses them). */
+export const ASYNC_COMMANDS: ReadonlySet<string> = new Set(Object.keys(CMD_CLASSES));
 
 /** Text of a job cut short by a simulator shutdown, as found after a restart. */
 export const INTERRUPTED_JOB_TEXT = 'Job failed because the management server was restarted while it ran';
@@ -150,7 +155,9 @@ export class CloudJobRunner {
       if (!(await this.wait(slice))) return;
       this.finish(job, 1, 0, plan.commit());
     } catch (error) {
-      const failure = error instanceof SimApiError ? error : new SimApiError(530, (error as Error).message);
+      const raw = error instanceof SimApiError ? error : new SimApiError(530, (error as Error).message);
+      // An injected failure answers as the fault says; a rule broken in the job as the command reports it.
+      const failure = error === injected || !plan.wrapFailure ? raw : plan.wrapFailure(raw);
       plan.fail?.(failure);
       this.finish(job, 2, failure.errorCode, { errorcode: failure.errorCode, errortext: failure.errorText });
       this.logger.debug({ command: job.command, jobId: job.jobid, errorCode: failure.errorCode }, 'simulated job failed');
@@ -210,7 +217,8 @@ export function recoverInterruptedJobs(state: CloudState): number {
     if (volume.state === 'Snapshotting' || volume.state === 'RevertSnapshotting') volume.state = 'Ready';
   }
   for (const snapshot of state.world.snapshots) {
-    if (snapshot.state === 'Creating' || snapshot.state === 'BackingUp') snapshot.state = 'Error';
+    if (snapshot.state === 'Allocated' || snapshot.state === 'Creating' || snapshot.state === 'CreatedOnPrimary' || snapshot.state === 'BackingUp')
+      snapshot.state = 'Error';
   }
   for (const snapshot of state.world.vmSnapshots) {
     if (snapshot.removed !== undefined) continue;

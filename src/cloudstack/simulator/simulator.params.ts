@@ -13,6 +13,12 @@ export class SimApiError extends Error {
     readonly errorText: string,
     /** CloudStack's `cserrorcode` (the exception class); informative only. */
     readonly csErrorCode: number = errorCode === ApiErrorCode.PARAM_ERROR ? 4350 : 4250,
+    /**
+     * A CloudRuntimeException (or any unexpected exception), not a ServerApiException: answered
+     * synchronously to a caller that is not a root admin, ApiServer replaces its text with
+     * {@link USER_ERROR_TEXT}. Job results are never replaced.
+     */
+    readonly runtime: boolean = false,
   ) {
     super(errorText);
     this.name = 'SimApiError';
@@ -22,7 +28,10 @@ export class SimApiError extends Error {
 /** A 431 (InvalidParameterValueException). */
 export const paramError = (text: string) => new SimApiError(ApiErrorCode.PARAM_ERROR, text);
 /** A 530 (CloudRuntimeException). */
-export const internalError = (text: string) => new SimApiError(ApiErrorCode.INTERNAL_ERROR, text);
+export const internalError = (text: string) => new SimApiError(ApiErrorCode.INTERNAL_ERROR, text, 4250, true);
+
+/** BaseCmd.USER_ERROR_MESSAGE: what a non-admin caller reads instead of a sync 530's text (ApiServer.handleRequest). */
+export const USER_ERROR_TEXT = 'Internal error executing command, please contact your system administrator';
 
 /** The parameters of one API request. */
 export class RequestParams {

@@ -1,12 +1,13 @@
-import { DEMO_APPLIANCE_VM, DEMO_NETWORKS, DEMO_SERVICE_OFFERING, DEMO_TEMPLATE, DEMO_VMS, DEMO_ZONE } from '../../demo/demo-world.js';
+import { DEMO_APPLIANCE_VMS, DEMO_NETWORKS, DEMO_SERVICE_OFFERING, DEMO_TEMPLATE, DEMO_VMS, DEMO_ZONE } from '../../demo/demo-world.js';
+import { defaultSettings } from './simulator.settings.js';
 import { csTime, type SimNetwork, type SimVolume, type SimWorld } from './simulator.state.js';
 
 /**
  * The seeded cloud, built from the demo world so that the embedded service and the simulator
  * agree: the zone, the boot-stub template, the customised offering (fixed CPU speed, CPU count and
- * memory given at deploy time), the production and test networks, and the appliance VM — Running,
- * its own ROOT volume at device 0 and every demo VM's replicated volume attached (Ready, DATADISK)
- * at its `applianceDeviceId`.
+ * memory given at deploy time), the production and test networks, and the appliance VMs — Running,
+ * each its own ROOT volume at device 0 and every demo VM's replicated volume attached (Ready,
+ * DATADISK) to its `applianceVmId` at its `applianceDeviceId`.
  */
 
 const GIB = 1024 ** 3;
@@ -25,9 +26,6 @@ export const SEED = {
     cpunumber: 4,
     memory: 8192,
     rootSizeBytes: 40 * GIB,
-    ipHost: 5,
-    nicId: '8a3b1c52-6f1e-4a55-9d0a-2f6c7b1e0006',
-    mac: '02:00:0a:0a:00:05',
   },
 } as const;
 
@@ -58,19 +56,19 @@ export function seedWorld(now: Date = SEED.created): SimWorld {
   }));
   const applianceNetwork = networks.find((n) => n.type === 'Isolated') ?? networks[0]!;
   const volumes: SimVolume[] = [
-    {
-      id: DEMO_APPLIANCE_VM.rootVolumeId,
-      name: `ROOT-${DEMO_APPLIANCE_VM.name}`,
+    ...DEMO_APPLIANCE_VMS.map((appliance): SimVolume => ({
+      id: appliance.rootVolumeId,
+      name: `ROOT-${appliance.name}`,
       type: 'ROOT',
       state: 'Ready',
       zoneid: DEMO_ZONE.id,
       size: SEED.appliance.rootSizeBytes,
       created,
-      virtualmachineid: DEMO_APPLIANCE_VM.id,
+      virtualmachineid: appliance.id,
       deviceid: 0,
       attached: created,
       templateid: DEMO_TEMPLATE.id,
-    },
+    })),
     ...DEMO_VMS.flatMap((vm) =>
       vm.disks.map((disk): SimVolume => ({
         id: disk.volumeId,
@@ -80,7 +78,7 @@ export function seedWorld(now: Date = SEED.created): SimWorld {
         zoneid: DEMO_ZONE.id,
         size: disk.sizeGb * GIB,
         created,
-        virtualmachineid: DEMO_APPLIANCE_VM.id,
+        virtualmachineid: disk.applianceVmId,
         deviceid: disk.applianceDeviceId,
         attached: created,
       })),
@@ -88,6 +86,8 @@ export function seedWorld(now: Date = SEED.created): SimWorld {
   ];
   return {
     version: 1,
+    settings: defaultSettings(),
+    projects: [],
     zones: [{ id: DEMO_ZONE.id, name: DEMO_ZONE.name, allocationstate: 'Enabled', networktype: 'Advanced' }],
     templates: [
       {
@@ -118,33 +118,31 @@ export function seedWorld(now: Date = SEED.created): SimWorld {
       },
     ],
     networks,
-    vms: [
-      {
-        id: DEMO_APPLIANCE_VM.id,
-        name: DEMO_APPLIANCE_VM.name,
-        instancename: 'i-2-1-VM',
-        displayname: DEMO_APPLIANCE_VM.name,
-        state: 'Running',
-        zoneid: DEMO_ZONE.id,
-        templateid: DEMO_TEMPLATE.id,
-        serviceofferingid: DEMO_SERVICE_OFFERING.id,
-        cpunumber: SEED.appliance.cpunumber,
-        cpuspeed: SEED.offeringCpuSpeed,
-        memory: SEED.appliance.memory,
-        hypervisor: SEED.hypervisor,
-        created,
-        nics: [
-          {
-            id: SEED.appliance.nicId,
-            networkid: applianceNetwork.id,
-            deviceid: 0,
-            isdefault: true,
-            macaddress: SEED.appliance.mac,
-            ipaddress: nextAddress({ ...applianceNetwork, nexthost: SEED.appliance.ipHost }),
-          },
-        ],
-      },
-    ],
+    vms: DEMO_APPLIANCE_VMS.map((appliance, i) => ({
+      id: appliance.id,
+      name: appliance.name,
+      instancename: `i-2-${i + 1}-VM`,
+      displayname: appliance.name,
+      state: 'Running',
+      zoneid: DEMO_ZONE.id,
+      templateid: DEMO_TEMPLATE.id,
+      serviceofferingid: DEMO_SERVICE_OFFERING.id,
+      cpunumber: SEED.appliance.cpunumber,
+      cpuspeed: SEED.offeringCpuSpeed,
+      memory: SEED.appliance.memory,
+      hypervisor: SEED.hypervisor,
+      created,
+      nics: [
+        {
+          id: appliance.nicId,
+          networkid: applianceNetwork.id,
+          deviceid: 0,
+          isdefault: true,
+          macaddress: appliance.mac,
+          ipaddress: nextAddress({ ...applianceNetwork, nexthost: appliance.ipHost }),
+        },
+      ],
+    })),
     volumes,
     snapshots: [],
     vmSnapshots: [],

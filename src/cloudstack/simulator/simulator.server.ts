@@ -1,7 +1,7 @@
 import type { CloudIds } from '../cloudstack.types.js';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { DEMO_APPLIANCE_VM, DEMO_SERVICE_OFFERING, DEMO_TEMPLATE, DEMO_ZONE } from '../../demo/demo-world.js';
+import { DEMO_APPLIANCE_VMS, DEMO_SERVICE_OFFERING, DEMO_TEMPLATE, DEMO_ZONE } from '../../demo/demo-world.js';
 import { silentLogger, type CloudStackLogger } from '../logger.js';
 import type { ParamPair } from '../signing.js';
 import { FaultInjector, FaultSpecError, parseFaultSpec } from './faults.js';
@@ -9,6 +9,7 @@ import { errorAnswer, SimulatedApi } from './simulator.api.js';
 import { CloudJobRunner, recoverInterruptedJobs } from './simulator.jobs.js';
 import { SimApiError } from './simulator.params.js';
 import { seedWorld } from './simulator.seed.js';
+import { defaultSettings, parseSettings, type SimSettings } from './simulator.settings.js';
 import { CloudState, KEEP_FINISHED_JOBS, loadWorld, pruneJobs, saveWorld, StateWriter, type SimulatorSnapshot, type SimWorld } from './simulator.state.js';
 
 /** The fixed key pair of the standalone simulator (`npm run simulator`): demo only, never a real cloud's. */
@@ -33,6 +34,8 @@ export interface SimulatorOptions {
   readonly keepFinishedJobs?: number;
   /** Start from the demo world (true) or from an empty cloud (false) when there is no state file. */
   readonly seed?: boolean;
+  /** Settings of a fresh world (a reset keeps them); the rest are a stock 4.18–4.21 KVM cloud's. */
+  readonly settings?: Partial<SimSettings>;
   readonly logger?: CloudStackLogger;
 }
 
@@ -44,7 +47,9 @@ export interface SimulatorOptions {
  * - `GET /admin/faults`: installed faults and per-command call counts;
  * - `POST /admin/faults` with a fault as JSON: installs it (201, the fault with its id);
  * - `DELETE /admin/faults`: removes all; `DELETE /admin/faults/<id>`: removes one;
- * - `GET|PUT /admin/config` with `{"jobLatencyMs": n}`: reads/changes the job latency.
+ * - `GET|PUT /admin/config` with `{"jobLatencyMs": n}`: reads/changes the job latency;
+ * - `GET|PUT /admin/settings`: reads / changes the management server's settings (a partial
+ *   {@link SimSettings} as JSON; unknown names and wrong types are refused with 400).
  */
 
 /** What the admin endpoint acts on. */
@@ -54,6 +59,10 @@ export interface AdminTarget {
   reset(): void;
   readonly jobLatencyMs: number;
   setJobLatency(ms: number): void;
+  /** The management server's settings as they are now. */
+  readonly settings: SimSettings;
+  /** Changes some settings (the others stay); returns them all. */
+  configure(settings: Partial<SimSettings>): SimSettings;
 }
 
 /** An admin answer. */
@@ -101,6 +110,14 @@ export function handleAdmin(method: string, url: URL, body: string, target: Admi
       }
       if (method === 'PUT' || method === 'GET') return { status: 200, body: { jobLatencyMs: target.jobLatencyMs } };
     }
+    if (path === '/admin/settings') {
+      if (method === 'PUT') {
+        const parsed = parseSettings(parseJson(body));
+        if (typeof parsed === 'string') return problem(400, parsed);
+        return { status: 200, body: target.configure(parsed) };
+      }
+      if (method === 'GET') return { status: 200, body: target.settings };
+    }
     return problem(404, `no admin route ${method} ${path}`);
   } catch (error) {
     if (error instanceof FaultSpecError) return problem(400, error.message);
@@ -140,6 +157,8 @@ export interface Simulator extends AdminTarget {
 
 const emptyWorld = (): SimWorld => ({
   version: 1,
+  settings: defaultSettings(),
+  projects: [],
   zones: [],
   templates: [],
   serviceOfferings: [],
@@ -186,9 +205,13 @@ export async function startSimulator({
   stateFile,
   keepFinishedJobs = KEEP_FINISHED_JOBS,
   seed = true,
+  settings,
   logger = silentLogger,
 }: SimulatorOptions = {}): Promise<Simulator> {
-  const fresh = () => (seed ? seedWorld() : emptyWorld());
+  const fresh = (): SimWorld => {
+    const world = seed ? seedWorld() : emptyWorld();
+    return { ...world, settings: { ...world.settings, ...settings } };
+  };
   const stored = stateFile === undefined ? undefined : loadWorld(stateFile);
   const state = new CloudState(stored ?? fresh());
   const recoveredJobs = stored ? recoverInterruptedJobs(state) : 0;
@@ -263,7 +286,12 @@ export async function startSimulator({
     apiUrl: `${url}/client/api`,
     apiKey,
     secretKey,
-    ids: { zoneId: DEMO_ZONE.id, templateId: DEMO_TEMPLATE.id, serviceOfferingId: DEMO_SERVICE_OFFERING.id, applianceVmId: DEMO_APPLIANCE_VM.id },
+    ids: {
+      zoneId: DEMO_ZONE.id,
+      templateId: DEMO_TEMPLATE.id,
+      serviceOfferingId: DEMO_SERVICE_OFFERING.id,
+      applianceVmIds: DEMO_APPLIANCE_VMS.map((a) => a.id),
+    },
     faults,
     recoveredJobs,
     getState: ({ jobs = false }: { jobs?: boolean } = {}) => state.snapshotWorld({ jobs }),
@@ -281,6 +309,11 @@ export async function startSimulator({
     setJobLatency: (ms: number) => {
       latency = ms;
     },
+    configure: (changes: Partial<SimSettings>) => {
+      Object.assign(state.world.settings, changes);
+      persist();
+      return { ...state.world.settings };
+    },
     idle: async () => {
       for (;;) {
         if (inFlight.size > 0) await Promise.allSettled([...inFlight]);
@@ -297,8 +330,9 @@ export async function startSimulator({
         });
         await writer?.flush();
       })()),
-  } satisfies Omit<Simulator, 'jobLatencyMs'>);
+  } satisfies Omit<Simulator, 'jobLatencyMs' | 'settings'>);
   Object.defineProperty(simulator, 'jobLatencyMs', { get: () => latency, enumerable: true });
+  Object.defineProperty(simulator, 'settings', { get: () => ({ ...state.world.settings }), enumerable: true });
   logger.info({ url, stateFile, recoveredJobs }, 'cloudstack simulator listening');
   return simulator;
 }

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { silentLogger, type CloudStackLogger } from '../logger.js';
+import { defaultSettings, type SimSettings } from './simulator.settings.js';
 
 /**
  * The simulated cloud's state: plain JSON-serialisable records (field names as CloudStack's
@@ -94,6 +95,8 @@ export interface SimVm {
   hypervisor: string;
   created: string;
   nics: SimNic[];
+  /** The project that owns the VM (absent: the key's account owns it). */
+  projectid?: string;
   removed?: string;
 }
 
@@ -112,6 +115,8 @@ export interface SimVolume {
   templateid?: string;
   /** The snapshot the volume was last reverted to (simulator bookkeeping, not in API answers). */
   revertedto?: string;
+  /** The project that owns the volume. */
+  projectid?: string;
   removed?: string;
 }
 
@@ -126,6 +131,10 @@ export interface SimSnapshot {
   intervaltype: string;
   snapshottype: string;
   created: string;
+  /** Whether the storage can revert it (the settings' snapshotsRevertable when it was taken). */
+  revertable?: boolean;
+  /** The project that owns the snapshot (its volume's). */
+  projectid?: string;
   removed?: string;
 }
 
@@ -165,9 +174,18 @@ export interface SimJob {
   completedms?: number;
 }
 
+/** A project: resources it owns are listed only with its `projectid` (or `projectid=-1`). */
+export interface SimProject {
+  id: string;
+  name: string;
+}
+
 /** The whole simulated cloud. */
 export interface SimWorld {
   version: 1;
+  /** The management server's settings the rules depend on. */
+  settings: SimSettings;
+  projects: SimProject[];
   zones: SimZone[];
   templates: SimTemplate[];
   serviceOfferings: SimServiceOffering[];
@@ -246,6 +264,11 @@ export class CloudState {
   snapshot = (id: string) => CloudState.live(this.world.snapshots, id);
   vmSnapshot = (id: string) => CloudState.live(this.world.vmSnapshots, id);
   job = (id: string) => this.world.jobs.find((j) => j.jobid === id);
+  project = (id: string) => this.world.projects.find((p) => p.id === id);
+
+  get settings(): SimSettings {
+    return this.world.settings;
+  }
 
   /** VMs the API lists (not removed). */
   liveVms(): SimVm[] {
@@ -325,6 +348,8 @@ export function loadWorld(file: string): SimWorld | undefined {
     throw new StateFileError(file, 'is not a simulator state (version 1)');
   }
   world.vmSnapshots ??= [];
+  world.projects ??= [];
+  world.settings = { ...defaultSettings(), ...world.settings };
   return world;
 }
 

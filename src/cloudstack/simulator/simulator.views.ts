@@ -21,6 +21,12 @@ type Obj = Record<string, unknown>;
 
 const ACCOUNT = { account: 'admin', domainid: '00000000-0000-4000-8000-0000000000d1', domain: 'ROOT' } as const;
 
+/** `projectid`/`project` of a resource a project owns (absent otherwise). */
+function ownedBy(state: CloudState, resource: { projectid?: string }): Obj {
+  if (resource.projectid === undefined) return {};
+  return { projectid: resource.projectid, project: state.project(resource.projectid)?.name };
+}
+
 function omitUndefined(obj: Obj): Obj {
   for (const key of Object.keys(obj)) if (obj[key] === undefined) delete obj[key];
   return obj;
@@ -37,6 +43,7 @@ export function vmView(state: CloudState, vm: SimVm): Obj {
     displayname: vm.displayname,
     instancename: instanceName(state.world, vm),
     ...ACCOUNT,
+    ...ownedBy(state, vm),
     created: vm.created,
     state: vm.state,
     haenable: false,
@@ -86,6 +93,7 @@ export function volumeView(state: CloudState, volume: SimVolume): Obj {
     attached: volume.attached,
     state: volume.state,
     ...ACCOUNT,
+    ...ownedBy(state, volume),
     storagetype: 'shared',
     hypervisor: vm?.hypervisor,
     templateid: volume.templateid,
@@ -100,6 +108,7 @@ export function snapshotView(state: CloudState, snapshot: SimSnapshot): Obj {
     id: snapshot.id,
     name: snapshot.name,
     ...ACCOUNT,
+    ...ownedBy(state, snapshot),
     snapshottype: snapshot.snapshottype,
     volumeid: snapshot.volumeid,
     volumename: volume?.name,
@@ -108,7 +117,7 @@ export function snapshotView(state: CloudState, snapshot: SimSnapshot): Obj {
     intervaltype: snapshot.intervaltype,
     state: snapshot.state,
     zoneid: snapshot.zoneid,
-    revertable: true,
+    revertable: snapshot.revertable ?? true,
     locationtype: 'PRIMARY',
   });
 }

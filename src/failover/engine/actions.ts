@@ -37,7 +37,8 @@ export interface ActionParams {
   [Action.CREATE_SNAPSHOT]: { readonly volumeId: string };
   [Action.DEPLOY_VM]: Record<string, never>;
   [Action.DETACH_TEMPLATE_ROOT]: { readonly vmId: string };
-  [Action.DETACH_VOLUME]: { readonly phase: Phase; readonly volumeId: string; readonly fromVmId: string };
+  /** From whichever of `fromVmIds` holds it (the appliance VMs; or the failover VM, unwinding). */
+  [Action.DETACH_VOLUME]: { readonly phase: Phase; readonly volumeId: string; readonly fromVmIds: readonly string[] };
   [Action.ATTACH_VOLUME]: { readonly phase: Phase; readonly volumeId: string; readonly toVmId: string; readonly deviceId?: number };
   [Action.START_VM]: { readonly vmId: string };
   [Action.STOP_VM]: { readonly vmId: string };
@@ -140,18 +141,33 @@ type ActionDef<A extends Action> = {
 const none = (): void => undefined;
 const FORWARD_ONLY_UNWIND = 'a cleanup or revert only moves forward: re-running its step resumes it';
 
-/** Detaches a volume from a VM, stopping the VM first when it runs (a ROOT volume needs it Stopped) — never the appliance. */
+/** Detaches a volume from a VM, stopping the VM first when it runs (a ROOT volume needs it Stopped) — never an appliance VM. */
 async function detachFrom(io: Io, volumeId: string, vmId: string): Promise<void> {
   const vm = await readVm(io, vmId);
-  if (vm && vm.state !== VmState.STOPPED && vmId !== io.ids.applianceVmId) await io.writer.stopVirtualMachine({ id: vmId, forced: true }, io.op());
+  if (vm && vm.state !== VmState.STOPPED && !io.ids.applianceVmIds.includes(vmId)) await io.writer.stopVirtualMachine({ id: vmId, forced: true }, io.op());
   await io.writer.detachVolume({ id: volumeId }, io.op());
 }
 
-/** Destroying a VM deletes its ROOT volume: never destroy one that still holds a replicated volume. */
+/**
+ * Destroying a VM deletes its ROOT volume: never destroy one that still holds a replicated volume.
+ * Each volume is looked up by id — a list by VM can come back empty (a project's volumes are left
+ * out of lists without `projectid`, pages are capped) and must never decide "safe to destroy".
+ */
 async function assertHoldsNoReplicatedVolume(io: Reads, vmId: string): Promise<void> {
-  const attached = await io.cloud.listVolumes({ virtualMachineId: vmId }, io.op());
-  const ours = attached.filter((v) => io.plan.volumes.some((p) => p.volumeId === v.id));
-  if (ours.length > 0) throw new StepFailure(`VM ${vmId} still holds replicated volume(s) ${ours.map((v) => v.name).join(', ')}: refusing to destroy it`);
+  const volumes = await Promise.all(io.plan.volumes.map((p) => readVolume(io, p.volumeId)));
+  const ours = volumes.filter((v) => v?.virtualMachineId === vmId);
+  if (ours.length > 0) throw new StepFailure(`VM ${vmId} still holds replicated volume(s) ${ours.map((v) => v!.name).join(', ')}: refusing to destroy it`);
+}
+
+/**
+ * Destroys a VM this job made: expunged where the key may expunge (listCapabilities'
+ * `allowuserexpungerecovervm`); otherwise destroyed only — Destroyed, recoverable, expunged by the
+ * cloud after its `expunge.delay`. Either way the API no longer lists it as live, and the job's
+ * next test VM has a name of its own, so a Destroyed one is in nobody's way.
+ */
+async function destroyVm(io: Io, vmId: string): Promise<void> {
+  const { allowUserExpungeRecoverVm } = await io.cloud.listCapabilities(io.op());
+  await io.writer.destroyVirtualMachine({ id: vmId, expunge: allowUserExpungeRecoverVm }, io.op());
 }
 
 const asNumber = (value: unknown): number | undefined => (typeof value === 'number' ? value : undefined);
@@ -203,11 +219,18 @@ export const ACTIONS: { readonly [A in Action]: ActionDef<A> } = {
       if (!recorded) {
         // Note who carries the name already: those VMs are never taken for ours. On one of our
         // networks the name is taken (host names are unique per network): say so, deploy nothing.
-        const named = await vmsNamed(io);
+        const named = await vmsNamed(io, { destroyed: true });
         const planned = new Set(plan.networks.map((n) => n.destinationNetworkId));
         const clash = named.find((vm) => vm.nics.some((n) => planned.has(n.networkId)));
-        if (clash)
-          throw new StepFailure(`Host name ${plan.vmName} is already used by VM ${clash.id} (${clash.displayName ?? clash.name}) on a network this VM joins`);
+        if (clash) {
+          const why =
+            clash.state === VmState.DESTROYED
+              ? ', Destroyed but not yet expunged: the cloud frees the name after its expunge.delay (a key with allow.user.expunge.recover.vm expunges at once)'
+              : '';
+          throw new StepFailure(
+            `Host name ${plan.vmName} is already used by VM ${clash.id} (${clash.displayName ?? clash.name}) on a network this VM joins${why}`,
+          );
+        }
         return { kind: 'call', intent: { resourceName: plan.vmName, data: { preexisting: named.map((vm) => vm.id) } } };
       }
       const intent = { resourceName: plan.vmName, data: { preexisting: preexistingVms(recorded) } };
@@ -247,7 +270,7 @@ export const ACTIONS: { readonly [A in Action]: ActionDef<A> } = {
       const vm = entry.resourceId ? await readVm(io, entry.resourceId) : await findVmByName(io, preexistingVms(entry));
       if (!vm) return;
       await assertHoldsNoReplicatedVolume(io, vm.id);
-      await io.writer.destroyVirtualMachine({ id: vm.id, expunge: true }, io.op());
+      await destroyVm(io, vm.id);
     },
   },
 
@@ -277,32 +300,33 @@ export const ACTIONS: { readonly [A in Action]: ActionDef<A> } = {
   [Action.DETACH_VOLUME]: {
     resourceType: 'volume',
     key: ({ phase, volumeId }) => (phase === 'failover' ? `appliance:${volumeId}` : `unwind:detach:${volumeId}`),
-    async check(io, { phase, volumeId, fromVmId }, recorded) {
+    async check(io, { phase, volumeId, fromVmIds }, recorded) {
       const volume = await readVolume(io, volumeId);
       if (!volume) {
         // Unwinding, a volume the job never detached and the cloud no longer has is nothing to detach.
         if (phase === 'unwind' && !recorded) return { kind: 'skip', result: undefined };
         throw new StepFailure(`Volume ${volumeId} does not exist in CloudStack`);
       }
-      if (volume.virtualMachineId !== fromVmId) {
+      const from = volume.virtualMachineId;
+      if (from === undefined || !fromVmIds.includes(from)) {
         // Detached already: by an earlier run (its intent settles now), or (unwinding) never attached there.
         if (recorded || phase === 'unwind') return { kind: 'skip', result: undefined };
-        throw new StepFailure(
-          `Volume ${volume.name} (${volumeId}) is not attached to VM ${fromVmId}${volume.virtualMachineId ? ` but to ${volume.virtualMachineId}` : ''}`,
-        );
+        const where = fromVmIds.length === 1 ? `VM ${fromVmIds[0]}` : `any of VMs ${fromVmIds.join(', ')}`;
+        throw new StepFailure(`Volume ${volume.name} (${volumeId}) is not attached to ${where}${from ? ` but to ${from}` : ''}`);
       }
-      return { kind: 'call', intent: { resourceId: volumeId, data: { vmId: fromVmId, deviceId: volume.deviceId ?? null, type: volume.type } } };
+      // Where it was, for its undo and for the re-attach of cleanup and revert: that VM, that device id.
+      return { kind: 'call', intent: { resourceId: volumeId, data: { vmId: from, deviceId: volume.deviceId ?? null, type: volume.type } } };
     },
     async run(io, { volumeId }) {
       await io.writer.detachVolume({ id: volumeId }, io.op());
       return { result: undefined };
     },
-    async landed(io, { volumeId, fromVmId }) {
-      return (await readVolume(io, volumeId))?.virtualMachineId !== fromVmId ? { result: undefined } : undefined;
+    async landed(io, { volumeId }, entry) {
+      return (await readVolume(io, volumeId))?.virtualMachineId !== entry.data.vmId ? { result: undefined } : undefined;
     },
     recorded: none,
     async undo(io, entry) {
-      // Put the volume back where it was (the appliance, at its device id).
+      // Put the volume back where it was (its appliance VM, at its device id).
       const home = String(entry.data.vmId);
       const deviceId = asNumber(entry.data.deviceId);
       const volume = await readVolume(io, entry.resourceId!);
@@ -414,7 +438,7 @@ export const ACTIONS: { readonly [A in Action]: ActionDef<A> } = {
       return { kind: 'call', intent: { resourceId: vmId, data: {} } };
     },
     async run(io, { vmId }) {
-      await io.writer.destroyVirtualMachine({ id: vmId, expunge: true }, io.op());
+      await destroyVm(io, vmId);
       return { result: undefined };
     },
     recorded: none,

@@ -1,5 +1,5 @@
 import { DriverException } from '@mikro-orm/core';
-import { CloudStackError, CloudStackErrorKind } from '../../cloudstack/errors.js';
+import { CloudStackError, CloudStackErrorKind, isBusyRefusal } from '../../cloudstack/errors.js';
 
 /** A step failed for good: the job compensates and ends `failed` with this message. */
 export class StepFailure extends Error {
@@ -32,7 +32,8 @@ export class WorkerStopping extends Error {
 export function isTransient(error: unknown): boolean {
   if (!(error instanceof CloudStackError)) return false;
   if (error.kind === CloudStackErrorKind.ABORTED) return false;
-  return error.retryable || error.ambiguous || error.kind === CloudStackErrorKind.DEADLINE;
+  // "Busy, try again later" is waited out, never a failure (concurrent failovers from one appliance).
+  return error.retryable || error.ambiguous || error.kind === CloudStackErrorKind.DEADLINE || isBusyRefusal(error);
 }
 
 /** The cloud's own words for a failure, for `error_message`. */

@@ -41,6 +41,16 @@ const validate: Step = {
   },
 };
 
+/** Where a replicated volume sits until the failover takes it: one of the appliance VMs. */
+const offTheAppliance = (ctx: StepContext, volumeId: string) => ({ phase: 'failover' as const, volumeId, fromVmIds: ctx.ids.applianceVmIds });
+
+/**
+ * Each replicated volume off its appliance VM, then snapshotted while detached: a KVM cloud
+ * refuses a snapshot of a volume attached to a Running VM unless `kvm.snapshot.enabled` (false
+ * before 4.22), and snapshots of volumes on one VM collide ("other active snapshot tasks"), so
+ * concurrent failovers from one appliance would refuse each other. Replication has stopped by now.
+ * The detach records the VM and device id: compensation, cleanup and revert put it back there.
+ */
 const snapshot: Step = {
   name: 'snapshot_volumes',
   status: FailoverStatus.SNAPSHOTTING,
@@ -50,9 +60,11 @@ const snapshot: Step = {
     const { volumes } = ctx.plan;
     let rootSnapshot: string | undefined;
     for (const [i, volume] of volumes.entries()) {
+      await ctx.call(Action.DETACH_VOLUME, offTheAppliance(ctx, volume.volumeId));
+      ctx.progress(2 * i + 1, 2 * volumes.length);
       const id = await ctx.call(Action.CREATE_SNAPSHOT, { volumeId: volume.volumeId });
       if (i === 0) rootSnapshot = id;
-      ctx.progress(i + 1, volumes.length);
+      ctx.progress(2 * i + 2, 2 * volumes.length);
     }
     await ctx.recordOnJob({ osseaSnapshotId: rootSnapshot ?? null });
   },
@@ -70,7 +82,12 @@ const createVm: Step = {
   },
 };
 
-/** The root swap: the template's ROOT out (and deleted), the replicated root in at device 0, data disks after it in unit order. */
+/**
+ * The root swap: the template's ROOT out (and deleted), the replicated root in at device 0, data
+ * disks after it in unit order (CloudStack hands out 1, 2, 4, … — 3 is reserved). The volumes are
+ * off the appliance since the snapshot step (a job an older version began may still find one
+ * there: its detach happens here then).
+ */
 const switchVolumes: Step = {
   name: 'switch_volumes',
   status: FailoverStatus.SWITCHING_VOLUME,
@@ -83,7 +100,7 @@ const switchVolumes: Step = {
     await ctx.call(Action.DETACH_TEMPLATE_ROOT, { vmId });
     ctx.progress(1, total);
     for (const [i, volume] of volumes.entries()) {
-      await ctx.call(Action.DETACH_VOLUME, { phase: 'failover', volumeId: volume.volumeId, fromVmId: ctx.ids.applianceVmId });
+      await ctx.call(Action.DETACH_VOLUME, offTheAppliance(ctx, volume.volumeId));
       ctx.progress(2 + 2 * i, total);
       await ctx.call(Action.ATTACH_VOLUME, { phase: 'failover', volumeId: volume.volumeId, toVmId: vmId, ...(i === 0 ? { deviceId: 0 } : {}) });
       ctx.progress(3 + 2 * i, total);
@@ -121,7 +138,7 @@ function unwindSteps(status: FailoverStatus): Step[] {
       const vmId = vmOf(ctx);
       const volumes = [...ctx.plan.volumes].reverse();
       for (const [i, volume] of volumes.entries()) {
-        await ctx.call(Action.DETACH_VOLUME, { phase: 'unwind', volumeId: volume.volumeId, fromVmId: vmId });
+        await ctx.call(Action.DETACH_VOLUME, { phase: 'unwind', volumeId: volume.volumeId, fromVmIds: [vmId] });
         ctx.progress(i + 1, volumes.length);
       }
     }),
@@ -135,13 +152,15 @@ function unwindSteps(status: FailoverStatus): Step[] {
     }),
     step('reattach_volumes', 30 * MINUTES, async (ctx) => {
       for (const [i, volume] of ctx.plan.volumes.entries()) {
-        const deviceId = ctx.ledger.get(ledgerKey(Action.DETACH_VOLUME, { phase: 'failover', volumeId: volume.volumeId, fromVmId: ctx.ids.applianceVmId }))
-          ?.data.deviceId;
+        // Back on the appliance VM it came from, at its device id, as the failover's detach recorded.
+        const home = ctx.ledger.get(ledgerKey(Action.DETACH_VOLUME, offTheAppliance(ctx, volume.volumeId)))?.data;
+        const toVmId = typeof home?.vmId === 'string' ? home.vmId : undefined;
+        if (!toVmId) throw new StepFailure(`The job recorded no appliance VM for volume ${volume.volumeName}: cannot put it back`);
         await ctx.call(Action.ATTACH_VOLUME, {
           phase: 'unwind',
           volumeId: volume.volumeId,
-          toVmId: ctx.ids.applianceVmId,
-          ...(typeof deviceId === 'number' ? { deviceId } : {}),
+          toVmId,
+          ...(typeof home?.deviceId === 'number' ? { deviceId: home.deviceId } : {}),
         });
         ctx.progress(i + 1, ctx.plan.volumes.length);
       }

@@ -81,6 +81,16 @@ export function hostName(name: string, suffix = ''): string {
   return `${host}${suffix}`;
 }
 
+/**
+ * The host-name suffix of a test failover's VM: `-test-` and the job's own part (its id's seconds,
+ * base 36), so every test VM has a name of its own — host names are unique per network among VMs
+ * that are not expunged, and a key that may not expunge leaves a Destroyed test VM for a while.
+ */
+export function testSuffix(jobId: string): string {
+  const seconds = Number(/-(\d+)$/.exec(jobId)?.[1]);
+  return Number.isSafeInteger(seconds) ? `-test-${seconds.toString(36)}` : '-test';
+}
+
 /** Builds a job's plan from the VM's facts (ready: spec, volumes and mappings of the kind present). */
 export function planJob(jobId: string, type: FailoverType, facts: VmFacts): JobPlan {
   const spec = facts.spec!;
@@ -105,7 +115,7 @@ export function planJob(jobId: string, type: FailoverType, facts: VmFacts): JobP
       const mapping = facts.mappings.find((m) => m.sourceNetworkName === n.name && Boolean(m.isTestNetwork) === isTest)!;
       return { sourceNetworkName: n.name, destinationNetworkId: mapping.destinationNetworkId, adapterType: n.adapterType };
     }),
-    vmName: isTest ? hostName(sourceName, '-test') : hostName(sourceName),
+    vmName: isTest ? hostName(sourceName, testSuffix(jobId)) : hostName(sourceName),
     displayName: isTest ? `${sourceName} (Test)` : sourceName,
   };
 }

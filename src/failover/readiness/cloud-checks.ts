@@ -9,7 +9,7 @@ import { DATABASE_CHECKS } from './database-checks.js';
 /** What the cloud checks are given: the CloudStack to ask and where the appliance lives in it. */
 export interface CloudCheckContext {
   readonly cloudStack: CloudStack;
-  readonly ids: { readonly zoneId: string; readonly applianceVmId: string };
+  readonly ids: { readonly zoneId: string; readonly applianceVmIds: readonly string[] };
 }
 
 /**
@@ -43,7 +43,7 @@ const capitalised = (text: string) => text.charAt(0).toUpperCase() + text.slice(
 const describeDisk = (disk: DiskFact) => `volume ${disk.volume!.volumeName} (${disk.volume!.volumeId}) of ${disk.label ?? `disk ${disk.diskId}`}`;
 
 /**
- * Each replicated volume exists in CloudStack, is Ready, is attached to the appliance VM and is in
+ * Each replicated volume exists in CloudStack, is Ready, is attached to an appliance VM and is in
  * the appliance's zone. The volumes are looked up concurrently, one call each; every problem is
  * reported, not only the first.
  */
@@ -67,7 +67,7 @@ export const volumesReady: ReadinessRule<CloudCheckContext> = {
       const wrong: string[] = [];
       if (volume.state !== VolumeState.READY) wrong.push(`is ${volume.state}, not ${VolumeState.READY}`);
       if (volume.virtualMachineId === undefined) wrong.push('is not attached to any VM, not to the appliance');
-      else if (volume.virtualMachineId !== ids.applianceVmId) {
+      else if (!ids.applianceVmIds.includes(volume.virtualMachineId)) {
         wrong.push(`is attached to VM ${volume.virtualMachineId}${volume.vmName ? ` (${volume.vmName})` : ''}, not the appliance`);
       }
       if (volume.zoneId !== ids.zoneId) wrong.push(`is in zone ${volume.zoneId ?? '(none)'}, not zone ${ids.zoneId}`);

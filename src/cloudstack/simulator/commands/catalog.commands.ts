@@ -33,6 +33,31 @@ const listNetworks: CommandHandler = ({ state, params }) => {
   );
 };
 
+/** The CloudStack release the simulator answers as (listCapabilities). */
+export const SIMULATED_VERSION = '4.19.1.0';
+
+/**
+ * listCapabilities: what a client may ask the cloud about itself (CapabilitiesResponse field
+ * names). `allowuserexpungerecovervm` is the setting or the caller being an admin (ListCapabilitiesCmd).
+ */
+const listCapabilities: CommandHandler = ({ state }) => {
+  const s = state.settings;
+  return {
+    kind: 'object',
+    key: 'capability',
+    value: {
+      cloudstackversion: SIMULATED_VERSION,
+      kvmsnapshotenabled: s.kvmSnapshotEnabled,
+      allowuserexpungerecovervm: s.allowUserExpungeRecoverVm || s.callerIsAdmin,
+      allowuserviewdestroyedvm: false,
+      apilimitinterval: s.apiThrottlingIntervalSeconds,
+      apilimitmax: s.apiThrottlingMax,
+      projectinviterequired: false,
+      userpublictemplateenabled: true,
+    },
+  };
+};
+
 const queryAsyncJobResult: CommandHandler = ({ state, params }) => ({ kind: 'fields', fields: jobView(params.need('jobid', state.job)) });
 
 /** The catalog commands by name. */
@@ -41,5 +66,6 @@ export const CATALOG_COMMANDS: Record<string, CommandHandler> = {
   listTemplates,
   listServiceOfferings,
   listNetworks,
+  listCapabilities,
   queryAsyncJobResult,
 };

@@ -1,6 +1,7 @@
 import { internalError, paramError } from '../simulator.params.js';
 import { csTime, instanceName, newId, type CloudState, type SimVm, type SimVmSnapshot } from '../simulator.state.js';
 import { vmSnapshotView, vmView } from '../simulator.views.js';
+import { TAKING } from './snapshot.commands.js';
 import { async, check, contains, list, where, type CommandHandler } from './command.js';
 
 /**
@@ -10,11 +11,21 @@ import { async, check, contains, list, where, type CommandHandler } from './comm
  * (Allocated) as soon as the answer is sent; the job takes it Creating → Ready (Error on failure).
  * revertToVMSnapshot and deleteVMSnapshot check their rules inside the job. A VM that has VM
  * snapshots in any state but Removed cannot have volumes attached or detached.
+ *
+ * Error texts, codes and sync/job placement follow apache/cloudstack
+ * server/src/main/java/com/cloud/vm/snapshot/VMSnapshotManagerImpl.java at commit 0005911fb7ebc10773d882ed976680647c6e2a1b,
+ * the newest version of that file in the reference index (log4j2 `logger`, Shared FileSystem check: 4.20 or later). Apache
+ * itself words these texts "Instance" / "Instance Snapshot" (an older indexed version, f73eea8723b7, still says "VM snapshot").
+ * InvalidParameterValueException → 431 (check/paramError), CloudRuntimeException → 530 (internalError); thrown from
+ * allocVMSnapshot (CreateVMSnapshotCmd.create) → sync answer; thrown from execute()/the job → job failure.
+ * Where Java prints an internal numeric id the simulator prints the uuid (it has no internal ids); a VO's toString()
+ * is approximated with its internal id left out.
  */
 
 /** `vmsnapshot.max`, CloudStack's default. */
 export const VM_SNAPSHOT_MAX = 10;
 const ACTIVE = new Set(['Creating', 'Expunging', 'Reverting', 'Allocated']);
+/** allocVMSnapshot (CloudRuntimeException), revertToSnapshot and deleteVMSnapshot (InvalidParameterValueException). */
 const OTHER_TASKS_TEXT = 'There are other active Instance Snapshot tasks on the Instance, please try again later';
 
 const hasActiveTasks = (state: CloudState, vmId: string) => state.vmSnapshotsOf(vmId).some((s) => ACTIVE.has(s.state));
@@ -32,6 +43,7 @@ const createVMSnapshot: CommandHandler = ({ state, params }) => {
   const vm = params.need('virtualmachineid', state.vm);
   const memory = params.boolean('snapshotmemory', false);
   params.boolean('quiescevm', false);
+  // allocVMSnapshot: `vmId` (internal) is printed as the VM's uuid below.
   const displayName = params.get('name');
   const description = params.get('description');
   if (displayName !== undefined && displayName.length > 255)
@@ -46,7 +58,7 @@ const createVMSnapshot: CommandHandler = ({ state, params }) => {
     throw internalError(`Creating Instance Snapshot failed due to a Instance can just have : ${VM_SNAPSHOT_MAX} Instance Snapshots. Please delete old ones`);
   }
   const volumeIds = new Set(state.volumesOf(vm.id).map((v) => v.id));
-  if (state.liveSnapshots().some((s) => volumeIds.has(s.volumeid) && (s.state === 'Creating' || s.state === 'BackingUp'))) {
+  if (state.liveSnapshots().some((s) => volumeIds.has(s.volumeid) && TAKING.has(s.state))) {
     throw internalError('There are other active volume Snapshot tasks on the Instance to which the volume is attached, please try again later.');
   }
   if (hasActiveTasks(state, vm.id)) throw internalError(OTHER_TASKS_TEXT);
@@ -71,6 +83,7 @@ const createVMSnapshot: CommandHandler = ({ state, params }) => {
     instanceId: snapshot.id,
     queueKey: vm.id,
     createdId: snapshot.id,
+    // createVMSnapshot / orchestrateCreateVMSnapshot, in the job.
     validate: () => {
       check(vm.removed === undefined, `Create Instance to Snapshot failed because Instance: ${vm.id} is not found`);
       const root = state.volumesOf(vm.id).find((v) => v.type === 'ROOT');
@@ -101,6 +114,7 @@ const revertToVMSnapshot: CommandHandler = ({ state, params }) => {
     instanceType: 'VmSnapshot',
     instanceId: snapshot.id,
     queueKey: vm.id,
+    // revertToSnapshot (RevertToVMSnapshotCmd.execute), in the job; `%d` vmId printed as the uuid.
     validate: () => {
       check(vm.removed === undefined, `Revert Instance to Snapshot: ${snapshotText(snapshot)} failed due to Instance: ${vm.id} is not found`);
       check(!hasActiveTasks(state, vm.id), OTHER_TASKS_TEXT);
@@ -139,13 +153,16 @@ const deleteVMSnapshot: CommandHandler = ({ state, params }) => {
     instanceType: 'VmSnapshot',
     instanceId: snapshot.id,
     queueKey: vmId,
+    // deleteVMSnapshot (DeleteVMSnapshotCmd.execute), in the job.
     validate: () => {
       check(
         snapshot.state === 'Ready' || snapshot.state === 'Expunging' || snapshot.state === 'Error',
         `Can't delete the Instance Snapshotshot ${snapshotText(snapshot)} due to it is not in Created or Error, or Expunging State`,
       );
-      const othersActive = state.vmSnapshotsOf(vmId).some((s) => s !== snapshot && ACTIVE.has(s.state));
-      check(!othersActive, OTHER_TASKS_TEXT);
+      // Active tasks on the VM refuse it, unless this snapshot is the (first) Expunging one: a delete retried.
+      if (hasActiveTasks(state, vmId)) {
+        check(state.vmSnapshotsOf(vmId).find((s) => s.state === 'Expunging') === snapshot, OTHER_TASKS_TEXT);
+      }
     },
     begin: () => {
       snapshot.state = 'Expunging';

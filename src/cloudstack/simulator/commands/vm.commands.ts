@@ -40,6 +40,7 @@ const deployVirtualMachine: CommandHandler = ({ state, params }) => {
   const zone = params.need('zoneid', state.zone);
   const offering = params.need('serviceofferingid', state.offering);
   const template = params.need('templateid', state.template);
+  const project = params.entity('projectid', state.project, { optional: true });
   const networks = params.list('networkids').map((id) => state.network(id) ?? throwInvalid(params, 'networkids', id));
   if (networks.length === 0) {
     const fallback = state.world.networks.find((n) => n.zoneid === zone.id && n.canusefordeploy && n.type === 'Isolated');
@@ -78,6 +79,7 @@ const deployVirtualMachine: CommandHandler = ({ state, params }) => {
     hypervisor: params.get('hypervisor') ?? template.hypervisor,
     created,
     nics,
+    ...(project ? { projectid: project.id } : {}),
   };
   const root: SimVolume = {
     id: newId(),
@@ -91,6 +93,7 @@ const deployVirtualMachine: CommandHandler = ({ state, params }) => {
     deviceid: 0,
     attached: created,
     templateid: template.id,
+    ...(project ? { projectid: project.id } : {}),
   };
   state.world.vms.push(vm);
   state.world.volumes.push(root);
@@ -202,6 +205,9 @@ const destroyVirtualMachine: CommandHandler = ({ state, params }) => {
     instanceId: vm.id,
     queueKey: vm.id,
     validate: () => {
+      // UserVmManagerImpl.destroyVm: a PermissionDeniedException, which a job reports as 530.
+      const { callerIsAdmin, allowUserExpungeRecoverVm } = state.settings;
+      if (expunge && !callerIsAdmin && !allowUserExpungeRecoverVm) throw internalError('Account does not have permission for expunging.');
       check(vm.state !== 'Expunging', `VM ${vm.id} is being expunged`);
       // UserVmManagerImpl.checkForUnattachedVolumes (VolumeVO.toString approximated: no internal ids here).
       const strangers = extra.filter((volume) => volume.virtualmachineid !== vm.id || volume.type !== 'DATADISK');

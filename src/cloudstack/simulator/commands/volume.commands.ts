@@ -1,4 +1,5 @@
 import { internalError } from '../simulator.params.js';
+import { maxDataVolumes } from '../simulator.settings.js';
 import { csTime, detach, instanceName, newId, type CloudState, type SimVm, type SimVolume } from '../simulator.state.js';
 import { volumeView } from '../simulator.views.js';
 import { async, check, list, where, type CommandHandler } from './command.js';
@@ -23,12 +24,27 @@ const DETACH_WITH_VM_SNAPSHOTS_TEXT = 'Unable to detach volume, please specify a
 
 const result = (state: CloudState, volume: SimVolume) => ({ volume: volumeView(state, volume) });
 
-/** The lowest free device id from 1 (device 0 is only ever taken on request). */
-function freeDeviceId(state: CloudState, vm: SimVm): number {
-  const used = new Set(state.volumesOf(vm.id).map((v) => v.deviceid));
-  let id = 1;
-  while (used.has(id)) id++;
-  return id;
+/**
+ * VolumeApiServiceImpl.getDeviceId: device ids run 0 … max data volumes of the hypervisor + 1,
+ * 3 is reserved on every hypervisor; a requested id outside that, or in use, and no free id left
+ * are RuntimeExceptions (job 530). Without a request the lowest free id from 1, skipping 3
+ * (data disks get 1, 2, 4, 5 …). Texts print the VM's uuid where CloudStack prints its internal id.
+ */
+function deviceIdFor(state: CloudState, vm: SimVm, volume: SimVolume, requested: number | undefined): number {
+  const maxDeviceId = maxDataVolumes(state.settings, vm.hypervisor) + 1;
+  const used = new Set(
+    state
+      .volumesOf(vm.id)
+      .filter((v) => v.id !== volume.id)
+      .map((v) => v.deviceid),
+  );
+  if (requested !== undefined) {
+    if (requested > maxDeviceId || requested === 3) throw internalError(`deviceId should be 0,1,2,4-${maxDeviceId}`);
+    if (used.has(requested)) throw internalError(`deviceId ${requested} is used by vm ${vm.id}`);
+    return requested;
+  }
+  for (let id = 1; id <= maxDeviceId; id++) if (id !== 3 && !used.has(id)) return id;
+  throw internalError(`All device Ids are used by vm ${vm.id}`);
 }
 
 const attachVolume: CommandHandler = ({ state, params }) => {
@@ -36,6 +52,7 @@ const attachVolume: CommandHandler = ({ state, params }) => {
   const vm = params.need('virtualmachineid', state.vm);
   const deviceId = params.integer('deviceid');
   const deviceInUse = (id: number) => state.volumesOf(vm.id).some((v) => v.deviceid === id && v.id !== volume.id);
+  const dataDisks = () => state.volumesOf(vm.id).filter((v) => v.type === 'DATADISK').length;
   return async({
     instanceType: 'Volume',
     instanceId: volume.id,
@@ -49,8 +66,10 @@ const attachVolume: CommandHandler = ({ state, params }) => {
       if (deviceId === 0) {
         check(vm.state === 'Stopped', ROOT_STATE_TEXT);
         check(!deviceInUse(0), 'Vm already has root volume attached to it');
-      } else if (deviceId !== undefined && deviceInUse(deviceId)) {
-        throw internalError(`deviceId ${deviceId} is used by vm ${vm.id}`);
+      } else {
+        // checkNumberOfAttachedVolumes: the hypervisor's max_data_volumes_limit (KVM 32).
+        const max = maxDataVolumes(state.settings, vm.hypervisor);
+        check(dataDisks() < max, `The specified VM already has the maximum number of data disks (${max}) attached. Please specify another VM.`);
       }
       check(
         state.vmSnapshotsOf(vm.id).length === 0,
@@ -63,8 +82,7 @@ const attachVolume: CommandHandler = ({ state, params }) => {
         const holder = state.vm(volume.virtualmachineid);
         throw internalError(`volume: ${volume.name} is already attached to a VM: ${holder?.name ?? volume.virtualmachineid}`);
       }
-      const device = deviceId ?? freeDeviceId(state, vm);
-      if (deviceInUse(device)) throw internalError(`deviceId ${device} is used by vm ${vm.id}`);
+      const device = deviceIdFor(state, vm, volume, deviceId);
       volume.virtualmachineid = vm.id;
       volume.deviceid = device;
       volume.attached = csTime();
