@@ -83,6 +83,7 @@ describe.each(DATABASE_KINDS)('failover mutations on %s', (dbKind) => {
           'network_mappings',
           'no_active_replication',
           'cloud_destination_networks',
+          'cloud_unwind_possible',
         ]);
         const checks = Object.fromEntries((error.extensions!.checks as Check[]).map((c) => [c.name, c]));
         expect(checks.replication_completed!).toMatchObject({ kind: 'DATABASE', blockingJobId: null });
@@ -91,6 +92,7 @@ describe.each(DATABASE_KINDS)('failover mutations on %s', (dbKind) => {
           kind === 'test' ? 'No test network mapping for "VM Network", "Legacy Network"' : 'No production network mapping for "Legacy Network"',
         );
         expect(checks.cloud_destination_networks!).toMatchObject({ kind: 'CLOUD', message: 'Not checked: network_mappings failed' });
+        expect(checks.cloud_unwind_possible!).toMatchObject({ kind: 'CLOUD', message: 'Not checked: cloud_destination_networks failed' });
         expect(error.message).toMatch(new RegExp(`^VM ${LEGACY.vmId} is not ready for a ${kind} failover: `));
         expect(await jobRows(LEGACY.vmId)).toBe(rows);
       }
@@ -370,7 +372,7 @@ describe.each(DATABASE_KINDS)('failover mutations on %s', (dbKind) => {
       for (const kind of ['test', 'live'] as const) {
         const error = await startError(kind, { vmId: WEB.vmId, networkOverrides: [{ sourceNetworkName: 'VM Network', destinationNetworkId: missing }] });
         expect(error.extensions?.code).toBe('VM_NOT_READY');
-        expect(failingNames(error)).toEqual(['cloud_destination_networks']);
+        expect(failingNames(error)).toEqual(['cloud_destination_networks', 'cloud_unwind_possible']);
         const check = (error.extensions!.checks as Check[])[0]!;
         expect(check.kind).toBe('CLOUD');
         expect(check.message).toContain(`(${missing}) that "VM Network" maps to does not exist in CloudStack`);

@@ -54,8 +54,9 @@ describe.each(DATABASE_KINDS)('on %s', (kind) => {
           'volumes_not_held',
           'cloud_volumes_ready',
           'cloud_destination_networks',
+          'cloud_unwind_possible',
         ]);
-        expect(r.checks.map((c) => c.kind)).toEqual([...Array(9).fill('DATABASE'), 'CLOUD', 'CLOUD']);
+        expect(r.checks.map((c) => c.kind)).toEqual([...Array(9).fill('DATABASE'), 'CLOUD', 'CLOUD', 'CLOUD']);
         expect(r.checks.every((c) => c.passed && c.message.length > 0)).toBe(true);
       }
     });

@@ -182,6 +182,39 @@ describe('fault injection on MariaDB', () => {
     });
   });
 
+  describe('refusals a stock cloud gives', () => {
+    it('"busy, try again later" (another snapshot task on the VM) is waited out, never a failure', async () => {
+      api.sim.faults.add({
+        command: 'createSnapshot',
+        kind: 'error',
+        count: 2,
+        errorCode: 431,
+        errorText: 'There is other active snapshot tasks on the instance to which the volume is attached, please try again later',
+      });
+      const { before, job, settled, events } = await failover('test', WEB);
+      expect(settled.status).toBe('COMPLETED');
+      const retries = events.filter((e) => /retrying \(attempt \d+\)/.test(e.message ?? ''));
+      expect(retries.map((e) => e.step)).toEqual(['snapshot_volumes', 'snapshot_volumes']);
+      expect(retries[0]!.message).toMatch(/please try again later; retrying \(attempt 2\)$/);
+      await unwind(job.jobId, CLEANUP, 'CLEANED_UP');
+      expect(cloudView(api.sim.getState())).toEqual(before);
+    });
+
+    it('storage that cannot revert snapshots: the failover stops at the snapshot step, before anything boots on the volumes', async () => {
+      api.sim.configure({ snapshotsRevertable: false });
+      try {
+        const { before, job, settled } = await failover('test', DB);
+        expect(settled.status).toBe('FAILED');
+        expect(job).toMatchObject({ status: 'FAILED', failedStep: 'snapshot_volumes' });
+        expect(job.errorMessage).toMatch(/CloudStack cannot revert snapshot .* \(revertable: false/);
+        expect(cloudView(api.sim.getState())).toEqual(before);
+        expect(api.sim.getState().snapshots.filter((s) => !s.removed)).toEqual([]);
+      } finally {
+        api.sim.configure({ snapshotsRevertable: true });
+      }
+    });
+  });
+
   describe('transient faults are retried within the step', () => {
     it('test failover: a dropped attachVolume connection (nothing ran) is retried; the job completes', async () => {
       api.sim.faults.add({ command: 'attachVolume', kind: 'drop', when: 'before', count: 1 });

@@ -4,7 +4,7 @@ import { DEMO_NETWORKS, DEMO_VMS } from '../../src/demo/demo-world.js';
 import { FailoverExecution } from '../../src/entities/index.js';
 import { waitFor } from '../helpers/cloudstack.js';
 import { CLEANUP, cloudView, FAST_ENGINE, JOB, START_LIVE, START_TEST, startFailoverApi, subscribeEvents, type FailoverHarness } from '../helpers/failover.js';
-import { gqlData, wsClient } from '../helpers/graphql.js';
+import { gqlData, gqlError, wsClient } from '../helpers/graphql.js';
 import { latestSequence } from '../../src/events/event-store.js';
 
 /**
@@ -42,32 +42,58 @@ describe('failover guards (MariaDB, simulator over HTTP)', () => {
       { timeoutMs: 30_000, intervalMs: 20 },
     );
 
-  it('a VM that already carries the host name on a job network is neither adopted nor destroyed by the rollback', async () => {
-    // A live failover's VM carries the source's name (a test VM's name is the job's own).
-    const { ids } = api.sim;
-    const stranger = await api.client.deployVirtualMachine({
-      zoneId: ids.zoneId,
-      serviceOfferingId: ids.serviceOfferingId,
-      templateId: ids.templateId,
+  const deployStranger = () =>
+    api.client.deployVirtualMachine({
+      zoneId: api.sim.ids.zoneId,
+      serviceOfferingId: api.sim.ids.serviceOfferingId,
+      templateId: api.sim.ids.templateId,
       networkIds: [PRODUCTION_NETWORK.id],
       name: WEB.name,
       startVm: false,
       cpuNumber: 1,
       memoryMb: 512,
     });
+  /** Expunges the stranger (as an admin would: this key may not). */
+  const forget = async (vmId: string) => {
+    api.sim.configure({ callerIsAdmin: true });
     try {
-      const before = cloudView(api.sim.getState());
-      const { startLiveFailover: started } = await gqlData<{ startLiveFailover: Job }>(api.url, START_LIVE, { input: { vmId: WEB.vmId } });
+      if (!api.sim.getState().vms.find((v) => v.id === vmId)?.removed) await api.client.destroyVirtualMachine({ id: vmId, expunge: true });
+    } finally {
+      api.sim.configure({ callerIsAdmin: false });
+    }
+  };
+
+  it('a live failover is refused (VM_NOT_READY) while another VM holds the source host name on a production network', async () => {
+    const stranger = await deployStranger();
+    try {
+      const error = await gqlError(api.url, START_LIVE, { input: { vmId: WEB.vmId } });
+      expect(error.extensions?.code).toBe('VM_NOT_READY');
+      const check = (error.extensions!.checks as { name: string; message: string }[]).find((c) => c.name === 'cloud_unwind_possible');
+      expect(check?.message).toBe(`Host name ${WEB.name} is held by VM ${stranger.id} (Stopped) on a production network the failover VM joins`);
+    } finally {
+      await forget(stranger.id);
+    }
+  });
+
+  it('a VM that takes the host name after validation is neither adopted nor destroyed by the rollback', async () => {
+    // A live failover's VM carries the source's name (a test VM's name is the job's own). The
+    // stranger appears while the job snapshots, after its readiness passed.
+    api.sim.faults.add({ command: 'createSnapshot', kind: 'latency', ms: 600, count: 1 });
+    const before = cloudView(api.sim.getState());
+    const { startLiveFailover: started } = await gqlData<{ startLiveFailover: Job }>(api.url, START_LIVE, { input: { vmId: WEB.vmId } });
+    await waitFor(async () => (await job(started.jobId)).status === 'SNAPSHOTTING', { timeoutMs: 20_000, intervalMs: 20 });
+    const stranger = await deployStranger();
+    try {
       const failed = await settled(started.jobId, 'FAILED');
       expect(failed.failedStep).toBe('create_vm');
       expect(failed.errorMessage).toMatch(new RegExp(`Host name ${WEB.name} is already used by VM ${stranger.id}`));
       // The stranger is untouched, and nothing else changed.
-      expect(cloudView(api.sim.getState())).toEqual(before);
       expect(api.sim.getState().vms.find((v) => v.id === stranger.id)).toMatchObject({ state: 'Stopped' });
       expect(api.sim.getState().vms.find((v) => v.id === stranger.id)!.removed).toBeUndefined();
+      await forget(stranger.id);
+      expect(cloudView(api.sim.getState())).toEqual(before);
     } finally {
-      await api.client.destroyVirtualMachine({ id: stranger.id, expunge: true }).catch(() => undefined);
-      api.sim.update((world) => void (world.vms.find((v) => v.id === stranger.id)!.removed ??= new Date().toISOString()));
+      await forget(stranger.id);
     }
   });
 

@@ -18,14 +18,16 @@ describe('cloud readiness checks in vmReadiness (MariaDB, simulator over HTTP)',
 
   type Result = { vmReadiness: { ready: boolean; checks: { name: string; kind: string; passed: boolean; message: string }[] } };
 
-  it('adds the two CLOUD checks after the database checks, and they pass for a ready VM', async () => {
+  it('adds the three CLOUD checks after the database checks, and they pass for a ready VM', async () => {
     const { vmReadiness } = await gqlData<Result>(api.url, READINESS, { vmId: DEMO_VMS[1]!.vmId, type: 'TEST' });
     expect(vmReadiness.ready).toBe(true);
-    expect(vmReadiness.checks.slice(-2).map((c) => [c.name, c.kind, c.passed])).toEqual([
+    expect(vmReadiness.checks.slice(-3).map((c) => [c.name, c.kind, c.passed])).toEqual([
       ['cloud_volumes_ready', 'CLOUD', true],
       ['cloud_destination_networks', 'CLOUD', true],
+      ['cloud_unwind_possible', 'CLOUD', true],
     ]);
-    expect(vmReadiness.checks.slice(0, -2).every((c) => c.kind === 'DATABASE')).toBe(true);
+    expect(vmReadiness.checks.at(-1)!.message).toBe('A cleanup destroys the VM (this key may not expunge: the cloud expunges it after its expunge.delay)');
+    expect(vmReadiness.checks.slice(0, -3).every((c) => c.kind === 'DATABASE')).toBe(true);
   });
 
   it('a volume that is not Ready in CloudStack makes the VM not ready, and says which', async () => {

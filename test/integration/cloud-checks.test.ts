@@ -8,7 +8,14 @@ import { DEMO_APPLIANCE_VM, DEMO_NETWORKS, DEMO_VMS, DEMO_ZONE, demoNetwork, typ
 import { FailoverType } from '../../src/entities/enums.js';
 import { NetworkMapping } from '../../src/entities/network-mapping.entity.js';
 import { CheckKind } from '../../src/failover/readiness/check.js';
-import { CLOUD_CHECKS, destinationNetworks, READINESS_CHECKS, volumesReady, type CloudCheckContext } from '../../src/failover/readiness/cloud-checks.js';
+import {
+  CLOUD_CHECKS,
+  destinationNetworks,
+  READINESS_CHECKS,
+  unwindPossible,
+  volumesReady,
+  type CloudCheckContext,
+} from '../../src/failover/readiness/cloud-checks.js';
 import { DATABASE_CHECKS } from '../../src/failover/readiness/database-checks.js';
 import { evaluateReadiness, type Readiness } from '../../src/failover/readiness/evaluate.js';
 import type { VmFacts } from '../../src/inventory/vm-facts.js';
@@ -143,9 +150,15 @@ async function closedPort(): Promise<number> {
 }
 
 describe('the check list', () => {
-  it('runs the database checks, then the two cloud checks with their prerequisites', () => {
-    expect(CLOUD_CHECKS).toEqual([volumesReady, destinationNetworks]);
-    expect(READINESS_CHECKS.map((c) => c.name)).toEqual([...DATABASE_CHECKS.map((c) => c.name), 'cloud_volumes_ready', 'cloud_destination_networks']);
+  it('runs the database checks, then the three cloud checks with their prerequisites', () => {
+    expect(CLOUD_CHECKS).toEqual([volumesReady, destinationNetworks, unwindPossible]);
+    expect(READINESS_CHECKS.map((c) => c.name)).toEqual([
+      ...DATABASE_CHECKS.map((c) => c.name),
+      'cloud_volumes_ready',
+      'cloud_destination_networks',
+      'cloud_unwind_possible',
+    ]);
+    expect(unwindPossible).toMatchObject({ kind: CheckKind.CLOUD, requires: ['cloud_destination_networks'] });
     expect(volumesReady).toMatchObject({ name: 'cloud_volumes_ready', kind: CheckKind.CLOUD, requires: ['disk_volumes'] });
     expect(destinationNetworks).toMatchObject({ name: 'cloud_destination_networks', kind: CheckKind.CLOUD, requires: ['network_mappings'] });
   });
@@ -184,9 +197,9 @@ describe('the seeded demo world passes', () => {
     const probe = counting(cloud.client);
     const { readiness } = await cloudChecks(factsOf(DB), FailoverType.TEST, probe.cloudStack);
     expect(readiness.ready).toBe(true);
-    expect(probe.calls.sort()).toEqual(['listNetworks', 'listNetworks', 'listVolumes', 'listVolumes']);
-    expect(probe.maxInFlight).toBe(2); // both volumes at once, then both networks at once
-    expect(simCalls()).toEqual({ listVolumes: 2, listNetworks: 2 });
+    expect(probe.calls.sort()).toEqual(['listCapabilities', 'listNetworks', 'listNetworks', 'listVolumes', 'listVolumes']);
+    expect(probe.maxInFlight).toBe(2); // both volumes at once, then both networks at once, then what the key may do
+    expect(simCalls()).toEqual({ listVolumes: 2, listNetworks: 2, listCapabilities: 1 });
   });
 });
 
@@ -340,6 +353,7 @@ describe('both kinds of problem at once', () => {
         message: `The test network "Gone Network" (${madeUp}) that "VM Network" maps to does not exist in CloudStack`,
         blockingJobId: undefined,
       },
+      { name: 'cloud_unwind_possible', kind: CheckKind.CLOUD, passed: false, message: 'Not checked: cloud_destination_networks failed' },
     ]);
   });
 });
@@ -428,5 +442,34 @@ describe('when the cloud cannot be asked', () => {
     const { volumes } = await cloudChecks(factsOf(WEB));
     expect(volumes.passed).toBe(false);
     expect(volumes.message).toMatch(/^Check could not run: .*missing parameter zoneid/);
+  });
+});
+
+describe('cloud_unwind_possible', () => {
+  const unwind = (readiness: Readiness) => readiness.checks.find((c) => c.name === 'cloud_unwind_possible')!;
+  const production = DEMO_NETWORKS.find((n) => n.id === WEB.mappings[0]!.productionNetworkId)!;
+
+  it('says how a cleanup destroys the VM: expunged where the key may, else left for the cloud to expunge', async () => {
+    expect(unwind((await cloudChecks(factsOf(WEB))).readiness)).toMatchObject({
+      passed: true,
+      message: 'A cleanup destroys the VM (this key may not expunge: the cloud expunges it after its expunge.delay)',
+    });
+    cloud.sim.configure({ allowUserExpungeRecoverVm: true });
+    expect(unwind((await cloudChecks(factsOf(WEB), FailoverType.LIVE)).readiness)).toMatchObject({
+      passed: true,
+      message: `Host name ${WEB.name} is free on the production networks; a revert expunges the VM`,
+    });
+  });
+
+  it('refuses a live failover while a Destroyed VM not yet expunged holds the source host name on a production network', async () => {
+    const holder = await cloud.client.deployVirtualMachine({ ...deployParams(cloud.sim), networkIds: [production.id], name: WEB.name, startVm: false });
+    await cloud.client.destroyVirtualMachine({ id: holder.id });
+    const check = unwind((await cloudChecks(factsOf(WEB), FailoverType.LIVE)).readiness);
+    expect(check).toMatchObject({ passed: false });
+    expect(check.message).toBe(
+      `Host name ${WEB.name} is held by VM ${holder.id}, Destroyed but not yet expunged (the cloud frees the name after its expunge.delay), on a production network the failover VM joins`,
+    );
+    // A test failover's VM has a name of its own.
+    expect(unwind((await cloudChecks(factsOf(WEB), FailoverType.TEST)).readiness).passed).toBe(true);
   });
 });

@@ -91,11 +91,17 @@ export class RequestParams {
     return this.entity(name, lookup) as T;
   }
 
-  /** An optional non-negative integer. */
-  integer(name: string): number | undefined {
+  /**
+   * An optional whole number; negative ones only when `signed` (a Long parameter such as
+   * `deviceid` takes -1, and the command refuses it later). Not a number: ParamProcessWorker's 431
+   * "… due to invalid value <v> for parameter <name>".
+   */
+  integer(name: string, { signed = false } = {}): number | undefined {
     const value = this.get(name);
     if (value === undefined) return undefined;
-    if (!/^\d+$/.test(value)) throw this.invalid(name, value);
+    if (!(signed ? /^-?\d+$/ : /^\d+$/).test(value)) {
+      throw paramError(`Unable to execute API command ${this.commandWord} due to invalid value ${value} for parameter ${name}`);
+    }
     return Number(value);
   }
 

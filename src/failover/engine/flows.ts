@@ -1,7 +1,7 @@
 import { VmState } from '../../cloudstack/cloudstack.types.js';
 import { FailoverStatus, FlowName } from '../../entities/index.js';
 import { Action, ledgerKey } from './actions.js';
-import { readVm } from './cloud-reads.js';
+import { readSnapshot, readVm } from './cloud-reads.js';
 import { isTransient, StepFailure } from './errors.js';
 import { FlowKind, type Flow, type Reads, type RetryPolicy, type Step, type StepContext } from './step.js';
 
@@ -63,6 +63,12 @@ const snapshot: Step = {
       await ctx.call(Action.DETACH_VOLUME, offTheAppliance(ctx, volume.volumeId));
       ctx.progress(2 * i + 1, 2 * volumes.length);
       const id = await ctx.call(Action.CREATE_SNAPSHOT, { volumeId: volume.volumeId });
+      // Before anything boots on the volume: a snapshot the cloud cannot revert could not restore it.
+      if ((await readSnapshot(ctx, id))?.revertable === false) {
+        throw new StepFailure(
+          `CloudStack cannot revert snapshot ${id} of volume ${volume.volumeName} (revertable: false — its storage has no snapshot strategy that reverts): a cleanup or revert could not restore the replicated volume, so the failover stops before it changes it`,
+        );
+      }
       if (i === 0) rootSnapshot = id;
       ctx.progress(2 * i + 2, 2 * volumes.length);
     }

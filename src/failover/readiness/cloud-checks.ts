@@ -1,8 +1,9 @@
 import type { CloudStack } from '../../cloudstack/cloudstack.port.js';
-import { VolumeState } from '../../cloudstack/cloudstack.types.js';
+import { VmState, VolumeState } from '../../cloudstack/cloudstack.types.js';
 import { ApiErrorCode, CloudStackErrorKind, isCloudStackError } from '../../cloudstack/errors.js';
 import { FailoverType } from '../../entities/enums.js';
 import type { DiskFact } from '../../inventory/vm-facts.js';
+import { hostName } from '../engine/plan.js';
 import { CheckKind, fail, kindOfFailover, pass, type ReadinessRule } from './check.js';
 import { DATABASE_CHECKS } from './database-checks.js';
 
@@ -117,8 +118,39 @@ export const destinationNetworks: ReadinessRule<CloudCheckContext> = {
   },
 };
 
+/**
+ * The cleanup (test) or revert (live) can be done with this key: listCapabilities says whether it
+ * may expunge (`allowuserexpungerecovervm`); where it may not, the failover VM is destroyed and
+ * left for the cloud to expunge after its `expunge.delay`, keeping its host name meanwhile. A test
+ * VM has a name of its own per job; a live VM carries the source's, so a live failover is refused
+ * while a VM — a Destroyed one not yet expunged included — holds that name on a production network
+ * it would join.
+ */
+export const unwindPossible: ReadinessRule<CloudCheckContext> = {
+  name: 'cloud_unwind_possible',
+  kind: CheckKind.CLOUD,
+  requires: ['cloud_destination_networks'],
+  evaluate: async ({ facts, type, cloud: { cloudStack, ids } }) => {
+    const { allowUserExpungeRecoverVm: mayExpunge } = await cloudStack.listCapabilities();
+    const how = mayExpunge ? 'expunges the VM' : 'destroys the VM (this key may not expunge: the cloud expunges it after its expunge.delay)';
+    if (type === FailoverType.TEST) return pass(`A cleanup ${how}`);
+    const name = hostName(facts.name ?? facts.vmId);
+    const networks = new Set(facts.mappings.filter((m) => !m.isTestNetwork).map((m) => m.destinationNetworkId));
+    const holders = (await cloudStack.listVirtualMachines({ name, zoneId: ids.zoneId })).filter(
+      (vm) => vm.name === name && vm.state !== VmState.EXPUNGING && vm.nics.some((n) => networks.has(n.networkId)),
+    );
+    if (holders.length > 0) {
+      const [vm] = holders;
+      const state =
+        vm!.state === VmState.DESTROYED ? ', Destroyed but not yet expunged (the cloud frees the name after its expunge.delay),' : ` (${vm!.state})`;
+      return fail(`Host name ${name} is held by VM ${vm!.id}${state} on a production network the failover VM joins`);
+    }
+    return pass(`Host name ${name} is free on the production networks; a revert ${how}`);
+  },
+};
+
 /** The cloud checks, in the order they are reported (after the database checks). */
-export const CLOUD_CHECKS: readonly ReadinessRule<CloudCheckContext>[] = [volumesReady, destinationNetworks];
+export const CLOUD_CHECKS: readonly ReadinessRule<CloudCheckContext>[] = [volumesReady, destinationNetworks, unwindPossible];
 
 /** Every readiness check, database first, then cloud: what a single VM's readiness runs. */
 export const READINESS_CHECKS: readonly ReadinessRule<CloudCheckContext>[] = [...DATABASE_CHECKS, ...CLOUD_CHECKS];

@@ -120,7 +120,7 @@ const deployVirtualMachine: CommandHandler = ({ state, params }) => {
 
 /**
  * Host names are unique per network, as `vm.distinct.hostname.scope` has it by default
- * (VmHostNameUniquenessServiceImpl.checkIfHostNameUniqueInNtwkDomain): no VM that is not expunged
+ * (UserVmManagerImpl.checkIfHostNameUniqueInNtwkDomain): no VM that is not expunged
  * may carry the name in any network the new VM joins. The same name in another network is fine.
  */
 function checkHostNameUnique(state: CloudState, name: string, networks: readonly SimNetwork[]): void {

@@ -39,7 +39,7 @@ function deviceIdFor(state: CloudState, vm: SimVm, volume: SimVolume, requested:
       .map((v) => v.deviceid),
   );
   if (requested !== undefined) {
-    if (requested > maxDeviceId || requested === 3) throw internalError(`deviceId should be 0,1,2,4-${maxDeviceId}`);
+    if (requested < 0 || requested > maxDeviceId || requested === 3) throw internalError(`deviceId should be 0,1,2,4-${maxDeviceId}`);
     if (used.has(requested)) throw internalError(`deviceId ${requested} is used by vm ${vm.id}`);
     return requested;
   }
@@ -50,7 +50,7 @@ function deviceIdFor(state: CloudState, vm: SimVm, volume: SimVolume, requested:
 const attachVolume: CommandHandler = ({ state, params }) => {
   const volume = params.need('id', state.volume);
   const vm = params.need('virtualmachineid', state.vm);
-  const deviceId = params.integer('deviceid');
+  const deviceId = params.integer('deviceid', { signed: true });
   const deviceInUse = (id: number) => state.volumesOf(vm.id).some((v) => v.deviceid === id && v.id !== volume.id);
   const dataDisks = () => state.volumesOf(vm.id).filter((v) => v.type === 'DATADISK').length;
   return async({
@@ -80,7 +80,7 @@ const attachVolume: CommandHandler = ({ state, params }) => {
       // The check CloudStack repeats under a lock just before attaching (checkAndSetAttaching).
       if (volume.virtualmachineid !== undefined) {
         const holder = state.vm(volume.virtualmachineid);
-        throw internalError(`volume: ${volume.name} is already attached to a VM: ${holder?.name ?? volume.virtualmachineid}`);
+        throw internalError(`volume: ${volume.name} is already attached to a VM: ${holder ? instanceName(state.world, holder) : volume.virtualmachineid}`);
       }
       const device = deviceIdFor(state, vm, volume, deviceId);
       volume.virtualmachineid = vm.id;
@@ -102,7 +102,7 @@ const attachVolume: CommandHandler = ({ state, params }) => {
 const detachVolume: CommandHandler = ({ state, params }) => {
   const byId = params.entity('id', state.volume, { optional: true });
   const vmParam = params.entity('virtualmachineid', state.vm, { optional: true });
-  const deviceId = params.integer('deviceid');
+  const deviceId = params.integer('deviceid', { signed: true });
   const wellFormed = byId !== undefined ? vmParam === undefined && deviceId === undefined : vmParam !== undefined && deviceId !== undefined;
   let target: SimVolume | undefined;
   return async({
