@@ -3,6 +3,7 @@ import { UniqueConstraintViolationException, type EntityManager } from '@mikro-o
 import { CloudStackError } from '../cloudstack/errors.js';
 import { FailoverExecution, FailoverJob, FailoverStatus, FailoverType, FlowName, isActiveStatus, toFailoverStatus } from '../entities/index.js';
 import { AppError, badInput, ErrorCode, notFound } from '../errors.js';
+import { requireNetworkOfKind } from '../inventory/network-kinds.js';
 import { loadVmFacts, type VmFacts } from '../inventory/vm-facts.js';
 import type { Logger } from '../logger.js';
 import { beginUnwind, createJob, unwindRefusal, type UnwindFlow } from './engine/lifecycle.js';
@@ -56,6 +57,7 @@ export class FailoverService {
     const overrides = this.validateStart(type, request);
     const stored = (await loadVmFacts(this.em.fork(), [vmId])).get(vmId)!;
     this.validateOverrides(stored, overrides);
+    for (const o of overrides) await requireNetworkOfKind(this.em, 'networkOverrides', o.destinationNetworkId, type === FailoverType.TEST);
     if (stored.activeJob) throw conflict(stored.activeJob);
     const facts = withOverrides(stored, type, overrides);
     const readiness = await this.options.readiness.full(facts, type);

@@ -3,6 +3,7 @@ import { UniqueConstraintViolationException, type EntityManager } from '@mikro-o
 import type { Loaders } from './loaders.js';
 import { NetworkMapping } from '../entities/index.js';
 import { badInput, notFound } from '../errors.js';
+import { requireNetworkOfKind } from '../inventory/network-kinds.js';
 
 /** Which mapping: one source network of one VM, for one kind of failover. */
 export interface NetworkMappingKeyInput {
@@ -43,9 +44,12 @@ export async function setNetworkMapping(em: EntityManager, loaders: Loaders, inp
   requireText('destinationNetworkId', input.destinationNetworkId);
   requireText('destinationNetworkName', input.destinationNetworkName);
   await requireSourceNetwork(loaders, input.vmId, input.sourceNetworkName);
+  await requireNetworkOfKind(em, 'destinationNetworkId', input.destinationNetworkId, input.isTestNetwork);
   const key = { vmId: input.vmId, sourceNetworkName: input.sourceNetworkName, isTestNetwork: input.isTestNetwork };
+  // In a fork of its own: the request's context holds every mapping of the VM (the loaders read
+  // them), and a flush there would write them all; this writes only the mapping it names.
   const upsert = () =>
-    em.transactional(async (tx) => {
+    em.fork().transactional(async (tx) => {
       const existing = await tx.findOne(NetworkMapping, key);
       if (existing) {
         existing.destinationNetworkId = input.destinationNetworkId;

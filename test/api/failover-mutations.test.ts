@@ -347,6 +347,18 @@ describe.each(DATABASE_KINDS)('failover mutations on %s', (dbKind) => {
   });
 
   describe('network overrides', () => {
+    it('keeps a test failover off production networks and a live failover off test networks (BAD_USER_INPUT, no job)', async () => {
+      const rows = await jobRows(WEB.vmId);
+      const production = DEMO_NETWORKS.find((n) => !n.isTest)!;
+      const test = await startError('test', { vmId: WEB.vmId, networkOverrides: [{ sourceNetworkName: 'VM Network', destinationNetworkId: production.id }] });
+      expect(test.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'networkOverrides' });
+      expect(test.message).toMatch(new RegExp(`^Network ${production.id} is a production network .*: a test failover never uses a production network$`));
+      const live = await startError('live', { vmId: WEB.vmId, networkOverrides: [{ sourceNetworkName: 'VM Network', destinationNetworkId: TEST_BACKEND.id }] });
+      expect(live.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'networkOverrides' });
+      expect(live.message).toMatch(/is a test network .*: a live failover never uses a test network$/);
+      expect(await jobRows(WEB.vmId)).toBe(rows);
+    });
+
     it('an override is honoured: the NIC is on the chosen network, and the job shows the mapping it used', async () => {
       const overrides = [{ sourceNetworkName: 'VM Network', destinationNetworkId: TEST_BACKEND.id }];
       const { startTestFailover: job } = await gqlData<{ startTestFailover: Job }>(api.url, START_WITH_MAPPINGS, {

@@ -57,6 +57,45 @@ describe.each(DATABASE_KINDS)('on %s', (kind) => {
       expect(await api.orm.em.fork().count(NetworkMapping, { vmId: vm.vmId, sourceNetworkName: 'Backend', isTestNetwork: true })).toBe(1);
     });
 
+    it('writes only the mapping it names: the other mappings of the VM keep their values and timestamps', async () => {
+      const other = await insertVm(api.orm.em, { networks: ['VM Network', 'Backend'] });
+      const rows = () => api.orm.em.fork().find(NetworkMapping, { vmId: other.vmId }, { orderBy: { id: 'asc' }, disableIdentityMap: true });
+      // Stored times a second in the past, so that a rewrite would show.
+      await api.orm.em
+        .fork()
+        .nativeUpdate(NetworkMapping, { vmId: other.vmId }, { createdAt: new Date('2026-01-01T00:00:00Z'), updatedAt: new Date('2026-01-01T00:00:00Z') });
+      const before = await rows();
+      expect(before.length).toBeGreaterThanOrEqual(3);
+      const named = before.find((m) => m.isTestNetwork && m.sourceNetworkName === 'Backend')!;
+      await gqlData(api.url, SET, {
+        input: { vmId: other.vmId, sourceNetworkName: 'Backend', destinationNetworkId: 'net-test-other', destinationNetworkName: 'Other', isTestNetwork: true },
+      });
+      const after = await rows();
+      const unchanged = (list: NetworkMapping[]) =>
+        list.filter((m) => m.id !== named.id).map((m) => [m.id, m.destinationNetworkId, m.createdAt.toISOString(), m.updatedAt.toISOString()]);
+      expect(unchanged(after)).toEqual(unchanged(before));
+      expect(after.find((m) => m.id === named.id)!.destinationNetworkId).toBe('net-test-other');
+    });
+
+    it('keeps test and production networks apart: a test mapping onto a production network is refused, and the reverse', async () => {
+      const iso = await insertVm(api.orm.em, { networks: ['VM Network', 'Backend'], mapTest: false, mapLive: false });
+      const set = (over: Record<string, unknown>) => input({ vmId: iso.vmId, destinationNetworkName: 'N', ...over });
+      await gqlData(api.url, SET, { input: set({ destinationNetworkId: 'iso-prod', isTestNetwork: false }) });
+      await gqlData(api.url, SET, { input: set({ destinationNetworkId: 'iso-test', isTestNetwork: true }) });
+      const before = await api.orm.em.fork().count(NetworkMapping, {});
+      const onProduction = await gqlError(api.url, SET, {
+        input: set({ sourceNetworkName: 'Backend', destinationNetworkId: 'iso-prod', isTestNetwork: true }),
+      });
+      expect(onProduction.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'destinationNetworkId' });
+      expect(onProduction.message).toBe(
+        `Network iso-prod is a production network (the production mapping of "VM Network" for VM ${iso.vmId} uses it): a test failover never uses a production network`,
+      );
+      const onTest = await gqlError(api.url, SET, { input: set({ sourceNetworkName: 'Backend', destinationNetworkId: 'iso-test', isTestNetwork: false }) });
+      expect(onTest.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'destinationNetworkId' });
+      expect(onTest.message).toMatch(/is a test network .*: a live failover never uses a test network$/);
+      expect(await api.orm.em.fork().count(NetworkMapping, {})).toBe(before);
+    });
+
     it('validates every field with a code and the field name, and writes nothing', async () => {
       const cases: [Record<string, unknown>, string, string | undefined][] = [
         [{ vmId: '' }, 'BAD_USER_INPUT', 'vmId'],
