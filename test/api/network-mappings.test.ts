@@ -72,7 +72,7 @@ describe.each(DATABASE_KINDS)('on %s', (kind) => {
       });
       const after = await rows();
       const unchanged = (list: NetworkMapping[]) =>
-        list.filter((m) => m.id !== named.id).map((m) => [m.id, m.destinationNetworkId, m.createdAt.toISOString(), m.updatedAt.toISOString()]);
+        list.filter((m) => m.id !== named.id).map((m) => [m.id, m.destinationNetworkId, m.createdAt?.toISOString(), m.updatedAt?.toISOString()]);
       expect(unchanged(after)).toEqual(unchanged(before));
       expect(after.find((m) => m.id === named.id)!.destinationNetworkId).toBe('net-test-other');
     });
