@@ -38,6 +38,8 @@ export interface Config {
   readonly maxPageSize: number;
   /** Bearer tokens and their roles; empty: authentication off. */
   readonly apiTokens: readonly ApiToken[];
+  /** Schema introspection and "Did you mean …" suggestions, on both transports (off unless ENABLE_INTROSPECTION=true). */
+  readonly introspection: boolean;
   readonly engine: EngineConfig;
   /** First interval between CloudStack async-job polls (it backs off from there, capped at 10 s). */
   readonly cloudPollIntervalMs: number;
@@ -127,6 +129,7 @@ const envSchema = z.object({
   SHUTDOWN_TIMEOUT_MS: int(0, 600_000, 10_000),
   MAX_PAGE_SIZE: int(1, 10_000, 500),
   API_TOKENS: optionalString,
+  ENABLE_INTROSPECTION: optionalString,
   ENGINE_LEASE_MS: int(500, 3_600_000, 30_000),
   ENGINE_SCAN_INTERVAL_MS: int(50, 3_600_000, 5_000),
   ENGINE_CONCURRENCY: int(1, 256, 8),
@@ -247,6 +250,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const simulator = bool(false).safeParse(e.CLOUDSTACK_SIMULATOR);
   if (!simulator.success) throw new ConfigError('CLOUDSTACK_SIMULATOR', `must be true or false (got "${e.CLOUDSTACK_SIMULATOR}")`);
   const useSimulator = e.CLOUDSTACK_SIMULATOR === undefined ? undefined : simulator.data;
+  const introspection = bool(false).safeParse(e.ENABLE_INTROSPECTION);
+  if (!introspection.success) throw new ConfigError('ENABLE_INTROSPECTION', `must be true or false (got "${e.ENABLE_INTROSPECTION}")`);
   return Object.freeze({
     host: e.HOST,
     port: e.PORT,
@@ -258,6 +263,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     maxPageSize: e.MAX_PAGE_SIZE,
     apiTokens: parseApiTokens(e.API_TOKENS),
+    introspection: introspection.data,
     engine: Object.freeze({
       leaseMs: e.ENGINE_LEASE_MS,
       scanIntervalMs: e.ENGINE_SCAN_INTERVAL_MS,

@@ -85,6 +85,7 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
       maxPageSize: config.maxPageSize,
       shutdownTimeoutMs: config.shutdownTimeoutMs,
       apiTokens: config.apiTokens,
+      introspection: config.introspection,
       services: runtime.services,
       readinessProbe: async () => {
         await orm.em.getConnection().execute('SELECT 1');

@@ -3,6 +3,9 @@ import type { GraphQLFormattedError } from 'graphql';
 import { AppError, ErrorCode, PUBLIC_CODES } from '../errors.js';
 import type { Logger } from '../logger.js';
 
+/** graphql-js's " Did you mean …?" hints name fields, types and values of the schema: off with introspection. */
+export const withoutSuggestions = (message: string): string => message.replace(/ Did you mean .+\?$/, '');
+
 /** Formats one error of an operation (HTTP or WebSocket). */
 export type FormatError = (formatted: GraphQLFormattedError, error: unknown) => GraphQLFormattedError;
 
@@ -11,8 +14,10 @@ export type FormatError = (formatted: GraphQLFormattedError, error: unknown) => 
  * itself (parse, validation, variable coercion), keeps its message and code; anything thrown
  * while resolving that is not an AppError is logged and masked as INTERNAL_SERVER_ERROR.
  */
-export function createFormatError(logger: Logger): FormatError {
-  return (formatted, error) => {
+export function createFormatError(logger: Logger, { suggestions = true }: { suggestions?: boolean } = {}): FormatError {
+  const hide = (f: GraphQLFormattedError): GraphQLFormattedError => (suggestions ? f : { ...f, message: withoutSuggestions(f.message) });
+  return (given, error) => {
+    const formatted = hide(given);
     const original = unwrapResolverError(error);
     if (original instanceof AppError) return formatted;
     // Errors raised while executing carry a path; errors about the request (parse, validation,

@@ -3,7 +3,7 @@ import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/di
 import fastifyApollo, { fastifyApolloDrainPlugin } from '@as-integrations/fastify';
 import type { EntityManager } from '@mikro-orm/core';
 import Fastify from 'fastify';
-import { execute, specifiedRules, validate, type ExecutionArgs, type GraphQLSchema } from 'graphql';
+import { execute, GraphQLError, NoSchemaIntrospectionCustomRule, parse, specifiedRules, validate, type ExecutionArgs, type GraphQLSchema } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import type { Logger } from '../logger.js';
@@ -11,6 +11,7 @@ import { TokenAuthenticator, type ApiToken } from './auth.js';
 import { createContext, type AppServices, type Context } from './context.js';
 import { createFormatError } from './format-error.js';
 import { rootFieldLimit } from './limits.js';
+import { checkArguments } from './argument-guard.js';
 
 /** The path of both the HTTP and the WebSocket GraphQL endpoints. */
 export const GRAPHQL_PATH = '/graphql';
@@ -29,6 +30,8 @@ export interface StartServerOptions {
   readinessProbe?: () => Promise<void>;
   /** Bearer tokens; none: authentication off. */
   apiTokens?: readonly ApiToken[];
+  /** Schema introspection and "Did you mean …" suggestions on both transports (default off). */
+  introspection?: boolean;
   /** The services behind the resolvers: mutations, readiness, events. */
   services: AppServices;
 }
@@ -56,11 +59,14 @@ export async function startServer({
   shutdownTimeoutMs = 10_000,
   readinessProbe = async () => {},
   apiTokens = [],
+  introspection = false,
   services,
 }: StartServerOptions): Promise<RunningServer> {
   const app = Fastify({ logger: false, forceCloseConnections: 'idle' });
-  const formatError = createFormatError(logger);
+  const formatError = createFormatError(logger, { suggestions: introspection });
   const extraRules = [rootFieldLimit()];
+  // Apollo has its own switch for introspection over HTTP; graphql-ws gets the same as a rule.
+  const wsRules = [...specifiedRules, ...extraRules, ...(introspection ? [] : [NoSchemaIntrospectionCustomRule])];
   const auth = new TokenAuthenticator(apiTokens);
   const contextFor = (authorization: unknown): Context =>
     createContext(em, { logger, maxPageSize, principal: auth.authenticate(authorization), authEnabled: auth.enabled, services });
@@ -81,7 +87,7 @@ export async function startServer({
     {
       schema,
       execute: (args: ExecutionArgs) => wsOperations.track(async () => execute(args)),
-      validate: (wsSchema, document) => validate(wsSchema, document, [...specifiedRules, ...extraRules]),
+      validate: (wsSchema, document) => validate(wsSchema, document, wsRules),
       // A socket without a valid token is closed at connection_init (4403 Forbidden).
       onConnect: (ctx) => {
         try {
@@ -92,6 +98,20 @@ export async function startServer({
         }
       },
       context: (ctx) => contextFor(ctx.connectionParams?.authorization) as unknown as Record<string, unknown>,
+      // The argument bounds, as over HTTP: a refusal answers `error` for this operation only.
+      onSubscribe: (_ctx, _id, payload) => {
+        let document;
+        try {
+          document = parse(payload.query);
+        } catch {
+          return undefined; // graphql-ws reports the syntax error
+        }
+        if (validate(schema, document, wsRules).length > 0) return undefined;
+        const refused = checkArguments(schema, document, payload.operationName, payload.variables);
+        return refused.length > 0
+          ? refused.map((e) => new GraphQLError(e.message, { extensions: { code: e.extensions.code, field: e.extensions.field } }))
+          : undefined;
+      },
       onNext: (_ctx, _id, _payload, _args, result) => (result.errors ? { ...result, errors: result.errors.map((e) => formatError(e.toJSON(), e)) } : undefined),
       // graphql-ws reports here the operations that did not parse or validate.
       onError: (_ctx, _id, _payload, errors) =>
@@ -114,15 +134,28 @@ export async function startServer({
     },
   };
 
+  // The argument bounds over HTTP: checked once the operation is known, before it runs.
+  const argumentGuard: ApolloServerPlugin<Context> = {
+    async requestDidStart() {
+      return {
+        async didResolveOperation({ document, request }) {
+          const [refused] = checkArguments(schema, document, request.operationName, request.variables);
+          if (refused) throw refused;
+        },
+      };
+    },
+  };
+
   const apollo = new ApolloServer<Context>({
     schema,
     formatError,
     includeStacktraceInErrorResponses: false,
+    introspection,
     validationRules: extraRules,
     // The service owns SIGTERM/SIGINT (it drains, then closes the ORM); Apollo must not race it.
     stopOnTerminationSignals: false,
     // No HTTP caching of this API's answers: cache-control would only instrument every field.
-    plugins: [fastifyApolloDrainPlugin(app), closeWebSockets, ApolloServerPluginCacheControlDisabled()],
+    plugins: [fastifyApolloDrainPlugin(app), closeWebSockets, ApolloServerPluginCacheControlDisabled(), argumentGuard],
   });
   await apollo.start();
   await app.register(fastifyApollo(apollo), { path: GRAPHQL_PATH, context: async (request) => contextFor(request.headers.authorization) });

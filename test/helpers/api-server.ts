@@ -76,7 +76,12 @@ export interface ApiHarness {
 /** Creates a fresh database (MariaDB unless told), brings its schema up, and serves the API on a free port. */
 export async function startApi(
   prefix: string,
-  { maxPageSize = 500, kind = 'mariadb', apiTokens = [] }: { maxPageSize?: number; kind?: DatabaseKind; apiTokens?: readonly ApiToken[] } = {},
+  {
+    maxPageSize = 500,
+    kind = 'mariadb',
+    apiTokens = [],
+    introspection = false,
+  }: { maxPageSize?: number; kind?: DatabaseKind; apiTokens?: readonly ApiToken[]; introspection?: boolean } = {},
 ): Promise<ApiHarness> {
   let statements: string[] = [];
   const db = await openMigratedDatabase(prefix, { kind, onQuery: (sql) => statements.push(sql) });
@@ -90,6 +95,7 @@ export async function startApi(
     port: 0,
     maxPageSize,
     apiTokens,
+    introspection,
     services: services.runtime.services,
   });
   return {
