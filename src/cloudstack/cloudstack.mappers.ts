@@ -157,6 +157,7 @@ export function toCapabilities(j: Json): Capabilities {
   return compact({
     cloudStackVersion: str(j, 'cloudstackversion'),
     allowUserExpungeRecoverVm: bool(j, 'allowuserexpungerecovervm') ?? false,
+    allowUserViewDestroyedVm: bool(j, 'allowuserviewdestroyedvm') ?? false,
     kvmSnapshotEnabled: bool(j, 'kvmsnapshotenabled') ?? false,
     raw: j,
   });

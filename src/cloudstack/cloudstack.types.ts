@@ -183,6 +183,8 @@ export interface Capabilities {
   readonly cloudStackVersion?: string;
   /** `allow.user.expunge.recover.vm`, or the caller is an admin: destroyVirtualMachine may expunge. */
   readonly allowUserExpungeRecoverVm: boolean;
+  /** `allow.user.view.destroyed.vm`, or the caller is an admin: lists show Destroyed VMs. */
+  readonly allowUserViewDestroyedVm: boolean;
   /** `kvm.snapshot.enabled`: volumes of a Running KVM VM may be snapshotted. */
   readonly kvmSnapshotEnabled: boolean;
   readonly raw: Readonly<Record<string, unknown>>;

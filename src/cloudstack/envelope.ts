@@ -43,9 +43,11 @@ export function openEnvelope(command: string, { status, body }: RawAnswer, isRea
   if (!isObject(parsed)) throw notAnEnvelope(command, status, isRead, 'the answer is not a JSON object');
   const wanted = `${command.toLowerCase()}response`;
   let inner = parsed[wanted];
+  let named = inner !== undefined;
   if (inner === undefined) {
     const candidates = Object.keys(parsed).filter((k) => k.endsWith('response'));
     if (candidates.length === 1) inner = parsed[candidates[0]!];
+    named = candidates[0] === 'errorresponse';
   }
   if (!isObject(inner)) throw notAnEnvelope(command, status, isRead, `no "${wanted}" object in the answer`);
   if (inner.errorcode !== undefined || status >= 400) {
@@ -56,7 +58,9 @@ export function openEnvelope(command: string, { status, body }: RawAnswer, isRea
       httpStatus: status,
       errorCode,
       errorText,
-      retryable: isRetryableStatus(errorCode, isRead),
+      // A write is sent again only on CloudStack's own refusal: its envelope for this command (or
+      // errorresponse) with an errorcode equal to the HTTP status.
+      retryable: isRetryableStatus(errorCode, isRead) && (isRead || (named && Number(inner.errorcode) === status)),
     });
   }
   return inner;

@@ -45,6 +45,12 @@ describe('a write refused before anything ran is sent again', () => {
     const volume = await client.detachVolume({ id: WEB_DISK });
     expect(volume.virtualMachineId).toBeUndefined();
     expect(cloud.sim.getState({ jobs: true }).jobs!.filter((j) => j.command === 'detachVolume')).toHaveLength(1);
+    // It was refused at least once first (the window of the listZones call was still open).
+    expect(
+      cloud.logs.records.some(
+        (r) => r.msg === 'cloudstack refused the write before running it, sending it again' && (r.obj as { httpStatus?: number }).httpStatus === 429,
+      ),
+    ).toBe(true);
   });
 
   it('a refusal that is not one of those is not sent again', async () => {

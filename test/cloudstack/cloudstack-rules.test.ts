@@ -69,8 +69,14 @@ describe('createSnapshot while another snapshot of a volume of the same VM is be
   it('does not apply to detached volumes: snapshots of volumes off the same appliance run side by side', async () => {
     await cloud.client.detachVolume({ id: DB_OS });
     await cloud.client.detachVolume({ id: DB_DATA });
-    cloud.sim.setJobLatency(200);
-    const both = await Promise.all([DB_OS, DB_DATA].map((volumeId) => cloud.client.createSnapshot({ volumeId, name: 'side-by-side' })));
+    cloud.sim.setJobLatency(400);
+    const pending = Promise.all([DB_OS, DB_DATA].map((volumeId) => cloud.client.createSnapshot({ volumeId, name: 'side-by-side' })));
+    // Both being taken at one moment: neither refused the other.
+    await waitFor(() => {
+      const taking = cloud.sim.getState().snapshots.filter((s) => ['Creating', 'CreatedOnPrimary', 'BackingUp'].includes(s.state));
+      return taking.length === 2;
+    });
+    const both = await pending;
     expect(both.map((s) => s.state)).toEqual(['BackedUp', 'BackedUp']);
   });
 });

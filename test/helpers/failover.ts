@@ -78,7 +78,9 @@ export function cloudView(world: SimulatorSnapshot): unknown {
   // expunge task removes it after expunge.delay. It holds nothing and nobody's name (test VMs have their own).
   // Its own ROOT goes with it (state Destroy).
   const holds = (vmId: string) => world.volumes.some((v) => !v.removed && v.virtualmachineid === vmId && v.state !== 'Destroy');
-  const lingering = (vm: SimulatorSnapshot['vms'][number]) => vm.state === 'Destroyed' && !holds(vm.id);
+  // Only where the key may not expunge: otherwise a Destroyed VM left behind is a leak.
+  const mayExpunge = world.settings.allowUserExpungeRecoverVm || world.settings.callerIsAdmin;
+  const lingering = (vm: SimulatorSnapshot['vms'][number]) => !mayExpunge && vm.state === 'Destroyed' && !holds(vm.id);
   const lingeringIds = new Set(world.vms.filter(lingering).map((vm) => vm.id));
   return {
     vms: live(world.vms)

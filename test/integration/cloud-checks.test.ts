@@ -454,6 +454,10 @@ describe('cloud_unwind_possible', () => {
       passed: true,
       message: 'A cleanup destroys the VM (this key may not expunge: the cloud expunges it after its expunge.delay)',
     });
+    expect(unwind((await cloudChecks(factsOf(WEB), FailoverType.LIVE)).readiness)).toMatchObject({
+      passed: true,
+      message: `Host name ${WEB.name} is free on the production networks (this key sees no Destroyed VM: one an earlier revert left holds the name until the cloud expunges it); a revert destroys the VM (this key may not expunge: the cloud expunges it after its expunge.delay)`,
+    });
     cloud.sim.configure({ allowUserExpungeRecoverVm: true });
     expect(unwind((await cloudChecks(factsOf(WEB), FailoverType.LIVE)).readiness)).toMatchObject({
       passed: true,
@@ -461,7 +465,8 @@ describe('cloud_unwind_possible', () => {
     });
   });
 
-  it('refuses a live failover while a Destroyed VM not yet expunged holds the source host name on a production network', async () => {
+  it('refuses a live failover while a Destroyed VM not yet expunged holds the source host name on a production network (a key that may see it)', async () => {
+    cloud.sim.configure({ allowUserViewDestroyedVm: true });
     const holder = await cloud.client.deployVirtualMachine({ ...deployParams(cloud.sim), networkIds: [production.id], name: WEB.name, startVm: false });
     await cloud.client.destroyVirtualMachine({ id: holder.id });
     const check = unwind((await cloudChecks(factsOf(WEB), FailoverType.LIVE)).readiness);

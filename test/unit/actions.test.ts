@@ -293,3 +293,38 @@ describe('cleanup after a failover, forward only', () => {
     }
   });
 });
+
+describe('a volume goes back to its appliance VM even when its device id was taken meanwhile', () => {
+  it('compensation puts it back at the next free id (a put-back insisting on a taken id would fail for good)', async () => {
+    const f = await fixture();
+    try {
+      const disk = VM.disks[0]!;
+      const got: Got = {};
+      // Off the appliance, snapshotted.
+      for (const move of failoverMoves(f.cloud.ids.applianceVmIds).slice(0, 2)) await take(f, move, got);
+      // Someone attaches another volume at that device id meanwhile.
+      f.cloud.update((world) => {
+        world.volumes.push({
+          id: 'stranger-volume',
+          name: 'stranger',
+          type: 'DATADISK',
+          state: 'Ready',
+          zoneid: f.cloud.ids.zoneId,
+          size: 1,
+          created: '2026-12-01T00:00:00+0000',
+          virtualmachineid: disk.applianceVmId,
+          deviceid: disk.applianceDeviceId,
+        });
+      });
+      await undoAll(f);
+      await f.cloud.idle();
+      const volume = f.cloud.getState().volumes.find((v) => v.id === disk.volumeId)!;
+      expect(volume.virtualmachineid).toBe(disk.applianceVmId);
+      expect(volume.deviceid).not.toBe(disk.applianceDeviceId);
+      expect(volume.deviceid).not.toBe(3);
+      expect(f.ledger.entries.every((e) => e.state === LedgerState.UNDONE)).toBe(true);
+    } finally {
+      f.close();
+    }
+  });
+});

@@ -14,9 +14,10 @@ import type { CloudState } from './simulator.state.js';
 
 /**
  * The simulated API layer, independent of HTTP: parameters in, an answer (status + JSON body) or
- * a dropped connection out. Order of work, as in CloudStack: known command, the API rate limit
- * (429, ApiServer.verifyRequest → commandAvailable) and signature (401 `errorresponse` for an
- * unknown command, 401 `<command>response` for a bad signature), then injected faults, then a
+ * a dropped connection out. Order of work, as in CloudStack: known command and signature (401
+ * `errorresponse` for an unknown command, 401 `<command>response` for a bad signature), the API
+ * rate limit of the verified account (429, ApiServer.verifyRequest → commandAvailable), then
+ * injected faults, then a
  * management server in maintenance refuses every async command (503, ApiServer.processAsyncCmd;
  * lists still answer), then the command (sync errors), then for async commands the job. A sync
  * 530 that is not CloudStack's own ServerApiException reads USER_ERROR_TEXT for a caller that is
@@ -145,13 +146,14 @@ export class SimulatedApi {
       return errorAnswer('errorresponse', new SimApiError(401, UNAUTHORIZED_TEXT), { csErrorCode: false });
     }
     const responseName = `${command.toLowerCase()}response`;
-    const limited = this.throttled();
-    if (limited) return errorAnswer(responseName, limited);
     const refused = verifySignature(pairs, credentials);
     if (refused) {
       logger.debug({ command, reason: refused }, 'simulator: request refused');
       return errorAnswer(responseName, new SimApiError(401, UNAUTHORIZED_TEXT), { csErrorCode: false });
     }
+    // The per-account limit counts the calls of the verified user.
+    const limited = this.throttled();
+    if (limited) return errorAnswer(responseName, limited);
     const decision = faults.decide(command);
     if (decision.latencyMs > 0) await sleep(decision.latencyMs);
     if (decision.drop === 'before') return { drop: true };

@@ -14,6 +14,8 @@ export interface SimSettings {
   defaultPageSize: number;
   /** `allow.user.expunge.recover.vm`: whether a non-admin account may expunge (false). */
   allowUserExpungeRecoverVm: boolean;
+  /** `allow.user.view.destroyed.vm`: whether a non-admin account's lists show Destroyed VMs (false). */
+  allowUserViewDestroyedVm: boolean;
   /** `hypervisor_capabilities.max_data_volumes_limit` by hypervisor (KVM 32); other hypervisors fall back to 6. */
   maxDataVolumes: Record<string, number>;
   /** Whether the API key's account is a root admin (false: a user or domain-admin key). */
@@ -23,7 +25,7 @@ export interface SimSettings {
    * QCOW2 volumes, or Ceph/ScaleIO/managed storage); shown as the snapshots' `revertable`.
    */
   snapshotsRevertable: boolean;
-  /** The management server is preparing for maintenance or shutdown: every request is answered 503. */
+  /** The management server is preparing for maintenance or shutdown: every async command is answered 503 (lists still answer). */
   maintenance: boolean;
   /** `api.throttling.max` calls per `api.throttling.interval` seconds per account; 0 = throttling off (the default). */
   apiThrottlingMax: number;
@@ -36,6 +38,7 @@ export function defaultSettings(): SimSettings {
     kvmSnapshotEnabled: false,
     defaultPageSize: 500,
     allowUserExpungeRecoverVm: false,
+    allowUserViewDestroyedVm: false,
     maxDataVolumes: { KVM: 32 },
     callerIsAdmin: false,
     snapshotsRevertable: true,
@@ -55,7 +58,14 @@ export function maxDataVolumes(settings: SimSettings, hypervisor: string): numbe
   return settings.maxDataVolumes[hypervisor] ?? 6;
 }
 
-const BOOLEAN_KEYS = ['kvmSnapshotEnabled', 'allowUserExpungeRecoverVm', 'callerIsAdmin', 'snapshotsRevertable', 'maintenance'] as const;
+const BOOLEAN_KEYS = [
+  'kvmSnapshotEnabled',
+  'allowUserExpungeRecoverVm',
+  'allowUserViewDestroyedVm',
+  'callerIsAdmin',
+  'snapshotsRevertable',
+  'maintenance',
+] as const;
 const COUNT_KEYS = ['defaultPageSize', 'apiThrottlingMax', 'apiThrottlingIntervalSeconds'] as const;
 
 /**

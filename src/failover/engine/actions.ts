@@ -172,6 +172,17 @@ async function destroyVm(io: Io, vmId: string): Promise<void> {
 
 const asNumber = (value: unknown): number | undefined => (typeof value === 'number' ? value : undefined);
 
+/**
+ * The device id to ask for when a volume goes back to its appliance VM: the one it had, while no
+ * other volume took it meanwhile; taken, none (CloudStack gives the next free one) — a put-back
+ * that insisted on a taken id would fail for good.
+ */
+async function homeDeviceId(io: Reads, vmId: string, volumeId: string, deviceId: number | undefined): Promise<number | undefined> {
+  if (deviceId === undefined) return undefined;
+  const onVm = await io.cloud.listVolumes({ virtualMachineId: vmId }, io.op());
+  return onVm.some((v) => v.id !== volumeId && v.deviceId === deviceId) ? undefined : deviceId;
+}
+
 /** The registry. */
 export const ACTIONS: { readonly [A in Action]: ActionDef<A> } = {
   [Action.CREATE_SNAPSHOT]: {
@@ -203,11 +214,21 @@ export const ACTIONS: { readonly [A in Action]: ActionDef<A> } = {
     recorded: (entry) => entry.resourceId!,
     async undo(io, entry) {
       // The recorded one, and any other the job's name finds: CloudStack leaves a failed create's
-      // snapshot in Error, and it is this job's to delete.
+      // snapshot in Error, and it is this job's to delete. One still being taken cannot be deleted
+      // (DefaultSnapshotStrategy refuses it): wait until it is BackedUp, in Error, or gone.
       const volumeId = String(entry.data.volumeId);
       const byName = entry.resourceName ? await snapshotsByName(io, volumeId, entry.resourceName) : [];
       const recorded = entry.resourceId && !byName.some((s) => s.id === entry.resourceId) ? [await readSnapshot(io, entry.resourceId)] : [];
-      for (const snapshot of [...recorded, ...byName]) if (snapshot) await io.writer.deleteSnapshot({ id: snapshot.id }, io.op());
+      for (const found of [...recorded, ...byName]) {
+        if (!found) continue;
+        const snapshot = await settle(
+          io,
+          () => readSnapshot(io, found.id),
+          (s) => s === undefined || s.state === SnapshotState.BACKED_UP || s.state === SnapshotState.ERROR,
+          `snapshot ${found.id}`,
+        );
+        if (snapshot) await io.writer.deleteSnapshot({ id: snapshot.id }, io.op());
+      }
     },
   },
 
@@ -332,32 +353,35 @@ export const ACTIONS: { readonly [A in Action]: ActionDef<A> } = {
       const volume = await readVolume(io, entry.resourceId!);
       if (!volume || volume.virtualMachineId === home) return;
       if (volume.virtualMachineId) await detachFrom(io, volume.id, volume.virtualMachineId);
-      await io.writer.attachVolume({ id: volume.id, virtualMachineId: home, ...(deviceId === undefined ? {} : { deviceId }) }, io.op());
+      const device = await homeDeviceId(io, home, volume.id, deviceId);
+      await io.writer.attachVolume({ id: volume.id, virtualMachineId: home, ...(device === undefined ? {} : { deviceId: device }) }, io.op());
     },
   },
 
   [Action.ATTACH_VOLUME]: {
     resourceType: 'volume',
     key: ({ phase, volumeId }) => (phase === 'failover' ? `attach:${volumeId}` : `unwind:reattach:${volumeId}`),
-    async check(io, { volumeId, toVmId, deviceId }) {
+    async check(io, { phase, volumeId, toVmId, deviceId }) {
       const volume = await readVolume(io, volumeId);
       if (!volume) throw new StepFailure(`Volume ${volumeId} does not exist in CloudStack`);
       const intent = { resourceId: volumeId, data: { vmId: toVmId, deviceId: deviceId ?? null } };
-      if (volume.virtualMachineId === toVmId && (deviceId === undefined || volume.deviceId === deviceId)) {
+      // Back home (unwinding) is back home at whatever id it got; a failover's root must be at 0.
+      if (volume.virtualMachineId === toVmId && (deviceId === undefined || phase === 'unwind' || volume.deviceId === deviceId)) {
         return { kind: 'already', intent, outcome: { resourceId: volumeId, detail: { deviceId: volume.deviceId ?? null }, result: undefined } };
       }
       if (volume.virtualMachineId)
         throw new StepFailure(`Volume ${volume.name} (${volumeId}) is attached to VM ${volume.virtualMachineId}; expected it free to attach to ${toVmId}`);
       return { kind: 'call', intent };
     },
-    async run(io, { volumeId, toVmId, deviceId }) {
+    async run(io, { phase, volumeId, toVmId, deviceId: wanted }) {
+      const deviceId = phase === 'unwind' ? await homeDeviceId(io, toVmId, volumeId, wanted) : wanted;
       const attached = await io.writer.attachVolume({ id: volumeId, virtualMachineId: toVmId, ...(deviceId === undefined ? {} : { deviceId }) }, io.op());
       const deviceNow = attached.deviceId ?? (await readVolume(io, volumeId))?.deviceId ?? deviceId ?? null;
       return { resourceId: volumeId, detail: { deviceId: deviceNow }, result: undefined };
     },
-    async landed(io, { volumeId, toVmId, deviceId }) {
+    async landed(io, { phase, volumeId, toVmId, deviceId }) {
       const volume = await readVolume(io, volumeId);
-      const there = volume?.virtualMachineId === toVmId && (deviceId === undefined || volume.deviceId === deviceId);
+      const there = volume?.virtualMachineId === toVmId && (deviceId === undefined || phase === 'unwind' || volume.deviceId === deviceId);
       return there ? { resourceId: volumeId, detail: { deviceId: volume?.deviceId ?? deviceId ?? null }, result: undefined } : undefined;
     },
     recorded: none,

@@ -131,7 +131,7 @@ export const unwindPossible: ReadinessRule<CloudCheckContext> = {
   kind: CheckKind.CLOUD,
   requires: ['cloud_destination_networks'],
   evaluate: async ({ facts, type, cloud: { cloudStack, ids } }) => {
-    const { allowUserExpungeRecoverVm: mayExpunge } = await cloudStack.listCapabilities();
+    const { allowUserExpungeRecoverVm: mayExpunge, allowUserViewDestroyedVm: seesDestroyed } = await cloudStack.listCapabilities();
     const how = mayExpunge ? 'expunges the VM' : 'destroys the VM (this key may not expunge: the cloud expunges it after its expunge.delay)';
     if (type === FailoverType.TEST) return pass(`A cleanup ${how}`);
     const name = hostName(facts.name ?? facts.vmId);
@@ -145,7 +145,10 @@ export const unwindPossible: ReadinessRule<CloudCheckContext> = {
         vm!.state === VmState.DESTROYED ? ', Destroyed but not yet expunged (the cloud frees the name after its expunge.delay),' : ` (${vm!.state})`;
       return fail(`Host name ${name} is held by VM ${vm!.id}${state} on a production network the failover VM joins`);
     }
-    return pass(`Host name ${name} is free on the production networks; a revert ${how}`);
+    // A key that may neither expunge nor see Destroyed VMs cannot tell whether a revert's VM still holds the name.
+    const blind =
+      !mayExpunge && !seesDestroyed ? ' (this key sees no Destroyed VM: one an earlier revert left holds the name until the cloud expunges it)' : '';
+    return pass(`Host name ${name} is free on the production networks${blind}; a revert ${how}`);
   },
 };
 

@@ -49,7 +49,7 @@ const listCapabilities: CommandHandler = ({ state }) => {
       cloudstackversion: SIMULATED_VERSION,
       kvmsnapshotenabled: s.kvmSnapshotEnabled,
       allowuserexpungerecovervm: s.allowUserExpungeRecoverVm || s.callerIsAdmin,
-      allowuserviewdestroyedvm: false,
+      allowuserviewdestroyedvm: s.allowUserViewDestroyedVm || s.callerIsAdmin,
       apilimitinterval: s.apiThrottlingIntervalSeconds,
       apilimitmax: s.apiThrottlingMax,
       projectinviterequired: false,

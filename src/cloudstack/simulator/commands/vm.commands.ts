@@ -243,9 +243,16 @@ const destroyVirtualMachine: CommandHandler = ({ state, params }) => {
   });
 };
 
+/**
+ * listVirtualMachines. A caller that is not an admin sees no Destroyed or Expunging VM unless
+ * `allow.user.view.destroyed.vm` (QueryManagerImpl adds `state NOT IN (Destroyed, Expunging)`), by
+ * id too.
+ */
 const listVirtualMachines: CommandHandler = ({ state, params }): CommandOutcome => {
   const ids = params.list('ids');
-  const vms = where(params, state.liveVms(), {
+  const { callerIsAdmin, allowUserViewDestroyedVm } = state.settings;
+  const visible = state.liveVms().filter((vm) => callerIsAdmin || allowUserViewDestroyedVm || (vm.state !== 'Destroyed' && vm.state !== 'Expunging'));
+  const vms = where(params, visible, {
     id: 'id',
     name: (vm, value) => contains(vm.name, value),
     state: (vm, value) => vm.state.toLowerCase() === value.toLowerCase(),
