@@ -10,6 +10,7 @@ import {
   Kind,
   TypeInfo,
   typeFromAST,
+  validate,
   valueFromAST,
   visit,
   visitWithTypeInfo,
@@ -20,6 +21,7 @@ import {
 } from 'graphql';
 import { MAX_TEXT_LENGTH } from '../arguments.js';
 import { ErrorCode } from '../errors.js';
+import { costRule } from './limits.js';
 
 /**
  * Every string and list argument of an operation has a bound, on both transports, checked before
@@ -118,6 +120,8 @@ export function checkArguments(
   document: DocumentNode,
   operationName: string | null | undefined,
   variables: Readonly<Record<string, unknown>> | null | undefined,
+  /** The largest `first` the resolvers accept: a larger one is their BAD_USER_INPUT, so the cost counts at most this. */
+  maxPageSize: number = Number.MAX_SAFE_INTEGER,
 ): GraphQLError[] {
   const operations = document.definitions.filter((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION);
   const operation = operationName ? operations.find((o) => o.name?.value === operationName) : operations.length === 1 ? operations[0] : undefined;
@@ -143,6 +147,19 @@ export function checkArguments(
     }),
   );
   if (found) return [found];
+  // The cost again, with the variables' values where the operation passes them to arguments
+  // (`first: $n` costs as `first: 500`): validation alone sees only the literals.
+  const fragments = document.definitions.filter((d) => d.kind === Kind.FRAGMENT_DEFINITION);
+  const withValues = visit({ kind: Kind.DOCUMENT, definitions: [operation, ...fragments] } as DocumentNode, {
+    Argument(node) {
+      if (node.value.kind !== Kind.VARIABLE) return undefined;
+      const value = coerced[node.value.name.value];
+      if (typeof value !== 'number' || !Number.isInteger(value)) return undefined;
+      return { ...node, value: { kind: Kind.INT, value: String(Math.min(value, maxPageSize)) } };
+    },
+  });
+  const [tooCostly] = validate(schema, withValues, [costRule()]);
+  if (tooCostly) return [new GraphQLError(tooCostly.message, { extensions: { code: 'GRAPHQL_VALIDATION_FAILED', http: { status: 400 } } })];
   // Variables no argument uses are held to the same rules (named as variables).
   for (const [name, raw] of Object.entries(variables ?? {})) {
     const problem = typeof raw === 'string' ? checkValue(raw, GraphQLString, `$${name}`, '') : undefined;

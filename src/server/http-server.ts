@@ -6,11 +6,12 @@ import Fastify from 'fastify';
 import { execute, GraphQLError, NoSchemaIntrospectionCustomRule, parse, specifiedRules, validate, type ExecutionArgs, type GraphQLSchema } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
+import { ErrorCode } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { TokenAuthenticator, type ApiToken } from './auth.js';
 import { createContext, type AppServices, type Context } from './context.js';
 import { createFormatError } from './format-error.js';
-import { rootFieldLimit } from './limits.js';
+import { armorRules, LIMITS, rootFieldLimit } from './limits.js';
 import { checkArguments } from './argument-guard.js';
 
 /** The path of both the HTTP and the WebSocket GraphQL endpoints. */
@@ -32,6 +33,8 @@ export interface StartServerOptions {
   apiTokens?: readonly ApiToken[];
   /** Schema introspection and "Did you mean …" suggestions on both transports (default off). */
   introspection?: boolean;
+  /** The largest answer, in bytes (default LIMITS.maxResponseBytes): larger ones are RESPONSE_TOO_LARGE. */
+  maxResponseBytes?: number;
   /** The services behind the resolvers: mutations, readiness, events. */
   services: AppServices;
 }
@@ -60,11 +63,12 @@ export async function startServer({
   readinessProbe = async () => {},
   apiTokens = [],
   introspection = false,
+  maxResponseBytes = LIMITS.maxResponseBytes,
   services,
 }: StartServerOptions): Promise<RunningServer> {
   const app = Fastify({ logger: false, forceCloseConnections: 'idle' });
   const formatError = createFormatError(logger, { suggestions: introspection });
-  const extraRules = [rootFieldLimit()];
+  const extraRules = [rootFieldLimit(), ...armorRules()];
   // Apollo has its own switch for introspection over HTTP; graphql-ws gets the same as a rule.
   const wsRules = [...specifiedRules, ...extraRules, ...(introspection ? [] : [NoSchemaIntrospectionCustomRule])];
   const auth = new TokenAuthenticator(apiTokens);
@@ -102,17 +106,25 @@ export async function startServer({
       onSubscribe: (_ctx, _id, payload) => {
         let document;
         try {
-          document = parse(payload.query);
-        } catch {
-          return undefined; // graphql-ws reports the syntax error
+          document = parse(payload.query, { maxTokens: LIMITS.maxTokens });
+        } catch (error) {
+          // A syntax error (or too many tokens) answers `error` for this operation; the socket goes on.
+          return [
+            error instanceof GraphQLError
+              ? new GraphQLError(error.message, { extensions: { code: 'GRAPHQL_PARSE_FAILED' } })
+              : new GraphQLError('Syntax Error'),
+          ];
         }
         if (validate(schema, document, wsRules).length > 0) return undefined;
-        const refused = checkArguments(schema, document, payload.operationName, payload.variables);
+        const refused = checkArguments(schema, document, payload.operationName, payload.variables, maxPageSize);
         return refused.length > 0
           ? refused.map((e) => new GraphQLError(e.message, { extensions: { code: e.extensions.code, field: e.extensions.field } }))
           : undefined;
       },
-      onNext: (_ctx, _id, _payload, _args, result) => (result.errors ? { ...result, errors: result.errors.map((e) => formatError(e.toJSON(), e)) } : undefined),
+      onNext: (_ctx, _id, _payload, _args, result) => {
+        if (responseTooLarge(result, maxResponseBytes)) return { errors: [tooLargeError(maxResponseBytes)] };
+        return result.errors ? { ...result, errors: result.errors.map((e) => formatError(e.toJSON(), e)) } : undefined;
+      },
       // graphql-ws reports here the operations that did not parse or validate.
       onError: (_ctx, _id, _payload, errors) =>
         errors.map((e) => {
@@ -139,8 +151,14 @@ export async function startServer({
     async requestDidStart() {
       return {
         async didResolveOperation({ document, request }) {
-          const [refused] = checkArguments(schema, document, request.operationName, request.variables);
+          const [refused] = checkArguments(schema, document, request.operationName, request.variables, maxPageSize);
           if (refused) throw refused;
+        },
+        // An answer over LIMITS.maxResponseBytes is replaced by RESPONSE_TOO_LARGE (ask for a smaller page).
+        async willSendResponse({ response }) {
+          if (response.body.kind === 'single' && responseTooLarge(response.body.singleResult, maxResponseBytes)) {
+            response.body.singleResult = { errors: [tooLargeError(maxResponseBytes)] };
+          }
         },
       };
     },
@@ -151,6 +169,7 @@ export async function startServer({
     formatError,
     includeStacktraceInErrorResponses: false,
     introspection,
+    parseOptions: { maxTokens: LIMITS.maxTokens },
     validationRules: extraRules,
     // The service owns SIGTERM/SIGINT (it drains, then closes the ORM); Apollo must not race it.
     stopOnTerminationSignals: false,
@@ -202,6 +221,16 @@ export async function startServer({
     },
   };
 }
+
+/** Whether a result's JSON is over `max` bytes (counted as it would be sent). */
+function responseTooLarge(result: unknown, max: number): boolean {
+  return Buffer.byteLength(JSON.stringify(result)) > max;
+}
+
+const tooLargeError = (max: number) =>
+  new GraphQLError(`The answer is over ${max} bytes; ask for fewer items (first) or fields`, {
+    extensions: { code: ErrorCode.RESPONSE_TOO_LARGE },
+  });
 
 /** Counts running operations and tells when none is left. */
 class InFlight {

@@ -1,4 +1,51 @@
-import { GraphQLError, Kind, type ASTVisitor, type SelectionNode, type ValidationContext } from 'graphql';
+import { costLimitRule } from '@escape.tech/graphql-armor-cost-limit';
+import { maxAliasesRule } from '@escape.tech/graphql-armor-max-aliases';
+import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth';
+import { maxDirectivesRule } from '@escape.tech/graphql-armor-max-directives';
+import { GraphQLError, Kind, type ASTVisitor, type SelectionNode, type ValidationContext, type ValidationRule } from 'graphql';
+
+/**
+ * What one operation may cost, the same on both transports (HTTP: Apollo's validation; WebSocket:
+ * graphql-ws's), from graphql-armor where it has the rule. Fit to the real operations: the
+ * dashboard page of README (`virtualMachines(first: 100)` with spec, disks, active job and both
+ * readiness evaluations) costs about 15,500 and 78,000 at `first: 500`; a job with its ledger
+ * about 40; an event subscription with its job about 30. The alias-and-fragment blow-up that
+ * returned 157 MB from 1.3 KB costs millions.
+ */
+export const LIMITS = {
+  /** graphql-armor's cost: objects 2, scalars 1, ×1.5 per level, × a literal `first` (variables: see the argument guard). */
+  maxCost: 100_000,
+  /** Selection depth (the dashboard is 6 deep). */
+  maxDepth: 10,
+  /** Aliases in one operation (the dashboard uses 2). */
+  maxAliases: 15,
+  /** Directives in one operation. */
+  maxDirectives: 10,
+  /** Tokens the parser reads before it gives up (graphql-js's own limit). */
+  maxTokens: 5_000,
+  /** Bytes of one answer (a 500-VM dashboard page is well under 2 MB). */
+  maxResponseBytes: 10 * 1024 * 1024,
+} as const;
+
+/** graphql-armor's rules report through the validation context (never throw out of validation). */
+const armor = {
+  propagateOnRejection: false,
+  exposeLimits: true,
+  onReject: [(context: ValidationContext | null, error: GraphQLError) => context?.reportError(error)],
+};
+
+/** The cost rule alone (the argument guard runs it again with the variables' values in place). */
+export const costRule = (): ValidationRule => costLimitRule({ ...armor, maxCost: LIMITS.maxCost, flattenFragments: true }) as unknown as ValidationRule;
+
+/** graphql-armor's depth, alias, directive and cost rules with {@link LIMITS}. */
+export function armorRules(): ValidationRule[] {
+  return [
+    maxDepthRule({ ...armor, n: LIMITS.maxDepth, flattenFragments: true }),
+    maxAliasesRule({ ...armor, n: LIMITS.maxAliases }),
+    maxDirectivesRule({ ...armor, n: LIMITS.maxDirectives }),
+    costRule(),
+  ] as unknown as ValidationRule[];
+}
 
 /** The most top-level fields (aliases included) one operation may ask for. */
 export const MAX_ROOT_FIELDS = 10;

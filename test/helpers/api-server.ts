@@ -81,7 +81,8 @@ export async function startApi(
     kind = 'mariadb',
     apiTokens = [],
     introspection = false,
-  }: { maxPageSize?: number; kind?: DatabaseKind; apiTokens?: readonly ApiToken[]; introspection?: boolean } = {},
+    maxResponseBytes,
+  }: { maxPageSize?: number; kind?: DatabaseKind; apiTokens?: readonly ApiToken[]; introspection?: boolean; maxResponseBytes?: number } = {},
 ): Promise<ApiHarness> {
   let statements: string[] = [];
   const db = await openMigratedDatabase(prefix, { kind, onQuery: (sql) => statements.push(sql) });
@@ -96,6 +97,7 @@ export async function startApi(
     maxPageSize,
     apiTokens,
     introspection,
+    ...(maxResponseBytes === undefined ? {} : { maxResponseBytes }),
     services: services.runtime.services,
   });
   return {
