@@ -12,6 +12,8 @@ export enum ErrorCode {
   CLOUD_UNAVAILABLE = 'CLOUD_UNAVAILABLE',
   /** The answer would be over the response size limit: ask for a smaller page. */
   RESPONSE_TOO_LARGE = 'RESPONSE_TOO_LARGE',
+  /** A WebSocket already runs as many operations as it may. */
+  TOO_MANY_OPERATIONS = 'TOO_MANY_OPERATIONS',
   INTERNAL_SERVER_ERROR = 'INTERNAL_SERVER_ERROR',
 }
 

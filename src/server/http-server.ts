@@ -13,6 +13,7 @@ import { createContext, type AppServices, type Context } from './context.js';
 import { createFormatError } from './format-error.js';
 import { armorRules, LIMITS, rootFieldLimit } from './limits.js';
 import { checkArguments } from './argument-guard.js';
+import { fastifyLimits, installHttpLimits, TRANSPORT_LIMITS, type TransportLimits } from './transport-limits.js';
 
 /** The path of both the HTTP and the WebSocket GraphQL endpoints. */
 export const GRAPHQL_PATH = '/graphql';
@@ -35,6 +36,8 @@ export interface StartServerOptions {
   introspection?: boolean;
   /** The largest answer, in bytes (default LIMITS.maxResponseBytes): larger ones are RESPONSE_TOO_LARGE. */
   maxResponseBytes?: number;
+  /** Bodies, messages, timeouts and operations per socket (defaults: TRANSPORT_LIMITS). */
+  transportLimits?: Partial<TransportLimits>;
   /** The services behind the resolvers: mutations, readiness, events. */
   services: AppServices;
 }
@@ -64,9 +67,12 @@ export async function startServer({
   apiTokens = [],
   introspection = false,
   maxResponseBytes = LIMITS.maxResponseBytes,
+  transportLimits = {},
   services,
 }: StartServerOptions): Promise<RunningServer> {
-  const app = Fastify({ logger: false, forceCloseConnections: 'idle' });
+  const limits: TransportLimits = { ...TRANSPORT_LIMITS, ...transportLimits };
+  const app = Fastify({ logger: false, forceCloseConnections: 'idle', ...fastifyLimits(limits) });
+  installHttpLimits(app);
   const formatError = createFormatError(logger, { suggestions: introspection });
   const extraRules = [rootFieldLimit(), ...armorRules()];
   // Apollo has its own switch for introspection over HTTP; graphql-ws gets the same as a rule.
@@ -77,7 +83,8 @@ export async function startServer({
 
   // The HTTP server hands over upgrades on the GraphQL path only; the WebSocket server never sees
   // the HTTP server's own errors (a failed listen is reported once, by listen()).
-  const wsServer = new WebSocketServer({ noServer: true });
+  // A message is bounded like an HTTP body: a larger one closes the socket (1009) before anything parses it.
+  const wsServer = new WebSocketServer({ noServer: true, maxPayload: limits.maxMessageBytes });
   app.server.on('upgrade', (request, socket, head) => {
     if (new URL(request.url ?? '/', 'http://localhost').pathname !== GRAPHQL_PATH) {
       socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
@@ -103,7 +110,7 @@ export async function startServer({
       },
       context: (ctx) => contextFor(ctx.connectionParams?.authorization) as unknown as Record<string, unknown>,
       // The argument bounds, as over HTTP: a refusal answers `error` for this operation only.
-      onSubscribe: (_ctx, _id, payload) => {
+      onSubscribe: (ctx, _id, payload) => {
         let document;
         try {
           document = parse(payload.query, { maxTokens: LIMITS.maxTokens });
@@ -117,9 +124,17 @@ export async function startServer({
         }
         if (validate(schema, document, wsRules).length > 0) return undefined;
         const refused = checkArguments(schema, document, payload.operationName, payload.variables, maxPageSize);
-        return refused.length > 0
-          ? refused.map((e) => new GraphQLError(e.message, { extensions: { code: e.extensions.code, field: e.extensions.field } }))
-          : undefined;
+        if (refused.length > 0) return refused.map((e) => new GraphQLError(e.message, { extensions: { code: e.extensions.code, field: e.extensions.field } }));
+        // graphql-ws keeps the socket's running operations (this one included); a client's
+        // `complete` removes one at once.
+        if (Object.keys(ctx.subscriptions).length > limits.maxOperationsPerSocket) {
+          return [
+            new GraphQLError(`This socket already runs ${limits.maxOperationsPerSocket} operations, the most it may; end one first`, {
+              extensions: { code: ErrorCode.TOO_MANY_OPERATIONS },
+            }),
+          ];
+        }
+        return undefined;
       },
       onNext: (_ctx, _id, _payload, _args, result) => {
         if (responseTooLarge(result, maxResponseBytes)) return { errors: [tooLargeError(maxResponseBytes)] };

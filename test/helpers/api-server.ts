@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import type { MikroORM } from '@mikro-orm/core';
 import type { DatabaseConfig } from '../../src/config.js';
 import type { ApiToken } from '../../src/roles.js';
+import type { TransportLimits } from '../../src/server/transport-limits.js';
 import { createOrm, prepareSchema } from '../../src/db/orm.js';
 import { createLogger } from '../../src/logger.js';
 import { startServer, type RunningServer } from '../../src/server/http-server.js';
@@ -82,7 +83,15 @@ export async function startApi(
     apiTokens = [],
     introspection = false,
     maxResponseBytes,
-  }: { maxPageSize?: number; kind?: DatabaseKind; apiTokens?: readonly ApiToken[]; introspection?: boolean; maxResponseBytes?: number } = {},
+    transportLimits,
+  }: {
+    maxPageSize?: number;
+    kind?: DatabaseKind;
+    apiTokens?: readonly ApiToken[];
+    introspection?: boolean;
+    maxResponseBytes?: number;
+    transportLimits?: Partial<TransportLimits>;
+  } = {},
 ): Promise<ApiHarness> {
   let statements: string[] = [];
   const db = await openMigratedDatabase(prefix, { kind, onQuery: (sql) => statements.push(sql) });
@@ -98,6 +107,7 @@ export async function startApi(
     apiTokens,
     introspection,
     ...(maxResponseBytes === undefined ? {} : { maxResponseBytes }),
+    ...(transportLimits === undefined ? {} : { transportLimits }),
     services: services.runtime.services,
   });
   return {
