@@ -98,7 +98,6 @@ export async function startServer({
     {
       schema,
       execute: (args: ExecutionArgs) => wsOperations.track(async () => execute(args)),
-      validate: (wsSchema, document) => validate(wsSchema, document, wsRules),
       // A socket without a valid token is closed at connection_init (4403 Forbidden).
       onConnect: (ctx) => {
         try {
@@ -109,7 +108,9 @@ export async function startServer({
         }
       },
       context: (ctx) => contextFor(ctx.connectionParams?.authorization) as unknown as Record<string, unknown>,
-      // The argument bounds, as over HTTP: a refusal answers `error` for this operation only.
+      // Parse (token limit), validate (the same rules as HTTP) and check the arguments once, here;
+      // the ExecutionArgs returned spare graphql-ws a second parse and validation. A refusal answers
+      // `error` for this operation only (through onError, which gives it a code).
       onSubscribe: (ctx, _id, payload) => {
         let document;
         try {
@@ -122,7 +123,8 @@ export async function startServer({
               : new GraphQLError('Syntax Error'),
           ];
         }
-        if (validate(schema, document, wsRules).length > 0) return undefined;
+        const invalid = validate(schema, document, wsRules);
+        if (invalid.length > 0) return invalid;
         const refused = checkArguments(schema, document, payload.operationName, payload.variables, maxPageSize);
         if (refused.length > 0) return refused.map((e) => new GraphQLError(e.message, { extensions: { code: e.extensions.code, field: e.extensions.field } }));
         // graphql-ws keeps the socket's running operations (this one included); a client's
@@ -134,13 +136,13 @@ export async function startServer({
             }),
           ];
         }
-        return undefined;
+        return { schema, document, operationName: payload.operationName, variableValues: payload.variables };
       },
       onNext: (_ctx, _id, _payload, _args, result) => {
         if (responseTooLarge(result, maxResponseBytes)) return { errors: [tooLargeError(maxResponseBytes)] };
         return result.errors ? { ...result, errors: result.errors.map((e) => formatError(e.toJSON(), e)) } : undefined;
       },
-      // graphql-ws reports here the operations that did not parse or validate.
+      // graphql-ws reports here the operations onSubscribe refused (parse, validation, arguments, budget).
       onError: (_ctx, _id, _payload, errors) =>
         errors.map((e) => {
           const formatted = e.toJSON();
@@ -169,12 +171,6 @@ export async function startServer({
           const [refused] = checkArguments(schema, document, request.operationName, request.variables, maxPageSize);
           if (refused) throw refused;
         },
-        // An answer over LIMITS.maxResponseBytes is replaced by RESPONSE_TOO_LARGE (ask for a smaller page).
-        async willSendResponse({ response }) {
-          if (response.body.kind === 'single' && responseTooLarge(response.body.singleResult, maxResponseBytes)) {
-            response.body.singleResult = { errors: [tooLargeError(maxResponseBytes)] };
-          }
-        },
       };
     },
   };
@@ -192,6 +188,13 @@ export async function startServer({
     plugins: [fastifyApolloDrainPlugin(app), closeWebSockets, ApolloServerPluginCacheControlDisabled(), argumentGuard],
   });
   await apollo.start();
+  // An HTTP answer over maxResponseBytes becomes RESPONSE_TOO_LARGE, measured on the body Apollo
+  // already serialised (no second serialisation on the hot path).
+  app.addHook('onSend', async (request, reply, payload) => {
+    if (typeof payload !== 'string' || Buffer.byteLength(payload) <= maxResponseBytes || !request.url.startsWith(GRAPHQL_PATH)) return payload;
+    void reply.code(200).header('content-type', 'application/json; charset=utf-8');
+    return JSON.stringify({ errors: [tooLargeError(maxResponseBytes)] });
+  });
   await app.register(fastifyApollo(apollo), { path: GRAPHQL_PATH, context: async (request) => contextFor(request.headers.authorization) });
 
   app.get('/healthz', async () => ({ status: 'ok' }));

@@ -57,16 +57,18 @@ describe('loadConfig', () => {
     expect(loadConfig({ DATABASE_URL: 'sqlite:/tmp/x.db' }).database).toEqual({ kind: 'sqlite', file: '/tmp/x.db' });
   });
 
+  /** Every CLOUDSTACK_ variable of a real cloud. */
+  const cloud = {
+    CLOUDSTACK_URL: 'https://cloud.example.com/',
+    CLOUDSTACK_API_KEY: 'k',
+    CLOUDSTACK_SECRET_KEY: 's',
+    CLOUDSTACK_ZONE_ID: 'z',
+    CLOUDSTACK_TEMPLATE_ID: 't',
+    CLOUDSTACK_SERVICE_OFFERING_ID: 'o',
+    CLOUDSTACK_APPLIANCE_VM_ID: 'a',
+  };
+
   it('takes a real CloudStack only when every CLOUDSTACK_ variable is given', () => {
-    const cloud = {
-      CLOUDSTACK_URL: 'https://cloud.example.com/',
-      CLOUDSTACK_API_KEY: 'k',
-      CLOUDSTACK_SECRET_KEY: 's',
-      CLOUDSTACK_ZONE_ID: 'z',
-      CLOUDSTACK_TEMPLATE_ID: 't',
-      CLOUDSTACK_SERVICE_OFFERING_ID: 'o',
-      CLOUDSTACK_APPLIANCE_VM_ID: 'a',
-    };
     expect(loadConfig(cloud).cloud).toMatchObject({ kind: 'remote', url: 'https://cloud.example.com', zoneId: 'z' });
     const { CLOUDSTACK_TEMPLATE_ID: _, ...partial } = cloud;
     expect(error(partial).variable).toBe('CLOUDSTACK_TEMPLATE_ID');
@@ -74,15 +76,6 @@ describe('loadConfig', () => {
   });
 
   it('takes several appliance VMs (one KVM VM holds at most 32 data disks) and a project', () => {
-    const cloud = {
-      CLOUDSTACK_URL: 'https://cloud.example.com',
-      CLOUDSTACK_API_KEY: 'k',
-      CLOUDSTACK_SECRET_KEY: 's',
-      CLOUDSTACK_ZONE_ID: 'z',
-      CLOUDSTACK_TEMPLATE_ID: 't',
-      CLOUDSTACK_SERVICE_OFFERING_ID: 'o',
-      CLOUDSTACK_APPLIANCE_VM_ID: 'a',
-    };
     expect(loadConfig(cloud).cloud).toMatchObject({ applianceVmIds: ['a'] });
     expect(loadConfig(cloud).cloud).not.toHaveProperty('projectId');
     expect(loadConfig({ ...cloud, CLOUDSTACK_APPLIANCE_VM_ID: ' a1 , b-2 ', CLOUDSTACK_PROJECT_ID: 'p' }).cloud).toMatchObject({

@@ -63,7 +63,8 @@ export async function settle<T>(ctx: Pick<Reads, 'op' | 'signal'>, read: () => P
 /** VMs carrying the job's host name in the zone: live ones, or (`destroyed`) also those Destroyed and not yet expunged, which still hold the name. */
 export async function vmsNamed(ctx: Pick<Reads, 'cloud' | 'op' | 'ids' | 'plan'>, { destroyed = false } = {}): Promise<VirtualMachine[]> {
   const found = await ctx.cloud.listVirtualMachines({ name: ctx.plan.vmName, zoneId: ctx.ids.zoneId }, ctx.op());
-  return found.filter((vm) => vm.name === ctx.plan.vmName && (destroyed ? vm.state !== VmState.EXPUNGING : !GONE_VM_STATES.includes(vm.state)));
+  // The client keeps exact name matches only.
+  return found.filter((vm) => (destroyed ? vm.state !== VmState.EXPUNGING : !GONE_VM_STATES.includes(vm.state)));
 }
 
 /**

@@ -137,7 +137,7 @@ export const unwindPossible: ReadinessRule<CloudCheckContext> = {
     const name = hostName(facts.name ?? facts.vmId);
     const networks = new Set(facts.mappings.filter((m) => !m.isTestNetwork).map((m) => m.destinationNetworkId));
     const holders = (await cloudStack.listVirtualMachines({ name, zoneId: ids.zoneId })).filter(
-      (vm) => vm.name === name && vm.state !== VmState.EXPUNGING && vm.nics.some((n) => networks.has(n.networkId)),
+      (vm) => vm.state !== VmState.EXPUNGING && vm.nics.some((n) => networks.has(n.networkId)),
     );
     if (holders.length > 0) {
       const [vm] = holders;
