@@ -2,6 +2,8 @@ import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { Role, type ApiToken } from './roles.js';
+import { parseOrigin } from './server/origins.js';
+import type { RateLimitSettings } from './server/rate-limits.js';
 
 /** Where the service keeps its data. */
 export type DatabaseConfig =
@@ -36,8 +38,18 @@ export interface Config {
   readonly shutdownTimeoutMs: number;
   /** Largest `first` a connection query accepts. */
   readonly maxPageSize: number;
-  /** Bearer tokens and their roles; empty: authentication off. */
+  /** Bootstrap bearer tokens and their roles (`API_TOKENS`); API keys live in the database. */
   readonly apiTokens: readonly ApiToken[];
+  /** Callers may go without a key on a non-loopback address while no token or key exists (`ALLOW_ANONYMOUS`). */
+  readonly allowAnonymous: boolean;
+  /** Host names the service answers to (`ALLOWED_HOSTS`); empty: its own names. */
+  readonly allowedHosts: readonly string[];
+  /** Origins browsers may call it from (`ALLOWED_ORIGINS`); empty: its own. */
+  readonly allowedOrigins: readonly string[];
+  /** Per-caller budgets (`RATE_LIMIT_*`). */
+  readonly rateLimits: RateLimitSettings;
+  /** How long vmReadiness answers for one VM are shared (`READINESS_SHARE_MS`). */
+  readonly readinessShareMs: number;
   /** Schema introspection and "Did you mean …" suggestions, on both transports (off unless ENABLE_INTROSPECTION=true). */
   readonly introspection: boolean;
   readonly engine: EngineConfig;
@@ -129,6 +141,13 @@ const envSchema = z.object({
   SHUTDOWN_TIMEOUT_MS: int(0, 600_000, 10_000),
   MAX_PAGE_SIZE: int(1, 10_000, 500),
   API_TOKENS: optionalString,
+  ALLOW_ANONYMOUS: optionalString,
+  ALLOWED_HOSTS: optionalString,
+  ALLOWED_ORIGINS: optionalString,
+  RATE_LIMIT_MUTATIONS: int(1, 1_000_000, 600),
+  RATE_LIMIT_CLOUD_QUERIES: int(1, 1_000_000, 300),
+  RATE_LIMIT_WINDOW_SECONDS: int(1, 86_400, 60),
+  READINESS_SHARE_MS: int(0, 60_000, 2_000),
   ENABLE_INTROSPECTION: optionalString,
   ENGINE_LEASE_MS: int(500, 3_600_000, 30_000),
   ENGINE_SCAN_INTERVAL_MS: int(50, 3_600_000, 5_000),
@@ -210,7 +229,31 @@ export function parseIdList(variable: string, raw: string): string[] {
 
 const MIN_TOKEN_LENGTH = 16;
 
-/** Parses `API_TOKENS`: `role:token` pairs separated by commas (roles: viewer, operator). */
+/** A comma-separated list, blanks dropped. */
+const list = (raw: string | undefined) => (raw ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+
+/** Parses `ALLOWED_ORIGINS`: origins (scheme://host[:port]) separated by commas; `*` and `null` are refused. */
+export function parseAllowedOrigins(raw: string | undefined): string[] {
+  return list(raw).map((entry) => {
+    if (entry === '*' || entry === 'null') throw new ConfigError('ALLOWED_ORIGINS', `"${entry}" would let any page call the service; name each origin`);
+    const origin = parseOrigin(entry);
+    if (origin instanceof Error) throw new ConfigError('ALLOWED_ORIGINS', origin.message);
+    return origin;
+  });
+}
+
+/** Parses `ALLOWED_HOSTS`: host names or addresses separated by commas. */
+export function parseAllowedHosts(raw: string | undefined): string[] {
+  return list(raw).map((entry) => {
+    const host = entry.toLowerCase().replace(/^\[(.*)\]$/, '$1');
+    if (isIP(host) === 0 && !/^(?=.{1,253}$)[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/.test(host)) {
+      throw new ConfigError('ALLOWED_HOSTS', `"${entry.slice(0, 100)}" is not a host name or address (no port, no scheme)`);
+    }
+    return host;
+  });
+}
+
+/** Parses `API_TOKENS`: `role:token` pairs separated by commas (roles: viewer, operator, admin). */
 export function parseApiTokens(raw: string | undefined): ApiToken[] {
   if (raw === undefined) return [];
   const roles = Object.values(Role) as string[];
@@ -250,6 +293,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const simulator = bool(false).safeParse(e.CLOUDSTACK_SIMULATOR);
   if (!simulator.success) throw new ConfigError('CLOUDSTACK_SIMULATOR', `must be true or false (got "${e.CLOUDSTACK_SIMULATOR}")`);
   const useSimulator = e.CLOUDSTACK_SIMULATOR === undefined ? undefined : simulator.data;
+  const allowAnonymous = bool(false).safeParse(e.ALLOW_ANONYMOUS);
+  if (!allowAnonymous.success) throw new ConfigError('ALLOW_ANONYMOUS', `must be true or false (got "${e.ALLOW_ANONYMOUS}")`);
   const introspection = bool(false).safeParse(e.ENABLE_INTROSPECTION);
   if (!introspection.success) throw new ConfigError('ENABLE_INTROSPECTION', `must be true or false (got "${e.ENABLE_INTROSPECTION}")`);
   return Object.freeze({
@@ -263,6 +308,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     maxPageSize: e.MAX_PAGE_SIZE,
     apiTokens: parseApiTokens(e.API_TOKENS),
+    allowAnonymous: allowAnonymous.data,
+    allowedHosts: parseAllowedHosts(e.ALLOWED_HOSTS),
+    allowedOrigins: parseAllowedOrigins(e.ALLOWED_ORIGINS),
+    rateLimits: Object.freeze({ mutations: e.RATE_LIMIT_MUTATIONS, cloudQueries: e.RATE_LIMIT_CLOUD_QUERIES, windowSeconds: e.RATE_LIMIT_WINDOW_SECONDS }),
+    readinessShareMs: e.READINESS_SHARE_MS,
     introspection: introspection.data,
     engine: Object.freeze({
       leaseMs: e.ENGINE_LEASE_MS,

@@ -14,6 +14,12 @@ export enum ErrorCode {
   RESPONSE_TOO_LARGE = 'RESPONSE_TOO_LARGE',
   /** A WebSocket already runs as many operations as it may. */
   TOO_MANY_OPERATIONS = 'TOO_MANY_OPERATIONS',
+  /** The request's Host header names a host this service does not answer to (DNS rebinding). */
+  HOST_NOT_ALLOWED = 'HOST_NOT_ALLOWED',
+  /** The request's Origin is not allowed (ALLOWED_ORIGINS). */
+  ORIGIN_NOT_ALLOWED = 'ORIGIN_NOT_ALLOWED',
+  /** The caller is over a rate limit; `retryAfterSeconds` says when to try again. */
+  RATE_LIMITED = 'RATE_LIMITED',
   INTERNAL_SERVER_ERROR = 'INTERNAL_SERVER_ERROR',
 }
 

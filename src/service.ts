@@ -11,6 +11,7 @@ import { ReadinessService } from './failover/readiness/readiness.service.js';
 import type { AppServices } from './server/context.js';
 import type { Logger } from './logger.js';
 import { startServer } from './server/http-server.js';
+import { isLoopback } from './server/origins.js';
 import { buildAppSchema } from './server/schema.js';
 
 /** The running service: what `main` started, and how to stop it. */
@@ -37,9 +38,10 @@ export function createFailoverRuntime(
   cloud: Pick<CloudConnection, 'cloudStack' | 'ids'>,
   logger: Logger,
   engine: Config['engine'],
+  { readinessShareMs }: { readinessShareMs?: number } = {},
 ): FailoverRuntime {
   const events = new EventBus({ em: orm.em, logger, pollIntervalMs: engine.eventPollIntervalMs });
-  const readiness = new ReadinessService(orm.em, { cloudStack: cloud.cloudStack, ids: cloud.ids });
+  const readiness = new ReadinessService(orm.em, { cloudStack: cloud.cloudStack, ids: cloud.ids }, readinessShareMs);
   const worker = new Engine({
     em: orm.em,
     cloud: cloud.cloudStack,
@@ -74,7 +76,7 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
     if (cloud.kind === 'simulator' && config.database.kind === 'mariadb') {
       logger.warn('CLOUDSTACK_* is not set: failovers run against the in-process CloudStack simulator, not a real cloud');
     }
-    runtime = createFailoverRuntime(orm, cloud, logger, config.engine);
+    runtime = createFailoverRuntime(orm, cloud, logger, config.engine, { readinessShareMs: config.readinessShareMs });
     await runtime.events.start();
     const server = await startServer({
       schema: await buildAppSchema(),
@@ -85,6 +87,9 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
       maxPageSize: config.maxPageSize,
       shutdownTimeoutMs: config.shutdownTimeoutMs,
       apiTokens: config.apiTokens,
+      allowAnonymous: config.allowAnonymous,
+      origins: { allowedHosts: config.allowedHosts, allowedOrigins: config.allowedOrigins },
+      rateLimits: config.rateLimits,
       introspection: config.introspection,
       services: runtime.services,
       readinessProbe: async () => {
@@ -93,8 +98,8 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
     });
     // Jobs a crashed instance left resume now (once their lease has run out).
     runtime.engine.start();
-    if (config.apiTokens.length === 0 && !['127.0.0.1', '::1', 'localhost'].includes(config.host)) {
-      logger.warn({ host: config.host }, 'API_TOKENS is not set: anyone who can reach this address can change mappings and run failovers');
+    if (config.allowAnonymous && !isLoopback(config.host)) {
+      logger.warn({ host: config.host }, 'ALLOW_ANONYMOUS=true: while no API key or token exists, anyone who can reach this address can run failovers');
     }
     const { engine, events } = runtime;
     return {

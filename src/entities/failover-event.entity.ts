@@ -40,6 +40,10 @@ export class FailoverEvent {
 
   @Property({ type: 'datetime', length: 3 })
   occurredAt!: Date;
+
+  /** Who asked for the flow the event belongs to (added by Migration008). */
+  @Property({ type: 'string', length: 128, nullable: true })
+  requestedBy?: string | null;
 }
 
 /** Named counters (table `failover_sequences`): the event sequence is allocated under this row's lock. */

@@ -78,6 +78,14 @@ export class FailoverExecution {
   @Property({ type: 'integer', nullable: true })
   autoCleanupAfterMinutes?: number | null;
 
+  /** Who started the job: a key name, `token:<fingerprint>`, `anonymous`, or `system:<what>` (added by Migration008). */
+  @Property({ type: 'string', length: 128, nullable: true })
+  requestedBy?: string | null;
+
+  /** Who asked for the current flow: the start, then the cleanup or revert (its events carry it). */
+  @Property({ type: 'string', length: 128, nullable: true })
+  flowRequestedBy?: string | null;
+
   @Property({ type: 'datetime', length: 3, onCreate: () => new Date() })
   createdAt: Date & Opt = new Date();
 

@@ -1,3 +1,5 @@
+import { ApiKey } from './api-key.entity.js';
+import { AuditEntry } from './audit-entry.entity.js';
 import { CbtHistory } from './cbt-history.entity.js';
 import { FailoverEvent, FailoverSequence } from './failover-event.entity.js';
 import { FailoverExecution } from './failover-execution.entity.js';
@@ -12,6 +14,8 @@ export * from './enums.js';
 export { ExecutionPhase, FlowName } from './failover-execution.entity.js';
 export { LedgerState } from './failover-ledger-entry.entity.js';
 export {
+  ApiKey,
+  AuditEntry,
   CbtHistory,
   FailoverEvent,
   FailoverExecution,
@@ -36,5 +40,7 @@ export const ENTITIES = [
   FailoverLedgerEntry,
   FailoverEvent,
   FailoverSequence,
+  ApiKey,
+  AuditEntry,
 ];
 export * from './failover-job.codec.js';

@@ -36,7 +36,7 @@ async function maxStoredSequence(em: EntityManager): Promise<number | null> {
 
 /** Writes one event in the caller's transaction and returns it as stored. */
 export async function appendEvent(tx: EntityManager, event: NewJobEvent): Promise<JobEvent> {
-  const stored: JobEvent = { ...event, sequence: await nextSequence(tx), occurredAt: new Date() };
+  const stored: JobEvent = { ...event, requestedBy: event.requestedBy ?? null, sequence: await nextSequence(tx), occurredAt: new Date() };
   await tx.insert(FailoverEvent, { ...stored });
   return stored;
 }
@@ -70,6 +70,7 @@ export function toJobEvent(row: FailoverEvent): JobEvent {
     progressPercent: row.progressPercent,
     step: row.step ?? null,
     message: row.message ?? null,
+    requestedBy: row.requestedBy ?? null,
     occurredAt: row.occurredAt,
   };
 }

@@ -14,11 +14,13 @@ export interface JobEvent {
   /** The flow step the job is in, when it is in one. */
   readonly step: string | null;
   readonly message: string | null;
+  /** Who asked for the flow the event belongs to: a key name, `anonymous`, or `system:<why>` (null on rows older than the audit). */
+  readonly requestedBy: string | null;
   readonly occurredAt: Date;
 }
 
 /** What a writer gives to {@link appendEvent}: the event without its sequence and time. */
-export type NewJobEvent = Omit<JobEvent, 'sequence' | 'occurredAt'>;
+export type NewJobEvent = Omit<JobEvent, 'sequence' | 'occurredAt' | 'requestedBy'> & { readonly requestedBy?: string | null };
 
 /** Which events a subscriber wants: one job, one VM, or (neither) all. */
 export interface EventFilter {

@@ -1,3 +1,4 @@
+import { systemChange, type ChangeRecord } from '../access/audit.js';
 import { requireText } from '../arguments.js';
 import { UniqueConstraintViolationException, type EntityManager } from '@mikro-orm/core';
 import { CloudStackError } from '../cloudstack/errors.js';
@@ -52,7 +53,7 @@ export class FailoverService {
    * JOB_CONFLICT (and the active job's id), or CLOUD_UNAVAILABLE; of many concurrent starts for one
    * VM exactly one creates a job (the unique `vm_lock` decides).
    */
-  async start(type: FailoverType, request: StartFailoverRequest): Promise<FailoverJob> {
+  async start(type: FailoverType, request: StartFailoverRequest, record: ChangeRecord = systemChange('unattributed')): Promise<FailoverJob> {
     const { vmId } = request;
     const overrides = this.validateStart(type, request);
     const stored = (await loadVmFacts(this.em.fork(), [vmId])).get(vmId)!;
@@ -74,17 +75,17 @@ export class FailoverService {
       throw new AppError(ErrorCode.CLOUD_UNAVAILABLE, `CloudStack could not be asked whether VM ${vmId} is ready: ${unreachable.message}`, { vmId });
     }
     if (failing.length > 0) throw notReady(vmId, type, failing);
-    return this.createJob(type, facts, request.autoCleanupAfterMinutes ?? null);
+    return this.createJob(type, facts, request.autoCleanupAfterMinutes ?? null, record);
   }
 
   /** Cleans up a completed test failover (or resumes a cleanup that failed). */
-  cleanupTestFailover(jobId: string, reason = 'cleanup requested'): Promise<FailoverJob> {
-    return this.beginUnwind(jobId, FlowName.CLEANUP, reason);
+  cleanupTestFailover(jobId: string, record: ChangeRecord = systemChange('unattributed'), reason = 'cleanup requested'): Promise<FailoverJob> {
+    return this.beginUnwind(jobId, FlowName.CLEANUP, reason, record);
   }
 
   /** Reverts a completed live failover (or resumes a revert that failed). */
-  revertFailover(jobId: string): Promise<FailoverJob> {
-    return this.beginUnwind(jobId, FlowName.REVERT, 'revert requested');
+  revertFailover(jobId: string, record: ChangeRecord = systemChange('unattributed')): Promise<FailoverJob> {
+    return this.beginUnwind(jobId, FlowName.REVERT, 'revert requested', record);
   }
 
   private validateStart(type: FailoverType, { vmId, networkOverrides, autoCleanupAfterMinutes }: StartFailoverRequest): NetworkOverride[] {
@@ -118,7 +119,7 @@ export class FailoverService {
     }
   }
 
-  private async createJob(type: FailoverType, facts: VmFacts, autoCleanupAfterMinutes: number | null): Promise<FailoverJob> {
+  private async createJob(type: FailoverType, facts: VmFacts, autoCleanupAfterMinutes: number | null, record: ChangeRecord): Promise<FailoverJob> {
     const vmId = facts.vmId;
     // job_id is `{type}-failover-{vm_id}-{unix seconds}`: the later of now and one second after this
     // VM's latest job of the type, so ids never collide and keep their order however fast jobs come.
@@ -132,14 +133,21 @@ export class FailoverService {
       const jobId = `${prefix}${first + attempt}`;
       const plan = planJob(jobId, type, facts);
       try {
-        await createJob(this.em, { plan, replicationJobId: facts.latestReplication?.id ?? null, autoCleanupAfterMinutes, now: new Date(this.now()) });
+        await createJob(this.em, {
+          plan,
+          replicationJobId: facts.latestReplication?.id ?? null,
+          autoCleanupAfterMinutes,
+          now: new Date(this.now()),
+          requestedBy: record.requestedBy,
+          alsoWrite: (tx) => record.inTransaction(tx, jobId),
+        });
       } catch (error) {
         if (!(error instanceof UniqueConstraintViolationException)) throw error;
         const holder = await this.em.fork().findOne(FailoverExecution, { vmLock: vmId }, { disableIdentityMap: true });
         if (holder) throw await this.holderError(holder, type);
         continue;
       }
-      this.options.logger.info({ jobId, vmId, type }, 'failover job created');
+      this.options.logger.info({ jobId, vmId, type, requestedBy: record.requestedBy }, 'failover job created');
       this.options.notify();
       this.options.wake();
       return this.em.fork().findOneOrFail(FailoverJob, { jobId });
@@ -156,7 +164,7 @@ export class FailoverService {
     ]);
   }
 
-  private async beginUnwind(jobId: string, flow: UnwindFlow, reason: string): Promise<FailoverJob> {
+  private async beginUnwind(jobId: string, flow: UnwindFlow, reason: string, record: ChangeRecord): Promise<FailoverJob> {
     requireText('jobId', jobId, { max: Number.POSITIVE_INFINITY });
     const em = this.em.fork();
     const job = await em.findOne(FailoverJob, { jobId }, { disableIdentityMap: true });
@@ -164,7 +172,7 @@ export class FailoverService {
     const execution = await em.findOne(FailoverExecution, { jobId }, { disableIdentityMap: true });
     const refusal = unwindRefusal(job, execution, flow);
     if (refusal || !execution) throw invalidTransition(job, refusal ?? `Job ${jobId} has no execution`);
-    if (!(await beginUnwind(this.em, job, execution, flow, reason))) {
+    if (!(await beginUnwind(this.em, job, execution, flow, { reason, requestedBy: record.requestedBy, alsoWrite: (tx) => record.inTransaction(tx, jobId) }))) {
       const current = (await this.em.fork().findOne(FailoverJob, { jobId }, { disableIdentityMap: true })) ?? job;
       const what = flow === FlowName.CLEANUP ? 'cleaned up' : 'reverted';
       throw invalidTransition(current, `Job ${jobId} changed meanwhile (now ${current.status}); it cannot be ${what} now`);

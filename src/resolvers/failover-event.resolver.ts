@@ -46,6 +46,7 @@ export class FailoverEventResolver {
       progressPercent: event.progressPercent,
       step: event.step,
       message: event.message,
+      requestedBy: event.requestedBy,
       occurredAt: event.occurredAt,
     };
   }

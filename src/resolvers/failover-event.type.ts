@@ -31,6 +31,9 @@ export class FailoverJobEvent {
   @Field(() => String, { nullable: true })
   message?: string | null;
 
+  @Field(() => String, { nullable: true, description: 'Who asked for the flow the event belongs to (the start, a cleanup or a revert).' })
+  requestedBy?: string | null;
+
   @Field(() => GraphQLISODateTime)
   occurredAt!: Date;
 }

@@ -80,6 +80,19 @@ export class FailoverJobResolver {
     return at ? new Date(at) : null;
   }
 
+  @FieldResolver(() => String, {
+    nullable: true,
+    description: 'Who started the job: an API key’s name, `token:<fingerprint>` (API_TOKENS), `anonymous`, or `system:<what>`. Null for jobs this service did not run.',
+  })
+  async requestedBy(@Root() job: FailoverJob, @Ctx() { loaders }: Context): Promise<string | null> {
+    return (await loaders.executions.load(job.jobId))?.requestedBy ?? null;
+  }
+
+  @FieldResolver(() => String, { nullable: true, description: 'Who asked for the job’s current flow: the start, then its cleanup or revert.' })
+  async flowRequestedBy(@Root() job: FailoverJob, @Ctx() { loaders }: Context): Promise<string | null> {
+    return (await loaders.executions.load(job.jobId))?.flowRequestedBy ?? null;
+  }
+
   @FieldResolver(() => [FailoverLedgerEntry], {
     description:
       'Every cloud call the job made, oldest first: what it created or moved, by id and name. What is not `undone` of a failed job is what it left behind.',

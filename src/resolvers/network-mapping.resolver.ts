@@ -1,4 +1,5 @@
-import { Arg, Authorized, Ctx, FieldResolver, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { Arg, Ctx, FieldResolver, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { AuditedMutation } from './audited-mutation.js';
 import { NetworkMapping } from '../entities/network-mapping.entity.js';
 import { Role } from '../server/auth.js';
 import type { Context } from '../server/context.js';
@@ -17,15 +18,15 @@ export class NetworkMappingResolver {
     return Boolean(mapping.isTestNetwork);
   }
 
-  @Authorized(Role.OPERATOR)
+  @AuditedMutation(Role.ADMIN)
   @Mutation(() => NetworkMapping, { description: 'Creates or replaces the mapping of one source network.' })
-  setNetworkMapping(@Arg('input', () => SetNetworkMappingInput) input: SetNetworkMappingInput, @Ctx() { em, loaders }: Context): Promise<NetworkMapping> {
-    return setNetworkMapping(em, loaders, input);
+  setNetworkMapping(@Arg('input', () => SetNetworkMappingInput) input: SetNetworkMappingInput, @Ctx() { em, loaders, audit }: Context): Promise<NetworkMapping> {
+    return setNetworkMapping(em, loaders, input, audit.change);
   }
 
-  @Authorized(Role.OPERATOR)
+  @AuditedMutation(Role.ADMIN)
   @Mutation(() => NetworkMapping, { description: 'Deletes one mapping; returns it as it was.' })
-  deleteNetworkMapping(@Arg('input', () => NetworkMappingKeyInput) input: NetworkMappingKeyInput, @Ctx() { em }: Context): Promise<NetworkMapping> {
-    return deleteNetworkMapping(em, input);
+  deleteNetworkMapping(@Arg('input', () => NetworkMappingKeyInput) input: NetworkMappingKeyInput, @Ctx() { em, audit }: Context): Promise<NetworkMapping> {
+    return deleteNetworkMapping(em, input, audit.change);
   }
 }

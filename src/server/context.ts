@@ -1,4 +1,6 @@
 import type { EntityManager } from '@mikro-orm/core';
+import type { RequestSource } from '../access/actor.js';
+import { RequestAudit } from '../access/audit.js';
 import type { EventBus } from '../events/event-bus.js';
 import type { FailoverService } from '../failover/failover.service.js';
 import type { ReadinessService } from '../failover/readiness/readiness.service.js';
@@ -8,6 +10,11 @@ import { createLoaders, type Loaders } from '../services/loaders.js';
 
 export type { Loaders };
 
+/** What API key management needs from the server: to re-read keys (and close a revoked key's sockets) at once. */
+export interface KeyWatch {
+  refresh(): Promise<void>;
+}
+
 /** What the failover mutations and the events subscription work with. */
 export interface AppServices {
   readonly failover: FailoverService;
@@ -15,13 +22,16 @@ export interface AppServices {
   readonly events: EventBus;
 }
 
-/** What every resolver receives: a request-scoped EntityManager, loaders, and the service's settings. */
+/** What every resolver receives: a request-scoped EntityManager, loaders, who asks, and the service's settings. */
 export interface Context extends AuthContext {
   readonly em: EntityManager;
   readonly loaders: Loaders;
   readonly logger: Logger;
   readonly maxPageSize: number;
   readonly services: AppServices;
+  /** The audit of this request's mutations. */
+  readonly audit: RequestAudit;
+  readonly keys: KeyWatch;
 }
 
 /** A fresh context: forks the ORM's EntityManager so requests never share an identity map. */
@@ -31,18 +41,20 @@ export function createContext(
     logger,
     maxPageSize,
     principal,
-    authEnabled,
+    source,
     services,
-  }: { logger: Logger; maxPageSize: number; principal: Principal | null; authEnabled: boolean; services: AppServices },
+    keys,
+  }: { logger: Logger; maxPageSize: number; principal: Principal; source: RequestSource; services: AppServices; keys: KeyWatch },
 ): Context {
   const em = root.fork();
   return {
     em,
     loaders: createLoaders(em),
-    logger: principal ? logger.child({ token: principal.tokenId }) : logger,
+    logger: principal.keyId === null && principal.kind !== 'token' ? logger : logger.child({ caller: principal.name }),
     maxPageSize,
     principal,
-    authEnabled,
     services,
+    audit: new RequestAudit(root, principal, source),
+    keys,
   };
 }

@@ -2,18 +2,22 @@ import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
 import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/disabled';
 import fastifyApollo, { fastifyApolloDrainPlugin } from '@as-integrations/fastify';
 import type { EntityManager } from '@mikro-orm/core';
+import fastifyCors from '@fastify/cors';
 import Fastify from 'fastify';
 import { execute, GraphQLError, NoSchemaIntrospectionCustomRule, parse, specifiedRules, validate, type ExecutionArgs, type GraphQLSchema } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import { ErrorCode } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { TokenAuthenticator, type ApiToken } from './auth.js';
+import type { RequestSource } from '../access/actor.js';
+import { Authenticator, CLOSE_FORBIDDEN, type ApiToken, type Principal } from './auth.js';
 import { createContext, type AppServices, type Context } from './context.js';
+import { isLoopback, OriginPolicy, type OriginPolicyOptions } from './origins.js';
+import { RATE_LIMITS, RateLimits, type RateLimitSettings } from './rate-limits.js';
 import { createFormatError } from './format-error.js';
 import { armorRules, LIMITS, rootFieldLimit } from './limits.js';
 import { checkArguments } from './argument-guard.js';
-import { fastifyLimits, installHttpLimits, TRANSPORT_LIMITS, type TransportLimits } from './transport-limits.js';
+import { errorBody, fastifyLimits, installHttpLimits, TRANSPORT_LIMITS, type TransportLimits } from './transport-limits.js';
 
 /** The path of both the HTTP and the WebSocket GraphQL endpoints. */
 export const GRAPHQL_PATH = '/graphql';
@@ -30,8 +34,20 @@ export interface StartServerOptions {
   shutdownTimeoutMs?: number;
   /** Answers /readyz: resolves when the service can take work. */
   readinessProbe?: () => Promise<void>;
-  /** Bearer tokens; none: authentication off. */
+  /** Bootstrap bearer tokens (`API_TOKENS`); API keys come from the database. */
   apiTokens?: readonly ApiToken[];
+  /**
+   * `ALLOW_ANONYMOUS`: callers may go without a key while no token or key exists, on any address
+   * (on loopback they always may). Without it, the server refuses to listen on a non-loopback
+   * address when no token or key exists.
+   */
+  allowAnonymous?: boolean;
+  /** `ALLOWED_HOSTS` and `ALLOWED_ORIGINS` (defaults: the service's own names and origin). */
+  origins?: OriginPolicyOptions;
+  /** Per-caller budgets of mutations and cloud-asking queries (default RATE_LIMITS). */
+  rateLimits?: RateLimitSettings;
+  /** How often open sockets' keys are re-checked for revocation by another process. */
+  keyRecheckIntervalMs?: number;
   /** Schema introspection and "Did you mean …" suggestions on both transports (default off). */
   introspection?: boolean;
   /** The largest answer, in bytes (default LIMITS.maxResponseBytes): larger ones are RESPONSE_TOO_LARGE. */
@@ -65,6 +81,10 @@ export async function startServer({
   shutdownTimeoutMs = 10_000,
   readinessProbe = async () => {},
   apiTokens = [],
+  allowAnonymous = false,
+  origins = {},
+  rateLimits: rateLimitSettings = RATE_LIMITS,
+  keyRecheckIntervalMs,
   introspection = false,
   maxResponseBytes = LIMITS.maxResponseBytes,
   transportLimits = {},
@@ -77,9 +97,41 @@ export async function startServer({
   const extraRules = [rootFieldLimit(), ...armorRules()];
   // Apollo has its own switch for introspection over HTTP; graphql-ws gets the same as a rule.
   const wsRules = [...specifiedRules, ...extraRules, ...(introspection ? [] : [NoSchemaIntrospectionCustomRule])];
-  const auth = new TokenAuthenticator(apiTokens);
-  const contextFor = (authorization: unknown): Context =>
-    createContext(em, { logger, maxPageSize, principal: auth.authenticate(authorization), authEnabled: auth.enabled, services });
+  const anonymousAllowed = allowAnonymous || isLoopback(host);
+  const auth = new Authenticator({
+    em,
+    tokens: apiTokens,
+    allowAnonymous: anonymousAllowed,
+    logger,
+    ...(keyRecheckIntervalMs === undefined ? {} : { recheckIntervalMs: keyRecheckIntervalMs }),
+  });
+  if (!anonymousAllowed && !(await auth.anyCredential)) {
+    throw new Error(
+      `Refusing to listen on ${host} without any API key or token: create a key (npm run keys -- create --name <name> --role admin), set API_TOKENS, or set ALLOW_ANONYMOUS=true`,
+    );
+  }
+  await auth.start();
+  const rateLimits = new RateLimits(rateLimitSettings);
+  const originPolicy = new OriginPolicy(host, origins);
+  const contextFor = (principal: Principal, source: RequestSource): Context =>
+    createContext(em, { logger, maxPageSize, principal, source, services, keys: auth });
+  /** Who each open socket belongs to (set at connection_init). */
+  const socketPrincipals = new WeakMap<object, { principal: Principal; source: RequestSource }>();
+
+  // Host and Origin first, on every request and upgrade: nothing else runs for a refused one.
+  app.addHook('onRequest', async (request, reply) => {
+    const refusal = originPolicy.check(request.headers.host, request.headers.origin);
+    if (refusal) return reply.code(refusal.code === 'HOST_NOT_ALLOWED' ? 421 : 403).send(errorBody(refusal.message, refusal.code));
+    return undefined;
+  });
+  // CORS, explicit: allowed origins only, the methods and headers the API uses, no credentials (keys travel in Authorization).
+  await app.register(fastifyCors, {
+    origin: (origin, callback) => callback(null, origin === undefined ? false : originPolicy.allowsOrigin(origin)),
+    methods: ['GET', 'POST', 'OPTIONS'],
+    allowedHeaders: ['authorization', 'content-type', 'apollo-require-preflight', 'x-apollo-operation-name'],
+    credentials: false,
+    maxAge: 600,
+  });
 
   // The HTTP server hands over upgrades on the GraphQL path only; the WebSocket server never sees
   // the HTTP server's own errors (a failed listen is reported once, by listen()).
@@ -90,6 +142,15 @@ export async function startServer({
       socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
       return;
     }
+    const refusal = originPolicy.check(request.headers.host, request.headers.origin);
+    if (refusal) {
+      const body = JSON.stringify(errorBody(refusal.message, refusal.code));
+      const status = refusal.code === 'HOST_NOT_ALLOWED' ? '421 Misdirected Request' : '403 Forbidden';
+      socket.end(
+        `HTTP/1.1 ${status}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      );
+      return;
+    }
     wsServer.handleUpgrade(request, socket, head, (ws) => wsServer.emit('connection', ws, request));
   });
   // Queries and mutations running over WebSocket: shutdown lets them finish before closing sockets.
@@ -98,20 +159,39 @@ export async function startServer({
     {
       schema,
       execute: (args: ExecutionArgs) => wsOperations.track(async () => execute(args)),
-      // A socket without a valid token is closed at connection_init (4403 Forbidden).
-      onConnect: (ctx) => {
+      // A socket without a valid token or key is closed at connection_init (4403 Forbidden); a
+      // key's sockets are closed (4403) when it is revoked.
+      onConnect: async (ctx) => {
+        let principal: Principal;
         try {
-          auth.authenticate(ctx.connectionParams?.authorization);
-          return true;
+          principal = await auth.authenticate(ctx.connectionParams?.authorization);
         } catch {
           return false;
         }
+        const { socket, request } = ctx.extra;
+        socketPrincipals.set(ctx, { principal, source: { transport: 'ws', address: request.socket.remoteAddress ?? null } });
+        const unwatch = auth.watch(principal, () => socket.close(CLOSE_FORBIDDEN, 'API key revoked'));
+        socket.once('close', unwatch);
+        return true;
       },
-      context: (ctx) => contextFor(ctx.connectionParams?.authorization) as unknown as Record<string, unknown>,
+      context: (ctx) => {
+        const known = socketPrincipals.get(ctx)!;
+        return contextFor(known.principal, known.source) as unknown as Record<string, unknown>;
+      },
       // Parse (token limit), validate (the same rules as HTTP) and check the arguments once, here;
       // the ExecutionArgs returned spare graphql-ws a second parse and validation. A refusal answers
       // `error` for this operation only (through onError, which gives it a code).
-      onSubscribe: (ctx, _id, payload) => {
+      onSubscribe: async (ctx, _id, payload) => {
+        const known = socketPrincipals.get(ctx)!;
+        // A key revoked since connection_init is refused at once (the socket closes with it).
+        if (known.principal.keyId !== null) {
+          try {
+            await auth.authenticate(ctx.connectionParams?.authorization);
+          } catch (error) {
+            ctx.extra.socket.close(CLOSE_FORBIDDEN, 'API key revoked');
+            return [error as GraphQLError];
+          }
+        }
         let document;
         try {
           document = parse(payload.query, { maxTokens: LIMITS.maxTokens });
@@ -135,6 +215,12 @@ export async function startServer({
               extensions: { code: ErrorCode.TOO_MANY_OPERATIONS },
             }),
           ];
+        }
+        try {
+          await rateLimits.consume(known.principal, known.source.address, document, payload.operationName);
+        } catch (error) {
+          if (error instanceof GraphQLError) return [new GraphQLError(error.message, { extensions: { code: error.extensions.code, retryAfterSeconds: error.extensions.retryAfterSeconds } })];
+          throw error;
         }
         return { schema, document, operationName: payload.operationName, variableValues: payload.variables };
       },
@@ -167,9 +253,10 @@ export async function startServer({
   const argumentGuard: ApolloServerPlugin<Context> = {
     async requestDidStart() {
       return {
-        async didResolveOperation({ document, request }) {
+        async didResolveOperation({ document, request, contextValue }) {
           const [refused] = checkArguments(schema, document, request.operationName, request.variables, maxPageSize);
           if (refused) throw refused;
+          await rateLimits.consume(contextValue.principal, contextValue.audit.source.address, document, request.operationName);
         },
       };
     },
@@ -195,7 +282,10 @@ export async function startServer({
     void reply.code(200).header('content-type', 'application/json; charset=utf-8');
     return JSON.stringify({ errors: [tooLargeError(maxResponseBytes)] });
   });
-  await app.register(fastifyApollo(apollo), { path: GRAPHQL_PATH, context: async (request) => contextFor(request.headers.authorization) });
+  await app.register(fastifyApollo(apollo), {
+    path: GRAPHQL_PATH,
+    context: async (request) => contextFor(await auth.authenticate(request.headers.authorization), { transport: 'http', address: request.ip }),
+  });
 
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_req, reply) => {
@@ -211,6 +301,7 @@ export async function startServer({
   await app.listen({ host, port });
   const address = app.server.address();
   const boundPort = typeof address === 'object' && address ? address.port : port;
+  originPolicy.listening(boundPort);
   const shownHost = host.includes(':') ? `[${host}]` : host;
   let closing: Promise<void> | undefined;
 
@@ -231,6 +322,7 @@ export async function startServer({
           // in-flight requests; graphql-ws completes and closes every socket (1001).
           await apollo.stop();
           await new Promise<void>((resolve) => wsServer.close(() => resolve()));
+          auth.stop();
         } finally {
           clearTimeout(force);
         }

@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import type { GraphQLSchema } from 'graphql';
 import { buildSchema, type PubSub } from 'type-graphql';
+import { AccessResolver } from '../resolvers/access.resolver.js';
 import { FailoverCommandResolver } from '../resolvers/failover-command.resolver.js';
 import { FailoverEventResolver } from '../resolvers/failover-event.resolver.js';
 import { FailoverJobResolver } from '../resolvers/failover-job.resolver.js';
@@ -11,6 +12,7 @@ import { authChecker } from './auth.js';
 
 /** Every resolver class of the API. */
 export const RESOLVERS = [
+  AccessResolver,
   FailoverJobResolver,
   FailoverCommandResolver,
   FailoverEventResolver,

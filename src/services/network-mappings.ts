@@ -1,3 +1,4 @@
+import { systemChange, type ChangeRecord } from '../access/audit.js';
 import { requireText } from '../arguments.js';
 import { UniqueConstraintViolationException, type EntityManager } from '@mikro-orm/core';
 import type { Loaders } from './loaders.js';
@@ -38,7 +39,12 @@ async function requireSourceNetwork(loaders: Loaders, vmId: string, sourceNetwor
 }
 
 /** Creates or replaces the mapping of one source network (for test or live). Idempotent. */
-export async function setNetworkMapping(em: EntityManager, loaders: Loaders, input: SetNetworkMappingInput): Promise<NetworkMapping> {
+export async function setNetworkMapping(
+  em: EntityManager,
+  loaders: Loaders,
+  input: SetNetworkMappingInput,
+  record: ChangeRecord = systemChange('unattributed'),
+): Promise<NetworkMapping> {
   requireText('vmId', input.vmId);
   requireText('sourceNetworkName', input.sourceNetworkName);
   requireText('destinationNetworkId', input.destinationNetworkId);
@@ -50,6 +56,7 @@ export async function setNetworkMapping(em: EntityManager, loaders: Loaders, inp
   // them), and a flush there would write them all; this writes only the mapping it names.
   const upsert = () =>
     em.fork().transactional(async (tx) => {
+      await record.inTransaction(tx, input.vmId);
       const existing = await tx.findOne(NetworkMapping, key);
       if (existing) {
         existing.destinationNetworkId = input.destinationNetworkId;
@@ -68,7 +75,11 @@ export async function setNetworkMapping(em: EntityManager, loaders: Loaders, inp
 }
 
 /** Deletes one mapping and returns it as it was; NOT_FOUND when there is none. */
-export async function deleteNetworkMapping(em: EntityManager, key: NetworkMappingKeyInput): Promise<NetworkMapping> {
+export async function deleteNetworkMapping(
+  em: EntityManager,
+  key: NetworkMappingKeyInput,
+  record: ChangeRecord = systemChange('unattributed'),
+): Promise<NetworkMapping> {
   requireText('vmId', key.vmId);
   requireText('sourceNetworkName', key.sourceNetworkName);
   return em.transactional(async (tx) => {
@@ -77,6 +88,7 @@ export async function deleteNetworkMapping(em: EntityManager, key: NetworkMappin
       throw notFound(`${key.isTestNetwork ? 'Test' : 'Production'} network mapping of "${key.sourceNetworkName}" for VM`, key.vmId);
     }
     tx.remove(mapping);
+    await record.inTransaction(tx, key.vmId);
     return mapping;
   });
 }

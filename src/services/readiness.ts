@@ -10,5 +10,5 @@ import type { Loaders } from './loaders.js';
  */
 export async function vmReadiness(loaders: Loaders, vmId: string, type: FailoverType, readiness?: ReadinessService): Promise<Readiness> {
   const facts = await loaders.vmFacts.load(vmId);
-  return readiness ? readiness.full(facts, type) : evaluateReadiness(DATABASE_CHECKS, facts, type, undefined);
+  return readiness ? readiness.shared(facts, type) : evaluateReadiness(DATABASE_CHECKS, facts, type, undefined);
 }

@@ -26,6 +26,7 @@ const ALL_MIGRATIONS = [
   'Migration004VmDiskSpec',
   'Migration005NetworkMappingsUniquePerKind',
   'Migration006FailoverEngine',
+  'Migration008ApiKeysAndAudit',
 ];
 
 /** The tables whose schema an adopted database must share with a fresh one: the seed's and the engine's. */

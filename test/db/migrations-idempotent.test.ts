@@ -3,6 +3,7 @@ import { connectForMigrations } from '../../src/cli/migrate.js';
 import { migrateUp, migrationsList } from '../../src/db/migrations.js';
 import { createTestDatabase, openSql, type SqlSession, type TestDatabase } from '../helpers/mariadb.js';
 import {
+  ACCESS_TABLES,
   APPLIANCE_TABLES,
   describeSchema,
   ENGINE_TABLES,
@@ -13,13 +14,17 @@ import {
   rowsOf,
   SEED_TABLES,
   seedExampleInserts,
+  TABLES_UP_TO_006,
 } from './seed.js';
 
 /** Every migration's name, in order, as recorded in `mikro_orm_migrations`. */
 const ALL_MIGRATIONS = migrationsList.map((migration) => migration.name);
 
-/** The tables the migrations create: the seed's and the engine's (the bookkeeping table aside). */
-const SCHEMA_TABLES = [...SEED_TABLES, ...ENGINE_TABLES];
+/** The tables the migrations create: the seed's, the engine's and access control's (the bookkeeping table aside). */
+const SCHEMA_TABLES = [...SEED_TABLES, ...ENGINE_TABLES, ...ACCESS_TABLES];
+
+/** The migrations up to the engine's, which the tests of Migration006 run on their own. */
+const UP_TO_006 = ALL_MIGRATIONS.slice(0, ALL_MIGRATIONS.indexOf('Migration006FailoverEngine') + 1);
 
 /** Re-running, the seed's own example rows, and `down()`. */
 describe('migrations: idempotence, seed examples, down()', () => {
@@ -74,7 +79,6 @@ describe('migrations: idempotence, seed examples, down()', () => {
     expect(await describeSchema(sql, db.name, SCHEMA_TABLES)).toEqual(once);
     const log = await rowsOf(sql, `${db.name}\`.\`mikro_orm_migrations`);
     expect(log.map((row) => row.name)).toEqual(ALL_MIGRATIONS);
-    expect(ALL_MIGRATIONS.at(-1)).toBe('Migration006FailoverEngine');
     expect(await tablesOf(db.name)).toEqual(MIGRATED_TABLES);
     expect(await sequencesOf(db.name)).toEqual([{ name: 'failover_job_events', value: 0 }]);
   });
@@ -165,14 +169,7 @@ describe('migrations: idempotence, seed examples, down()', () => {
       );
 
       const reverted = await orm.migrator.down({ to: 0 });
-      expect(reverted.map((migration) => migration.name)).toEqual([
-        'Migration006FailoverEngine',
-        'Migration005NetworkMappingsUniquePerKind',
-        'Migration004VmDiskSpec',
-        'Migration003NetworkMappings',
-        'Migration002FailoverJobs',
-        'Migration001ApplianceTables',
-      ]);
+      expect(reverted.map((migration) => migration.name)).toEqual([...ALL_MIGRATIONS].reverse());
       expect(await tablesOf(db.name)).toEqual([...APPLIANCE_TABLES, 'mikro_orm_migrations'].sort());
       const appliance = (schema: Awaited<ReturnType<typeof describeSchema>>) => ({
         columns: schema.columns,
@@ -201,8 +198,10 @@ describe('migrations: idempotence, seed examples, down()', () => {
       } finally {
         await session.close();
       }
-      // 006: the engine's tables are empty here, so they go.
-      expect((await orm.migrator.down()).map((m) => m.name)).toEqual(['Migration006FailoverEngine']);
+      // 006 and the ones after it: the engine's tables and the audit log are empty here, so they go.
+      expect((await orm.migrator.down({ to: 'Migration005NetworkMappingsUniquePerKind' })).map((m) => m.name)).toEqual(
+        ALL_MIGRATIONS.slice(UP_TO_006.length - 1).reverse(),
+      );
       // 005: a live and a test mapping of 'VM Network' cannot live under the 2-column index.
       await expect(orm.migrator.down()).rejects.toThrow(/Migration005NetworkMappingsUniquePerKind\.down: 1 source network/);
       await sql.query(`DELETE FROM \`${db.name}\`.network_mappings WHERE is_test_network`);
@@ -231,7 +230,7 @@ describe('migrations: idempotence, seed examples, down()', () => {
     const db = await freshDatabase('idem_down_006');
     const orm = await connectForMigrations(db.url);
     try {
-      expect(await migrateUp(orm)).toEqual(ALL_MIGRATIONS);
+      expect((await orm.migrator.up({ to: 'Migration006FailoverEngine' })).map((m) => m.name)).toEqual(UP_TO_006);
       const migrated = await describeSchema(sql, db.name, SCHEMA_TABLES);
       await insertExecution(db.name, 'job-1');
       await sql.query(`UPDATE \`${db.name}\`.failover_sequences SET value = 7 WHERE name = 'failover_job_events'`);
@@ -239,19 +238,19 @@ describe('migrations: idempotence, seed examples, down()', () => {
       await expect(orm.migrator.down()).rejects.toThrow(
         /^Migration006FailoverEngine\.down: failover_executions holds 1 row\(s\); refusing to drop the engine's tables$/,
       );
-      expect(await tablesOf(db.name)).toEqual(MIGRATED_TABLES);
+      expect(await tablesOf(db.name)).toEqual(TABLES_UP_TO_006);
       expect(await describeSchema(sql, db.name, SCHEMA_TABLES)).toEqual(migrated);
       expect((await sql.query(`SELECT job_id FROM \`${db.name}\`.failover_executions`)).map((row) => row.job_id)).toEqual(['job-1']);
       expect(await sequencesOf(db.name)).toEqual([{ name: 'failover_job_events', value: 7 }]);
-      expect((await orm.migrator.getExecuted()).map((row) => row.name)).toEqual(ALL_MIGRATIONS);
+      expect((await orm.migrator.getExecuted()).map((row) => row.name)).toEqual(UP_TO_006);
 
       await sql.query(`DELETE FROM \`${db.name}\`.failover_executions`);
       expect((await orm.migrator.down()).map((m) => m.name)).toEqual(['Migration006FailoverEngine']);
       expect(await tablesOf(db.name)).toEqual([...SEED_TABLES, 'mikro_orm_migrations'].sort());
-      expect((await orm.migrator.getExecuted()).map((row) => row.name)).toEqual(ALL_MIGRATIONS.slice(0, -1));
+      expect((await orm.migrator.getExecuted()).map((row) => row.name)).toEqual(UP_TO_006.slice(0, -1));
 
       // Up again: the four tables come back as before, the counter seeded afresh.
-      expect(await migrateUp(orm)).toEqual(['Migration006FailoverEngine']);
+      expect((await orm.migrator.up({ to: 'Migration006FailoverEngine' })).map((m) => m.name)).toEqual(['Migration006FailoverEngine']);
       expect(await describeSchema(sql, db.name, SCHEMA_TABLES)).toEqual(migrated);
       expect(await sequencesOf(db.name)).toEqual([{ name: 'failover_job_events', value: 0 }]);
     } finally {
@@ -263,20 +262,20 @@ describe('migrations: idempotence, seed examples, down()', () => {
     const db = await freshDatabase('idem_rerun_006');
     const orm = await connectForMigrations(db.url);
     try {
-      expect(await migrateUp(orm)).toEqual(ALL_MIGRATIONS);
+      expect((await orm.migrator.up({ to: 'Migration006FailoverEngine' })).map((m) => m.name)).toEqual(UP_TO_006);
       const migrated = await describeSchema(sql, db.name, SCHEMA_TABLES);
       await sql.query(`UPDATE \`${db.name}\`.failover_sequences SET value = 42 WHERE name = 'failover_job_events'`);
       await insertExecution(db.name, 'job-1');
       // A run interrupted between 006's DDL and its bookkeeping row: the next run applies 006 again.
       await sql.query(`DELETE FROM \`${db.name}\`.mikro_orm_migrations WHERE name = 'Migration006FailoverEngine'`);
 
-      expect(await migrateUp(orm)).toEqual(['Migration006FailoverEngine']);
+      expect((await orm.migrator.up({ to: 'Migration006FailoverEngine' })).map((m) => m.name)).toEqual(['Migration006FailoverEngine']);
 
       expect(await sequencesOf(db.name)).toEqual([{ name: 'failover_job_events', value: 42 }]);
       expect((await sql.query(`SELECT job_id FROM \`${db.name}\`.failover_executions`)).map((row) => row.job_id)).toEqual(['job-1']);
       expect(await describeSchema(sql, db.name, SCHEMA_TABLES)).toEqual(migrated);
-      expect(await tablesOf(db.name)).toEqual(MIGRATED_TABLES);
-      expect((await orm.migrator.getExecuted()).map((row) => row.name)).toEqual(ALL_MIGRATIONS);
+      expect(await tablesOf(db.name)).toEqual(TABLES_UP_TO_006);
+      expect((await orm.migrator.getExecuted()).map((row) => row.name)).toEqual(UP_TO_006);
     } finally {
       await orm.close(true);
     }

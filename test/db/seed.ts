@@ -17,8 +17,14 @@ export const SEED_TABLES = ['cbt_history', 'failover_jobs', 'network_mappings', 
  */
 export const ENGINE_TABLES = ['failover_executions', 'failover_job_events', 'failover_ledger', 'failover_sequences'];
 
-/** Every table of a fully migrated database, in name order: the seed's, the engine's, and the bookkeeping table. */
-export const MIGRATED_TABLES = [...SEED_TABLES, ...ENGINE_TABLES, 'mikro_orm_migrations'].sort();
+/** Access control's own tables (Migration008ApiKeysAndAudit), in name order. Additive too. */
+export const ACCESS_TABLES = ['api_keys', 'audit_log'];
+
+/** Every table of a fully migrated database, in name order: the seed's, the engine's, access control's, and the bookkeeping table. */
+export const MIGRATED_TABLES = [...SEED_TABLES, ...ENGINE_TABLES, ...ACCESS_TABLES, 'mikro_orm_migrations'].sort();
+
+/** The tables of a database migrated up to Migration006FailoverEngine. */
+export const TABLES_UP_TO_006 = [...SEED_TABLES, ...ENGINE_TABLES, 'mikro_orm_migrations'].sort();
 
 /** The four appliance tables that exist before the failover extension. */
 export const APPLIANCE_TABLES = ['cbt_history', 'ossea_volumes', 'replication_jobs', 'vm_disks'];

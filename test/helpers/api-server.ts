@@ -6,12 +6,17 @@ import type { MikroORM } from '@mikro-orm/core';
 import type { DatabaseConfig } from '../../src/config.js';
 import type { ApiToken } from '../../src/roles.js';
 import type { TransportLimits } from '../../src/server/transport-limits.js';
+import type { OriginPolicyOptions } from '../../src/server/origins.js';
+import type { RateLimitSettings } from '../../src/server/rate-limits.js';
 import { createOrm, prepareSchema } from '../../src/db/orm.js';
 import { createLogger } from '../../src/logger.js';
 import { startServer, type RunningServer } from '../../src/server/http-server.js';
 import { buildAppSchema } from '../../src/server/schema.js';
 import { createTestDatabase } from './mariadb.js';
 import { testServices, type TestServices } from './services.js';
+
+/** Budgets no test file reaches. */
+const UNLIMITED: RateLimitSettings = { mutations: 1_000_000, cloudQueries: 1_000_000, windowSeconds: 60 };
 
 /** The two databases the service runs on. */
 export type DatabaseKind = 'mariadb' | 'sqlite';
@@ -84,6 +89,10 @@ export async function startApi(
     introspection = false,
     maxResponseBytes,
     transportLimits,
+    origins,
+    rateLimits,
+    readinessShareMs,
+    keyRecheckIntervalMs,
   }: {
     maxPageSize?: number;
     kind?: DatabaseKind;
@@ -91,13 +100,17 @@ export async function startApi(
     introspection?: boolean;
     maxResponseBytes?: number;
     transportLimits?: Partial<TransportLimits>;
+    origins?: OriginPolicyOptions;
+    rateLimits?: RateLimitSettings;
+    readinessShareMs?: number;
+    keyRecheckIntervalMs?: number;
   } = {},
 ): Promise<ApiHarness> {
   let statements: string[] = [];
   const db = await openMigratedDatabase(prefix, { kind, onQuery: (sql) => statements.push(sql) });
   const { orm } = db;
   const logger = createLogger({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
-  const services = await testServices(orm, logger);
+  const services = await testServices(orm, logger, undefined, readinessShareMs === undefined ? {} : { readinessShareMs });
   const server = await startServer({
     schema: await buildAppSchema(),
     em: orm.em,
@@ -108,6 +121,10 @@ export async function startApi(
     introspection,
     ...(maxResponseBytes === undefined ? {} : { maxResponseBytes }),
     ...(transportLimits === undefined ? {} : { transportLimits }),
+    ...(origins === undefined ? {} : { origins }),
+    // Test files make many requests from one caller: the budgets are the test's to set.
+    rateLimits: rateLimits ?? UNLIMITED,
+    ...(keyRecheckIntervalMs === undefined ? {} : { keyRecheckIntervalMs }),
     services: services.runtime.services,
   });
   return {

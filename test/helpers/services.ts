@@ -23,7 +23,12 @@ export interface TestServices {
   close(): Promise<void>;
 }
 
-export async function testServices(orm: MikroORM, logger: Logger, engine: Config['engine'] = FAST_ENGINE): Promise<TestServices> {
+export async function testServices(
+  orm: MikroORM,
+  logger: Logger,
+  engine: Config['engine'] = FAST_ENGINE,
+  { readinessShareMs = 0 }: { readinessShareMs?: number } = {},
+): Promise<TestServices> {
   const cloud = inProcessCloud();
   const client = new CloudStackClient({
     url: 'http://in-process/client/api',
@@ -32,7 +37,8 @@ export async function testServices(orm: MikroORM, logger: Logger, engine: Config
     transport: cloud.transport,
     ...FAST_CLIENT,
   });
-  const runtime = createFailoverRuntime(orm, { cloudStack: client, ids: cloud.ids }, logger, engine);
+  // Readiness answers are not shared unless a test asks: most tests change the cloud and ask again at once.
+  const runtime = createFailoverRuntime(orm, { cloudStack: client, ids: cloud.ids }, logger, engine, { readinessShareMs });
   await runtime.events.start();
   return {
     runtime,

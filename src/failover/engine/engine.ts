@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { EntityManager } from '@mikro-orm/core';
 import { WorkerStopping } from './errors.js';
+import { AUTO_CLEANUP_ACTOR } from '../../access/actor.js';
 import { FailoverJob, FlowName } from '../../entities/index.js';
 import { beginUnwind, claimableJobs, claimLease, dueAutoCleanups, loadExecution, releaseLease, renewLease, unwindRefusal } from './lifecycle.js';
 import { JobRunner, type RunnerDeps } from './runner.js';
@@ -119,7 +120,7 @@ export class Engine {
     if (!job) throw new Error(`job ${jobId} has no failover_jobs row`);
     const refusal = unwindRefusal(job, execution, FlowName.CLEANUP);
     if (refusal || !execution) throw new Error(refusal ?? `job ${jobId} has no execution`);
-    if (!(await beginUnwind(this.deps.root, job, execution, FlowName.CLEANUP, 'automatic cleanup: autoCleanupAfterMinutes elapsed'))) {
+    if (!(await beginUnwind(this.deps.root, job, execution, FlowName.CLEANUP, { reason: 'automatic cleanup: autoCleanupAfterMinutes elapsed', requestedBy: AUTO_CLEANUP_ACTOR.name }))) {
       throw new Error(`job ${jobId} changed meanwhile`);
     }
     this.deps.logger.info({ jobId }, 'automatic cleanup begun');

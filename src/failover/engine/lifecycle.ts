@@ -77,7 +77,10 @@ function dbNowPlus(em: EntityManager, ms: number): number {
 }
 
 /** Which job a change is about (its event repeats the VM and type). */
-export type JobRef = Pick<FailoverJob, 'jobId' | 'vmId' | 'jobType'>;
+export type JobRef = Pick<FailoverJob, 'jobId' | 'vmId' | 'jobType'> & {
+  /** Who asked for the flow being run (the execution's `flowRequestedBy`): every event of it carries the name. */
+  readonly requestedBy: string | null;
+};
 
 /** What the lifecycle writes on the job row: the status only ever as one this service knows. */
 type JobPatch = Partial<Pick<FailoverJob, 'destinationVmId' | 'osseaSnapshotId' | 'errorMessage' | 'startedAt' | 'completedAt'>> & { status?: FailoverStatus };
@@ -112,11 +115,11 @@ export async function fence(tx: EntityManager, jobId: string, owner: string, exe
  * lease, else {@link LeaseLost} and nothing is written), the job row and the event. Returns the
  * event as committed (the caller publishes after commit).
  */
-async function commit(root: EntityManager, { jobId, vmId, jobType }: JobRef, owner: string, change: Change): Promise<JobEvent | null> {
+async function commit(root: EntityManager, { jobId, vmId, jobType, requestedBy }: JobRef, owner: string, change: Change): Promise<JobEvent | null> {
   return root.fork().transactional(async (tx) => {
     await fence(tx, jobId, owner, change.execution);
     if (change.job) await tx.nativeUpdate(FailoverJob, { jobId }, { ...change.job, updatedAt: new Date() });
-    return change.event ? appendEvent(tx, { jobId, vmId, jobType, ...change.event }) : null;
+    return change.event ? appendEvent(tx, { jobId, vmId, jobType, requestedBy, ...change.event }) : null;
   });
 }
 
@@ -126,6 +129,10 @@ export interface NewJob {
   readonly replicationJobId: string | null;
   readonly autoCleanupAfterMinutes: number | null;
   readonly now: Date;
+  /** Who asked for it (recorded on the execution and every event of the flow). */
+  readonly requestedBy: string;
+  /** Written in the same transaction (the audit log's record of the request). */
+  readonly alsoWrite?: (tx: EntityManager) => Promise<void>;
 }
 
 /**
@@ -133,7 +140,7 @@ export interface NewJob {
  * first event, in one transaction. Rejects with the driver's unique-constraint error when the VM
  * is locked by another job or the id is taken (the caller decides which).
  */
-export async function createJob(root: EntityManager, { plan, replicationJobId, autoCleanupAfterMinutes, now }: NewJob): Promise<void> {
+export async function createJob(root: EntityManager, { plan, replicationJobId, autoCleanupAfterMinutes, now, requestedBy, alsoWrite }: NewJob): Promise<void> {
   const { jobId, vmId, type } = plan;
   await root.fork().transactional(async (tx) => {
     await tx.insert(FailoverExecution, {
@@ -145,6 +152,8 @@ export async function createJob(root: EntityManager, { plan, replicationJobId, a
       step: 0,
       progressPercent: 0,
       autoCleanupAfterMinutes,
+      requestedBy,
+      flowRequestedBy: requestedBy,
       createdAt: now,
       updatedAt: now,
     });
@@ -168,7 +177,9 @@ export async function createJob(root: EntityManager, { plan, replicationJobId, a
       progressPercent: 0,
       step: null,
       message: `${type} failover of ${plan.sourceName} queued`,
+      requestedBy,
     });
+    await alsoWrite?.(tx);
   });
 }
 
@@ -200,7 +211,13 @@ export function unwindRefusal(job: FailoverJob, execution: FailoverExecution | n
  * the row being as `execution` read it; false when it changed meanwhile (nothing written).
  * The caller checked {@link unwindRefusal}.
  */
-export async function beginUnwind(root: EntityManager, job: FailoverJob, execution: FailoverExecution, flow: UnwindFlow, reason: string): Promise<boolean> {
+export async function beginUnwind(
+  root: EntityManager,
+  job: FailoverJob,
+  execution: FailoverExecution,
+  flow: UnwindFlow,
+  { reason, requestedBy, alsoWrite }: { reason: string; requestedBy: string; alsoWrite?: (tx: EntityManager) => Promise<void> },
+): Promise<boolean> {
   const status = flow === FlowName.CLEANUP ? FailoverStatus.CLEANUP : FailoverStatus.REVERTING;
   assertMove(job.jobId, FailoverStatus.COMPLETED, status);
   return root.fork().transactional(async (tx) => {
@@ -217,6 +234,7 @@ export async function beginUnwind(root: EntityManager, job: FailoverJob, executi
         failure: null,
         leaseOwner: null,
         leaseExpiresAt: null,
+        flowRequestedBy: requestedBy,
         updatedAt: new Date(),
       },
     );
@@ -231,7 +249,9 @@ export async function beginUnwind(root: EntityManager, job: FailoverJob, executi
       progressPercent: 0,
       step: null,
       message: reason,
+      requestedBy,
     });
+    await alsoWrite?.(tx);
     return true;
   });
 }
