@@ -230,7 +230,11 @@ export function parseIdList(variable: string, raw: string): string[] {
 const MIN_TOKEN_LENGTH = 16;
 
 /** A comma-separated list, blanks dropped. */
-const list = (raw: string | undefined) => (raw ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+const list = (raw: string | undefined) =>
+  (raw ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
 
 /** Parses `ALLOWED_ORIGINS`: origins (scheme://host[:port]) separated by commas; `*` and `null` are refused. */
 export function parseAllowedOrigins(raw: string | undefined): string[] {

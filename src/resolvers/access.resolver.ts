@@ -21,7 +21,12 @@ export class AccessResolver {
   @Mutation(() => CreatedApiKey, { description: 'Creates an API key; the answer holds the key, shown this once. Admin. Refused: BAD_USER_INPUT.' })
   async createApiKey(@Arg('input', () => CreateApiKeyInput) input: CreateApiKeyInput, @Ctx() { em, audit, principal, keys }: Context): Promise<CreatedApiKey> {
     const change = audit.change;
-    const created = await createApiKey(em, { name: input.name, role: input.role, createdBy: principal.name, alsoWrite: (tx) => change.inTransaction(tx, input.name) });
+    const created = await createApiKey(em, {
+      name: input.name,
+      role: input.role,
+      createdBy: principal.name,
+      alsoWrite: (tx) => change.inTransaction(tx, input.name),
+    });
     await keys.refresh();
     return { apiKey: keyType(created.info), key: created.key };
   }

@@ -3,7 +3,10 @@ import { AuditOutcome } from '../access/audit.js';
 import { Role } from '../roles.js';
 import { PageInfo } from './connection.js';
 
-registerEnumType(Role, { name: 'Role', description: 'viewer reads and subscribes; operator also runs failovers; admin also manages mappings, keys and the audit log.' });
+registerEnumType(Role, {
+  name: 'Role',
+  description: 'viewer reads and subscribes; operator also runs failovers; admin also manages mappings, keys and the audit log.',
+});
 registerEnumType(AuditOutcome, { name: 'AuditOutcome' });
 
 /** An API key as listed: never its secret. */
@@ -127,5 +130,3 @@ export class AuditLogFilter {
   @Field(() => GraphQLISODateTime, { nullable: true })
   until?: Date | null;
 }
-
-

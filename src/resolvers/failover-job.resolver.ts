@@ -82,7 +82,8 @@ export class FailoverJobResolver {
 
   @FieldResolver(() => String, {
     nullable: true,
-    description: 'Who started the job: an API key’s name, `token:<fingerprint>` (API_TOKENS), `anonymous`, or `system:<what>`. Null for jobs this service did not run.',
+    description:
+      'Who started the job: an API key’s name, `token:<fingerprint>` (API_TOKENS), `anonymous`, or `system:<what>`. Null for jobs this service did not run.',
   })
   async requestedBy(@Root() job: FailoverJob, @Ctx() { loaders }: Context): Promise<string | null> {
     return (await loaders.executions.load(job.jobId))?.requestedBy ?? null;

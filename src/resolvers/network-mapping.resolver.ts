@@ -20,7 +20,10 @@ export class NetworkMappingResolver {
 
   @AuditedMutation(Role.ADMIN)
   @Mutation(() => NetworkMapping, { description: 'Creates or replaces the mapping of one source network.' })
-  setNetworkMapping(@Arg('input', () => SetNetworkMappingInput) input: SetNetworkMappingInput, @Ctx() { em, loaders, audit }: Context): Promise<NetworkMapping> {
+  setNetworkMapping(
+    @Arg('input', () => SetNetworkMappingInput) input: SetNetworkMappingInput,
+    @Ctx() { em, loaders, audit }: Context,
+  ): Promise<NetworkMapping> {
     return setNetworkMapping(em, loaders, input, audit.change);
   }
 

@@ -219,7 +219,8 @@ export async function startServer({
         try {
           await rateLimits.consume(known.principal, known.source.address, document, payload.operationName);
         } catch (error) {
-          if (error instanceof GraphQLError) return [new GraphQLError(error.message, { extensions: { code: error.extensions.code, retryAfterSeconds: error.extensions.retryAfterSeconds } })];
+          if (error instanceof GraphQLError)
+            return [new GraphQLError(error.message, { extensions: { code: error.extensions.code, retryAfterSeconds: error.extensions.retryAfterSeconds } })];
           throw error;
         }
         return { schema, document, operationName: payload.operationName, variableValues: payload.variables };

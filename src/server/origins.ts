@@ -18,7 +18,11 @@ const LOOPBACK_NAMES = ['localhost', '127.0.0.1', '::1'];
 const WILDCARDS = ['0.0.0.0', '::', ''];
 
 /** Lower-cased, without IPv6 brackets. */
-const normalHost = (name: string) => name.trim().toLowerCase().replace(/^\[(.*)\]$/, '$1');
+const normalHost = (name: string) =>
+  name
+    .trim()
+    .toLowerCase()
+    .replace(/^\[(.*)\]$/, '$1');
 
 /** Whether `host` is a loopback address or name. */
 export function isLoopback(host: string): boolean {

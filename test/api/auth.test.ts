@@ -5,6 +5,7 @@ import { gql, wsClient, wsRequest } from '../helpers/graphql.js';
 import { startApi, type ApiHarness } from '../helpers/api-server.js';
 
 const OPERATOR = 'op-4c3f2a9d8e7b6a5f4e3d';
+const ADMIN = 'adm-9f8e7d6c5b4a39281706';
 const VIEWER = 'view-1a2b3c4d5e6f7a8b9c';
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 
@@ -14,6 +15,7 @@ beforeAll(async () => {
   api = await startApi('auth', {
     apiTokens: [
       { role: Role.OPERATOR, token: OPERATOR },
+      { role: Role.ADMIN, token: ADMIN },
       { role: Role.VIEWER, token: VIEWER },
     ],
   });
@@ -35,15 +37,16 @@ describe('bearer tokens (API_TOKENS)', () => {
     }
   });
 
-  it('lets a viewer read but not change anything (FORBIDDEN), and an operator do both', async () => {
+  it('lets a viewer read but not change mappings (FORBIDDEN), nor an operator; an admin does both', async () => {
     const read = await gql(api.url, READ, {}, bearer(VIEWER));
     expect(read.data).toEqual({ virtualMachines: { totalCount: 1 } });
     const denied = await gql(api.url, WRITE(vmId), {}, bearer(VIEWER));
     expect(denied.errors?.[0]).toMatchObject({
-      message: 'A viewer token may not run setNetworkMapping; it needs the operator role',
+      message: 'A viewer token may not run setNetworkMapping; it needs the admin role',
       extensions: { code: 'FORBIDDEN' },
     });
-    const allowed = await gql(api.url, WRITE(vmId), {}, bearer(OPERATOR));
+    expect((await gql(api.url, WRITE(vmId), {}, bearer(OPERATOR))).errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    const allowed = await gql(api.url, WRITE(vmId), {}, bearer(ADMIN));
     expect(allowed.errors).toBeUndefined();
     expect(allowed.data?.setNetworkMapping.id).toBeTruthy();
   });

@@ -68,6 +68,8 @@ export async function openMigratedDatabase(
 export interface ApiHarness {
   readonly kind: DatabaseKind;
   readonly orm: MikroORM;
+  /** The database the server runs on (for a CLI run against the same one). */
+  readonly database: DatabaseConfig;
   readonly server: RunningServer;
   readonly url: string;
   readonly wsUrl: string;
@@ -130,6 +132,7 @@ export async function startApi(
   return {
     kind,
     orm,
+    database: db.config,
     server,
     url: server.url,
     wsUrl: server.wsUrl,

@@ -120,7 +120,12 @@ export class Engine {
     if (!job) throw new Error(`job ${jobId} has no failover_jobs row`);
     const refusal = unwindRefusal(job, execution, FlowName.CLEANUP);
     if (refusal || !execution) throw new Error(refusal ?? `job ${jobId} has no execution`);
-    if (!(await beginUnwind(this.deps.root, job, execution, FlowName.CLEANUP, { reason: 'automatic cleanup: autoCleanupAfterMinutes elapsed', requestedBy: AUTO_CLEANUP_ACTOR.name }))) {
+    if (
+      !(await beginUnwind(this.deps.root, job, execution, FlowName.CLEANUP, {
+        reason: 'automatic cleanup: autoCleanupAfterMinutes elapsed',
+        requestedBy: AUTO_CLEANUP_ACTOR.name,
+      }))
+    ) {
       throw new Error(`job ${jobId} changed meanwhile`);
     }
     this.deps.logger.info({ jobId }, 'automatic cleanup begun');

@@ -66,7 +66,14 @@ export class JobRunner {
     const job = await deps.root.fork().findOneOrFail(FailoverJob, { jobId }, { disableIdentityMap: true });
     const ledger = new Ledger(deps.root, jobId, owner);
     await ledger.load();
-    const lifecycle = new JobLifecycle(deps.root, Object.assign(job, { requestedBy: execution.flowRequestedBy ?? null }), owner, toFailoverStatus(job.status), execution.progressPercent, deps.now ?? Date.now);
+    const lifecycle = new JobLifecycle(
+      deps.root,
+      Object.assign(job, { requestedBy: execution.flowRequestedBy ?? null }),
+      owner,
+      toFailoverStatus(job.status),
+      execution.progressPercent,
+      deps.now ?? Date.now,
+    );
     const status = toFailoverStatus(job.status);
     if (status === FailoverStatus.UNKNOWN || status === FailoverStatus.EXECUTING) {
       deps.logger.error({ jobId, status: job.status }, 'job row carries a status this service never writes; leaving the job alone');
