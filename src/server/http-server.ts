@@ -7,6 +7,7 @@ import Fastify from 'fastify';
 import { execute, GraphQLError, NoSchemaIntrospectionCustomRule, parse, specifiedRules, validate, type ExecutionArgs, type GraphQLSchema } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
+import { ConfigError } from '../config.js';
 import { ErrorCode } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { RequestSource } from '../access/actor.js';
@@ -105,11 +106,9 @@ export async function startServer({
     logger,
     ...(keyRecheckIntervalMs === undefined ? {} : { recheckIntervalMs: keyRecheckIntervalMs }),
   });
-  if (!anonymousAllowed && !(await auth.anyCredential)) {
-    throw new Error(
-      `Refusing to listen on ${host} without any API key or token: create a key (npm run keys -- create --name <name> --role admin), set API_TOKENS, or set ALLOW_ANONYMOUS=true`,
-    );
-  }
+  // Without ALLOW_ANONYMOUS on a non-loopback address, nobody gets in without a key (checked
+  // once listening, so that a HOST that is not this machine's is reported as such).
+  const unreachable = !anonymousAllowed && !(await auth.anyCredential);
   await auth.start();
   const rateLimits = new RateLimits(rateLimitSettings);
   const originPolicy = new OriginPolicy(host, origins);
@@ -303,6 +302,14 @@ export async function startServer({
   const address = app.server.address();
   const boundPort = typeof address === 'object' && address ? address.port : port;
   originPolicy.listening(boundPort);
+  if (unreachable) {
+    auth.stop();
+    await apollo.stop();
+    throw new ConfigError(
+      'ALLOW_ANONYMOUS',
+      `refusing to listen on ${host} without any API key or token: create one (npm run keys -- create --name <name> --role admin), set API_TOKENS, or set ALLOW_ANONYMOUS=true`,
+    );
+  }
   const shownHost = host.includes(':') ? `[${host}]` : host;
   let closing: Promise<void> | undefined;
 

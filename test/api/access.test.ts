@@ -321,7 +321,7 @@ describe('anonymous callers', () => {
         port: 0,
         services: fresh.services.runtime.services,
       };
-      await expect(startServer({ ...base, host: '0.0.0.0' })).rejects.toThrow(/Refusing to listen on 0\.0\.0\.0 without any API key or token/);
+      await expect(startServer({ ...base, host: '0.0.0.0' })).rejects.toThrow(/ALLOW_ANONYMOUS: refusing to listen on 0\.0\.0\.0 without any API key or token/);
       const open = await startServer({ ...base, host: '0.0.0.0', allowAnonymous: true });
       await open.close();
       // On loopback, no key: anonymous is admin (the embedded default).

@@ -109,7 +109,7 @@ describe('graceful shutdown on SIGTERM', () => {
     socket.on('data', (chunk) => (response += chunk.toString()));
     const responded = new Promise<void>((ok) => socket.once('end', () => ok()));
     socket.write(
-      `POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body.slice(0, 10)}`,
+      `POST /graphql HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body.slice(0, 10)}`,
     );
 
     const client = wsClient(service.url.replace('http', 'ws'), { lazy: false });

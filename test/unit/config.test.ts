@@ -130,8 +130,8 @@ describe('API_TOKENS', () => {
   });
 
   it('refuses unknown roles and short tokens without echoing them', () => {
-    const badRole = error({ API_TOKENS: 'admin:0123456789abcdef' });
-    expect(badRole.message).toBe('API_TOKENS: entry 1 must be role:token with role viewer or operator');
+    const badRole = error({ API_TOKENS: 'root:0123456789abcdef' });
+    expect(badRole.message).toBe('API_TOKENS: entry 1 must be role:token with role viewer or operator or admin');
     const short = error({ API_TOKENS: 'viewer:0123456789abcdef,operator:tiny9' });
     expect(short.message).toBe('API_TOKENS: the token of entry 2 is shorter than 16 characters');
     expect(short.message).not.toContain('tiny9');
