@@ -1,6 +1,6 @@
 import { Arg, Authorized, Ctx, Int, Mutation, Query, Resolver } from 'type-graphql';
 import { createApiKey, listApiKeys, revokeApiKey, type ApiKeyInfo } from '../access/api-keys.js';
-import { listAudit } from '../access/audit.js';
+import { listAudit } from '../services/audit-log.js';
 import { Role } from '../roles.js';
 import type { Context } from '../server/context.js';
 import { ApiKeyType, AuditLogConnection, AuditLogFilter, CreateApiKeyInput, CreatedApiKey } from './access.types.js';

@@ -3,6 +3,7 @@ import { hostname } from 'node:os';
 import type { EntityManager } from '@mikro-orm/core';
 import { WorkerStopping } from './errors.js';
 import { AUTO_CLEANUP_ACTOR } from '../../access/actor.js';
+import { MutationAudit } from '../../access/audit.js';
 import { FailoverJob, FlowName } from '../../entities/index.js';
 import { beginUnwind, claimableJobs, claimLease, dueAutoCleanups, loadExecution, releaseLease, renewLease, unwindRefusal } from './lifecycle.js';
 import { JobRunner, type RunnerDeps } from './runner.js';
@@ -120,10 +121,13 @@ export class Engine {
     if (!job) throw new Error(`job ${jobId} has no failover_jobs row`);
     const refusal = unwindRefusal(job, execution, FlowName.CLEANUP);
     if (refusal || !execution) throw new Error(refusal ?? `job ${jobId} has no execution`);
+    // Audited like the mutation it stands in for, in the same transaction.
+    const audit = new MutationAudit(this.deps.root, AUTO_CLEANUP_ACTOR, { transport: 'engine', address: null }, 'cleanupTestFailover', { jobId });
     if (
       !(await beginUnwind(this.deps.root, job, execution, FlowName.CLEANUP, {
         reason: 'automatic cleanup: autoCleanupAfterMinutes elapsed',
         requestedBy: AUTO_CLEANUP_ACTOR.name,
+        alsoWrite: (tx) => audit.inTransaction(tx, jobId),
       }))
     ) {
       throw new Error(`job ${jobId} changed meanwhile`);
