@@ -18,6 +18,7 @@ const APPLIED_LINES = [
   'applied Migration004VmDiskSpec',
   'applied Migration005NetworkMappingsUniquePerKind',
   'applied Migration006FailoverEngine',
+  'applied Migration007DashboardIndexes',
 ];
 
 /** The CLI's sources: the built file must be newer than every one of them. */

@@ -18,7 +18,10 @@ export const SEED_TABLES = ['cbt_history', 'failover_jobs', 'network_mappings', 
 export const ENGINE_TABLES = ['failover_executions', 'failover_job_events', 'failover_ledger', 'failover_sequences'];
 
 /** Every table of a fully migrated database, in name order: the seed's, the engine's, and the bookkeeping table. */
-export const MIGRATED_TABLES = [...SEED_TABLES, ...ENGINE_TABLES, 'mikro_orm_migrations'].sort();
+/** The dashboard's own index of VMs and its counter (Migration007DashboardIndexes), in name order. */
+export const DASHBOARD_TABLES = ['vm_directory', 'vm_directory_totals'];
+
+export const MIGRATED_TABLES = [...SEED_TABLES, ...ENGINE_TABLES, ...DASHBOARD_TABLES, 'mikro_orm_migrations'].sort();
 
 /** The four appliance tables that exist before the failover extension. */
 export const APPLIANCE_TABLES = ['cbt_history', 'ossea_volumes', 'replication_jobs', 'vm_disks'];
