@@ -21,6 +21,7 @@ import { startServer } from '../src/server/http-server.js';
 import { buildAppSchema } from '../src/server/schema.js';
 import { openMigratedDatabase } from '../test/helpers/api-server.js';
 import { QUICK } from './measure.js';
+import { trigrams } from '../src/services/virtual-machines.js';
 
 const SIZES = process.env.BENCH_DASHBOARD_SIZES
   ? process.env.BENCH_DASHBOARD_SIZES.split(',').map(Number)
@@ -142,8 +143,8 @@ type Page = { virtualMachines: { totalCount: number; pageInfo: { endCursor: stri
 
 /**
  * The best raw SQL for a page: the page's VMs by an index-ordered, keyset read of `vm_directory`
- * (the service's own index of VMs, see Migration007), the count from its counter row (or, for a
- * search, one scan of the directory's name index), then the facts by primary and foreign-key
+ * (the service's own index of VMs, see Migration007), the count from its counter row (for a
+ * search, the VMs holding every trigram of the term, checked with LIKE), then the facts by primary and foreign-key
  * indexes. When the directory does not exist (before Migration007) the page read is the
  * `ROW_NUMBER()` derivation, which is then the best that SQL can do on the seed's indexes.
  */
@@ -152,20 +153,27 @@ async function rawPage({ after, search }: { after?: { name: string; vmId: string
   const where: string[] = [];
   const params: unknown[] = [];
   if (search) {
-    where.push(`vm_name LIKE ?`);
-    params.push(`%${search}%`);
+    where.push(`(vm_name LIKE ? OR vm_id LIKE ?)`);
+    params.push(`%${search}%`, `%${search}%`);
   }
   const countParams = [...params];
   if (after) {
     where.push('vm_name >= ? AND (vm_name > ? OR vm_id > ?)');
     params.push(after.name, after.name, after.vmId);
   }
+  const grams = search && hasDirectory ? trigrams(search) : [];
+  const trigramSource = `(SELECT vm_id AS candidate FROM vm_directory_trigrams WHERE trigram IN (${grams.map(() => '?').join(',')})
+    GROUP BY vm_id HAVING COUNT(*) = ${grams.length}) c JOIN vm_directory ON vm_directory.vm_id = c.candidate`;
+  params.unshift(...grams);
+  countParams.unshift(...grams);
   const source = hasDirectory
-    ? 'vm_directory'
+    ? grams.length > 0
+      ? trigramSource
+      : 'vm_directory'
     : `(SELECT source_vm_id AS vm_id, source_vm_name AS vm_name, id AS latest_job_id FROM (SELECT source_vm_id, source_vm_name, id,
          ROW_NUMBER() OVER (PARTITION BY source_vm_id ORDER BY created_at DESC, id DESC) rn FROM replication_jobs) l WHERE rn = 1) d`;
   const whereSql = where.length ? `WHERE ${where.join(' AND ')}` : '';
-  const countSql = search || !hasDirectory ? `SELECT COUNT(*) AS n FROM ${source} ${search ? 'WHERE vm_name LIKE ?' : ''}` : 'SELECT vm_count AS n FROM vm_directory_totals';
+  const countSql = search || !hasDirectory ? `SELECT COUNT(*) AS n FROM ${source} ${search ? 'WHERE vm_name LIKE ? OR vm_id LIKE ?' : ''}` : 'SELECT vm_count AS n FROM vm_directory_totals';
   const [rows] = await Promise.all([
     exec(`SELECT vm_id, vm_name, latest_job_id FROM ${source} ${whereSql} ORDER BY vm_name, vm_id LIMIT ${FIRST + 1}`, params),
     exec(countSql, countParams),

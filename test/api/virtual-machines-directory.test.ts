@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { gqlData } from '../helpers/graphql.js';
-import { DATABASE_KINDS, startApi, type ApiHarness } from '../helpers/api-server.js';
+import { DATABASE_KINDS, openMigratedDatabase, startApi, type ApiHarness } from '../helpers/api-server.js';
+import { prepareSchema } from '../../src/db/orm.js';
+import { VM_DIRECTORY_TRIGGERS } from '../../migrations/Migration007DashboardIndexes.js';
 
 /**
  * The dashboard reads `vm_directory` (Migration007), which triggers on `replication_jobs` keep exact. These tests
@@ -181,6 +183,15 @@ describe.each(DATABASE_KINDS)('vm_directory on %s', (kind) => {
     const after = await pageThrough(10, { search: 'needle' });
     expect(after.nodes.map((n) => n.vmId)).toEqual((await expected('needle')).map((vm) => vm.vmId));
     expect(after.totals).toEqual([5]);
+    // Terms shorter than a trigram (every name is read), ids, and a term whose trigrams are all there but not in a row.
+    for (const term of ['ne', 'N', 'vm-1', 'VM-NEEDLE', 'needlehay', 'dle-', '-1']) {
+      const found = await pageThrough(4, { search: term });
+      expect(found.nodes.map((n) => n.vmId)).toEqual((await expected(term.toLowerCase())).map((vm) => vm.vmId));
+      expect(found.totals.every((t) => t === found.nodes.length)).toBe(true);
+    }
+    // A VM whose every job is deleted leaves the search too.
+    await sql("DELETE FROM replication_jobs WHERE source_vm_id = 'vm-new'");
+    expect((await pageThrough(10, { search: 'needle-new' })).nodes).toEqual([]);
   });
 
   it('the counter stays exact through a burst of concurrent writers', async () => {
@@ -195,5 +206,39 @@ describe.each(DATABASE_KINDS)('vm_directory on %s', (kind) => {
     await sql("DELETE FROM replication_jobs WHERE source_vm_id LIKE 'vm-1-%'");
     await expectListMatches(7);
     expect((await gqlData<Page>(api.url, LIST, { first: 1 })).virtualMachines.totalCount).toBe(16);
+  });
+});
+
+describe('vm_directory on sqlite: the embedded database installs its triggers once, and repairs them', () => {
+  it('a second prepareSchema changes nothing; one over a database without the triggers reinstalls them and backfills', async () => {
+    const db = await openMigratedDatabase('vmdir_restart', { kind: 'sqlite' });
+    try {
+      const connection = db.orm.em.getConnection();
+      const run = (statement: string) => connection.execute(statement) as Promise<Record<string, unknown>[]>;
+      const insert = (id: string, vm: string, name: string) =>
+        run(
+          `INSERT INTO replication_jobs (id, source_vm_id, source_vm_name, source_vm_path, vcenter_host, datacenter, created_at) VALUES ('${id}', '${vm}', '${name}', '/p', 'vc', 'dc', '2026-11-01 00:00:00')`,
+        );
+      await insert('j1', 'vm-1', 'needle-one');
+      const triggers = async () => (await run("SELECT name FROM sqlite_master WHERE type = 'trigger' ORDER BY name")).map((r) => r.name);
+      // A restart. (The entity diff on SQLite rebuilds the seed tables each time, which drops their triggers:
+      // prepareSchema puts them back in the same call.)
+      await prepareSchema(db.orm, db.config);
+      expect(await triggers()).toEqual(VM_DIRECTORY_TRIGGERS);
+      expect(await run('SELECT vm_id, vm_name FROM vm_directory')).toEqual([{ vm_id: 'vm-1', vm_name: 'needle-one' }]);
+      // A database from before the directory (or with its triggers lost): rows the directory never saw.
+      for (const trigger of VM_DIRECTORY_TRIGGERS) await run(`DROP TRIGGER ${trigger}`);
+      await insert('j2', 'vm-2', 'needle-two');
+      await run("UPDATE vm_directory_totals SET vm_count = 0");
+      expect(await prepareSchema(db.orm, db.config)).toContain('sqlite vm_directory triggers installed');
+      expect(await triggers()).toEqual(VM_DIRECTORY_TRIGGERS);
+      expect(await run('SELECT vm_id FROM vm_directory ORDER BY vm_id')).toEqual([{ vm_id: 'vm-1' }, { vm_id: 'vm-2' }]);
+      expect(await run('SELECT vm_count FROM vm_directory_totals')).toEqual([{ vm_count: 2 }]);
+      expect(await run("SELECT vm_id FROM vm_directory_trigrams WHERE trigram = 'two'")).toEqual([{ vm_id: 'vm-2' }]);
+      await insert('j3', 'vm-3', 'three');
+      expect(await run('SELECT vm_count FROM vm_directory_totals')).toEqual([{ vm_count: 3 }]);
+    } finally {
+      await db.close();
+    }
   });
 });

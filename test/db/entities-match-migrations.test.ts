@@ -43,4 +43,5 @@ test("Migration007's triggers are in the migrated database, and only they", asyn
   );
   expect(rows.map((row) => row.name)).toEqual(VM_DIRECTORY_TRIGGERS);
   expect([...new Set(rows.map((row) => row.table))].sort()).toEqual(['replication_jobs', 'vm_directory']);
+  expect(rows.filter((row) => row.table === 'replication_jobs').map((row) => row.name)).toEqual(VM_DIRECTORY_TRIGGERS.filter((name) => name.startsWith('vm_directory_job_')));
 });
