@@ -21,13 +21,8 @@ import { startServer } from '../src/server/http-server.js';
 import { buildAppSchema } from '../src/server/schema.js';
 import { openMigratedDatabase } from '../test/helpers/api-server.js';
 import { QUICK } from './measure.js';
-import { trigrams } from '../src/services/virtual-machines.js';
 
-const SIZES = process.env.BENCH_DASHBOARD_SIZES
-  ? process.env.BENCH_DASHBOARD_SIZES.split(',').map(Number)
-  : QUICK
-    ? [100, 1_000]
-    : [1_000, 30_000, 100_000];
+const SIZES = process.env.BENCH_DASHBOARD_SIZES ? process.env.BENCH_DASHBOARD_SIZES.split(',').map(Number) : QUICK ? [100, 1_000] : [1_000, 30_000, 100_000];
 const FIRST = 100;
 /** Every measurement stops at this many requests or after this budget, whichever comes first. */
 const MAX_REQUESTS = QUICK ? 20 : 200;
@@ -75,13 +70,13 @@ async function grow(from: number, to: number, firstSize: number): Promise<number
   // The latest job's two disks, each on its volume.
   await exec(`INSERT INTO vm_disks (job_id, disk_id, vm_dk_path, size_gb, unit_number, label, ossea_volume_id, ${spec})
     SELECT CONCAT('rj-', i, '-2'), CONCAT('disk-', 2000 + u.u), CONCAT('[ds] ', i, '_', u.u, '.vmdk'), 10 + u.u, u.u,
-      CONCAT('Hard disk ', u.u + 1), ov.id, ${specValues('CONCAT(\'bench-\', i)')}
+      CONCAT('Hard disk ', u.u + 1), ov.id, ${specValues("CONCAT('bench-', i)")}
     FROM (${range}) n CROSS JOIN (SELECT 0 AS u UNION ALL SELECT 1) u
     JOIN ossea_volumes ov ON ov.volume_id = CONCAT('vol-', i, '-', u.u)`);
   // The two older jobs' one disk each (history: no volume).
   await exec(`INSERT INTO vm_disks (job_id, disk_id, vm_dk_path, size_gb, unit_number, label, ${spec})
     SELECT CONCAT('rj-', i, '-', k.k), 'disk-2000', CONCAT('[ds] ', i, '_0.vmdk'), 10, 0, 'Hard disk 1',
-      ${specValues('CONCAT(\'bench-\', i)').replace(/u\.u/g, '0')}
+      ${specValues("CONCAT('bench-', i)").replace(/u\.u/g, '0')}
     FROM (${range}) n CROSS JOIN (SELECT 0 AS k UNION ALL SELECT 1) k`);
   await exec(`INSERT INTO cbt_history (job_id, change_id, sync_success)
     SELECT CONCAT('rj-', i, '-', k.k), CONCAT('52 aa bb/', i, '/', k.k), 1
@@ -123,7 +118,12 @@ const quantile = (samples: number[], q: number) => {
   const sorted = [...samples].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
 };
-const summary = (l: Load) => ({ rps: (l.samples.length / l.wallMs) * 1000, p50: quantile(l.samples, 0.5), p99: quantile(l.samples, 0.99), n: l.samples.length });
+const summary = (l: Load) => ({
+  rps: (l.samples.length / l.wallMs) * 1000,
+  p50: quantile(l.samples, 0.5),
+  p99: quantile(l.samples, 0.99),
+  n: l.samples.length,
+});
 
 const logger = createLogger({ level: 'silent' });
 const services = await testServices(orm, logger);
@@ -143,8 +143,8 @@ type Page = { virtualMachines: { totalCount: number; pageInfo: { endCursor: stri
 
 /**
  * The best raw SQL for a page: the page's VMs by an index-ordered, keyset read of `vm_directory`
- * (the service's own index of VMs, see Migration007), the count from its counter row (for a
- * search, the VMs holding every trigram of the term, checked with LIKE), then the facts by primary and foreign-key
+ * (the service's own index of VMs, see Migration007), the count from its counter row (or, for a
+ * search, one scan of the directory's name index), then the facts by primary and foreign-key
  * indexes. When the directory does not exist (before Migration007) the page read is the
  * `ROW_NUMBER()` derivation, which is then the best that SQL can do on the seed's indexes.
  */
@@ -153,27 +153,21 @@ async function rawPage({ after, search }: { after?: { name: string; vmId: string
   const where: string[] = [];
   const params: unknown[] = [];
   if (search) {
-    where.push(`(vm_name LIKE ? OR vm_id LIKE ?)`);
-    params.push(`%${search}%`, `%${search}%`);
+    where.push(`vm_name LIKE ?`);
+    params.push(`%${search}%`);
   }
   const countParams = [...params];
   if (after) {
     where.push('vm_name >= ? AND (vm_name > ? OR vm_id > ?)');
     params.push(after.name, after.name, after.vmId);
   }
-  const grams = search && hasDirectory ? trigrams(search) : [];
-  const trigramSource = `(SELECT vm_id AS candidate FROM vm_directory_trigrams WHERE trigram IN (${grams.map(() => '?').join(',')})
-    GROUP BY vm_id HAVING COUNT(*) = ${grams.length}) c JOIN vm_directory ON vm_directory.vm_id = c.candidate`;
-  params.unshift(...grams);
-  countParams.unshift(...grams);
   const source = hasDirectory
-    ? grams.length > 0
-      ? trigramSource
-      : 'vm_directory'
+    ? 'vm_directory'
     : `(SELECT source_vm_id AS vm_id, source_vm_name AS vm_name, id AS latest_job_id FROM (SELECT source_vm_id, source_vm_name, id,
          ROW_NUMBER() OVER (PARTITION BY source_vm_id ORDER BY created_at DESC, id DESC) rn FROM replication_jobs) l WHERE rn = 1) d`;
   const whereSql = where.length ? `WHERE ${where.join(' AND ')}` : '';
-  const countSql = search || !hasDirectory ? `SELECT COUNT(*) AS n FROM ${source} ${search ? 'WHERE vm_name LIKE ? OR vm_id LIKE ?' : ''}` : 'SELECT vm_count AS n FROM vm_directory_totals';
+  const countSql =
+    search || !hasDirectory ? `SELECT COUNT(*) AS n FROM ${source} ${search ? 'WHERE vm_name LIKE ?' : ''}` : 'SELECT vm_count AS n FROM vm_directory_totals';
   const [rows] = await Promise.all([
     exec(`SELECT vm_id, vm_name, latest_job_id FROM ${source} ${whereSql} ORDER BY vm_name, vm_id LIMIT ${FIRST + 1}`, params),
     exec(countSql, countParams),
@@ -245,8 +239,12 @@ try {
   await services.close();
 
   const base = (kind: string, concurrency: number) => results.find((r) => r.size === SIZES[0] && r.kind === kind && r.concurrency === concurrency)!;
-  console.log(`\n### Dashboard at fleet scale — ${new Date().toISOString()}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, MariaDB, Node ${process.version}`);
-  console.log(`virtualMachines(first: ${FIRST}), 3 replication jobs per VM; fleet generated in ${SIZES.map((s) => `${s}: ${(seedMs[s]! / 1000).toFixed(1)} s`).join(', ')}`);
+  console.log(
+    `\n### Dashboard at fleet scale — ${new Date().toISOString()}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, MariaDB, Node ${process.version}`,
+  );
+  console.log(
+    `virtualMachines(first: ${FIRST}), 3 replication jobs per VM; fleet generated in ${SIZES.map((s) => `${s}: ${(seedMs[s]! / 1000).toFixed(1)} s`).join(', ')}`,
+  );
   console.log(`each cell: at most ${MAX_REQUESTS} requests or ${BUDGET_MS} ms; ratios are of p50s\n`);
   console.log(`| VMs | page | conc. | API req/s | API p50 | API p99 | raw SQL p50 | × raw SQL | × ${SIZES[0]} VMs |`);
   console.log('|---|---|---|---|---|---|---|---|---|');

@@ -36,31 +36,6 @@ const mariadbNewer = `(NEW.created_at > latest_created_at
         OR (latest_created_at IS NULL AND NEW.created_at IS NOT NULL)
         OR (NEW.created_at <=> latest_created_at AND NEW.id > latest_job_id))`;
 
-/** `(1), (2), … (255)`: every position a trigram of a VARCHAR(255) can start at. */
-const POSITIONS = Array.from({ length: 255 }, (_, i) => `(${i + 1})`).join(', ');
-
-/** The trigrams of a directory row (`row` is NEW), of its lower-cased name and id, MariaDB. */
-const mariadbTrigrams = (row: string) =>
-  ['vm_name', 'vm_id']
-    .map(
-      (column) => `
-    INSERT IGNORE INTO vm_directory_trigrams (trigram, vm_id)
-      SELECT SUBSTRING(LOWER(${row}.${column}), p.n, 3), ${row}.vm_id FROM vm_directory_positions p
-      WHERE p.n <= CHAR_LENGTH(LOWER(${row}.${column})) - 2;`,
-    )
-    .join('');
-
-/** The same for SQLite. */
-const sqliteTrigrams = (row: string) =>
-  ['vm_name', 'vm_id']
-    .map(
-      (column) => `
-    INSERT OR IGNORE INTO vm_directory_trigrams (trigram, vm_id)
-      SELECT substr(lower(${row}.${column}), p.n, 3), ${row}.vm_id FROM vm_directory_positions p
-      WHERE p.n <= length(lower(${row}.${column})) - 2;`,
-    )
-    .join('');
-
 /** Reconciles the directory and its count with `replication_jobs` (the backfill; re-runnable). */
 const mariadbReconcile = [
   `INSERT INTO vm_directory (vm_id, vm_name, latest_job_id, latest_created_at)
@@ -71,12 +46,6 @@ const mariadbReconcile = [
     ON DUPLICATE KEY UPDATE vm_name = VALUES(vm_name), latest_job_id = VALUES(latest_job_id), latest_created_at = VALUES(latest_created_at)`,
   `DELETE FROM vm_directory WHERE NOT EXISTS (SELECT 1 FROM replication_jobs r WHERE r.source_vm_id = vm_directory.vm_id)`,
   `UPDATE vm_directory_totals SET vm_count = (SELECT COUNT(*) FROM vm_directory) WHERE id = 1`,
-  // Trigrams of every row (a superset is harmless: a search checks the term itself on what they find).
-  `DELETE FROM vm_directory_trigrams WHERE NOT EXISTS (SELECT 1 FROM vm_directory d WHERE d.vm_id = vm_directory_trigrams.vm_id)`,
-  ...['vm_name', 'vm_id'].map(
-    (column) => `INSERT IGNORE INTO vm_directory_trigrams (trigram, vm_id)
-    SELECT SUBSTRING(LOWER(d.${column}), p.n, 3), d.vm_id FROM vm_directory d JOIN vm_directory_positions p ON p.n <= CHAR_LENGTH(LOWER(d.${column})) - 2`,
-  ),
 ];
 
 /** The MariaDB statements, in order: tables, triggers, then the reconciliation (so no write in between is lost). */
@@ -95,28 +64,6 @@ export const MARIADB_VM_DIRECTORY = [
     PRIMARY KEY (id)
   ) ENGINE = InnoDB`,
   `INSERT IGNORE INTO vm_directory_totals (id, vm_count) VALUES (1, 0)`,
-  `CREATE TABLE IF NOT EXISTS vm_directory_trigrams (
-    trigram VARCHAR(3) NOT NULL,
-    vm_id   VARCHAR(255) NOT NULL,
-    PRIMARY KEY (trigram, vm_id),
-    INDEX idx_vm_directory_trigrams_vm (vm_id)
-  ) ENGINE = InnoDB`,
-  `CREATE TABLE IF NOT EXISTS vm_directory_positions (
-    n INT UNSIGNED NOT NULL,
-    PRIMARY KEY (n)
-  ) ENGINE = InnoDB`,
-  `INSERT IGNORE INTO vm_directory_positions (n) VALUES ${POSITIONS}`,
-  `CREATE TRIGGER IF NOT EXISTS vm_directory_trigrams_insert AFTER INSERT ON vm_directory FOR EACH ROW
-  BEGIN${mariadbTrigrams('NEW')}
-  END`,
-  `CREATE TRIGGER IF NOT EXISTS vm_directory_trigrams_update AFTER UPDATE ON vm_directory FOR EACH ROW
-  BEGIN
-    IF NOT (OLD.vm_name <=> NEW.vm_name AND OLD.vm_id <=> NEW.vm_id) THEN
-      DELETE FROM vm_directory_trigrams WHERE vm_id = OLD.vm_id;${mariadbTrigrams('NEW').replace(/\n/g, '\n  ')}
-    END IF;
-  END`,
-  `CREATE TRIGGER IF NOT EXISTS vm_directory_trigrams_delete AFTER DELETE ON vm_directory FOR EACH ROW
-    DELETE FROM vm_directory_trigrams WHERE vm_id = OLD.vm_id`,
   `CREATE TRIGGER IF NOT EXISTS vm_directory_count_insert AFTER INSERT ON vm_directory FOR EACH ROW
     UPDATE vm_directory_totals SET vm_count = vm_count + 1 WHERE id = 1`,
   `CREATE TRIGGER IF NOT EXISTS vm_directory_count_delete AFTER DELETE ON vm_directory FOR EACH ROW
@@ -152,20 +99,18 @@ export const VM_DIRECTORY_TRIGGERS = [
   'vm_directory_job_delete',
   'vm_directory_job_insert',
   'vm_directory_job_update',
-  'vm_directory_trigrams_delete',
-  'vm_directory_trigrams_insert',
-  'vm_directory_trigrams_update',
 ];
 
-/** The tables Migration007 adds, in name order. */
-export const VM_DIRECTORY_TABLES = ['vm_directory', 'vm_directory_positions', 'vm_directory_totals', 'vm_directory_trigrams'];
-
-/** `recompute(vm)` for SQLite (no upsert in a trigger: insert-or-ignore, then update from the latest job). */
+/**
+ * `recompute(vm)` for SQLite: insert when missing, then update from the latest job. No `OR IGNORE` or upsert in a
+ * trigger: an outer statement's conflict clause (an upsert into replication_jobs) would override it.
+ */
 const sqliteRecompute = (vm: string) => `
     DELETE FROM vm_directory WHERE vm_id = ${vm} AND NOT EXISTS (SELECT 1 FROM replication_jobs r WHERE r.source_vm_id = ${vm});
-    INSERT OR IGNORE INTO vm_directory (vm_id, vm_name, latest_job_id, latest_created_at)
+    INSERT INTO vm_directory (vm_id, vm_name, latest_job_id, latest_created_at)
       SELECT r.source_vm_id, r.source_vm_name, r.id, r.created_at FROM replication_jobs r
-      WHERE r.source_vm_id = ${vm} ORDER BY r.created_at DESC, r.id DESC LIMIT 1;
+      WHERE r.source_vm_id = ${vm} AND NOT EXISTS (SELECT 1 FROM vm_directory d WHERE d.vm_id = ${vm})
+      ORDER BY r.created_at DESC, r.id DESC LIMIT 1;
     UPDATE vm_directory SET
       vm_name = (SELECT r.source_vm_name FROM replication_jobs r WHERE r.source_vm_id = ${vm} ORDER BY r.created_at DESC, r.id DESC LIMIT 1),
       latest_job_id = (SELECT r.id FROM replication_jobs r WHERE r.source_vm_id = ${vm} ORDER BY r.created_at DESC, r.id DESC LIMIT 1),
@@ -178,24 +123,15 @@ const sqliteRecompute = (vm: string) => `
  */
 export const SQLITE_VM_DIRECTORY = [
   `INSERT OR IGNORE INTO vm_directory_totals (id, vm_count) VALUES (1, 0)`,
-  `INSERT OR IGNORE INTO vm_directory_positions (n) VALUES ${POSITIONS}`,
-  `CREATE TRIGGER IF NOT EXISTS vm_directory_trigrams_insert AFTER INSERT ON vm_directory FOR EACH ROW
-  BEGIN${sqliteTrigrams('NEW')}
-  END`,
-  `CREATE TRIGGER IF NOT EXISTS vm_directory_trigrams_update AFTER UPDATE OF vm_id, vm_name ON vm_directory FOR EACH ROW
-  BEGIN
-    DELETE FROM vm_directory_trigrams WHERE vm_id = OLD.vm_id;${sqliteTrigrams('NEW')}
-  END`,
-  `CREATE TRIGGER IF NOT EXISTS vm_directory_trigrams_delete AFTER DELETE ON vm_directory FOR EACH ROW
-  BEGIN DELETE FROM vm_directory_trigrams WHERE vm_id = OLD.vm_id; END`,
   `CREATE TRIGGER IF NOT EXISTS vm_directory_count_insert AFTER INSERT ON vm_directory FOR EACH ROW
   BEGIN UPDATE vm_directory_totals SET vm_count = vm_count + 1 WHERE id = 1; END`,
   `CREATE TRIGGER IF NOT EXISTS vm_directory_count_delete AFTER DELETE ON vm_directory FOR EACH ROW
   BEGIN UPDATE vm_directory_totals SET vm_count = vm_count - 1 WHERE id = 1; END`,
   `CREATE TRIGGER IF NOT EXISTS vm_directory_job_insert AFTER INSERT ON replication_jobs FOR EACH ROW
   BEGIN
-    INSERT OR IGNORE INTO vm_directory (vm_id, vm_name, latest_job_id, latest_created_at)
-      VALUES (NEW.source_vm_id, NEW.source_vm_name, NEW.id, NEW.created_at);
+    INSERT INTO vm_directory (vm_id, vm_name, latest_job_id, latest_created_at)
+      SELECT NEW.source_vm_id, NEW.source_vm_name, NEW.id, NEW.created_at
+      WHERE NOT EXISTS (SELECT 1 FROM vm_directory d WHERE d.vm_id = NEW.source_vm_id);
     UPDATE vm_directory SET vm_name = NEW.source_vm_name, latest_job_id = NEW.id, latest_created_at = NEW.created_at
       WHERE vm_id = NEW.source_vm_id AND (NEW.created_at > latest_created_at
         OR (latest_created_at IS NULL AND NEW.created_at IS NOT NULL)
@@ -216,11 +152,6 @@ export const SQLITE_VM_DIRECTORY = [
       latest_created_at = excluded.latest_created_at`,
   `DELETE FROM vm_directory WHERE NOT EXISTS (SELECT 1 FROM replication_jobs r WHERE r.source_vm_id = vm_directory.vm_id)`,
   `UPDATE vm_directory_totals SET vm_count = (SELECT COUNT(*) FROM vm_directory) WHERE id = 1`,
-  `DELETE FROM vm_directory_trigrams WHERE NOT EXISTS (SELECT 1 FROM vm_directory d WHERE d.vm_id = vm_directory_trigrams.vm_id)`,
-  ...['vm_name', 'vm_id'].map(
-    (column) => `INSERT OR IGNORE INTO vm_directory_trigrams (trigram, vm_id)
-    SELECT substr(lower(d.${column}), p.n, 3), d.vm_id FROM vm_directory d JOIN vm_directory_positions p ON p.n <= length(lower(d.${column})) - 2`,
-  ),
 ];
 
 export class Migration007DashboardIndexes extends Migration {
@@ -233,8 +164,6 @@ export class Migration007DashboardIndexes extends Migration {
   /** The directory is derived data (rebuilt by `up()`): dropping it loses nothing. */
   override down(): void {
     for (const trigger of VM_DIRECTORY_TRIGGERS) this.addSql(`DROP TRIGGER IF EXISTS ${trigger}`);
-    this.addSql('DROP TABLE IF EXISTS vm_directory_trigrams');
-    this.addSql('DROP TABLE IF EXISTS vm_directory_positions');
     this.addSql('DROP TABLE IF EXISTS vm_directory_totals');
     this.addSql('DROP TABLE IF EXISTS vm_directory');
   }

@@ -6,7 +6,7 @@ import { FailoverLedgerEntry } from './failover-ledger-entry.entity.js';
 import { NetworkMapping } from './network-mapping.entity.js';
 import { OsseaVolume } from './ossea-volume.entity.js';
 import { ReplicationJob } from './replication-job.entity.js';
-import { VmDirectoryEntry, VmDirectoryPosition, VmDirectoryTotals, VmDirectoryTrigram } from './vm-directory.entity.js';
+import { VmDirectoryEntry, VmDirectoryTotals } from './vm-directory.entity.js';
 import { VmDisk } from './vm-disk.entity.js';
 
 export * from './enums.js';
@@ -23,9 +23,7 @@ export {
   OsseaVolume,
   ReplicationJob,
   VmDirectoryEntry,
-  VmDirectoryPosition,
   VmDirectoryTotals,
-  VmDirectoryTrigram,
   VmDisk,
 };
 
@@ -43,7 +41,5 @@ export const ENTITIES = [
   FailoverSequence,
   VmDirectoryEntry,
   VmDirectoryTotals,
-  VmDirectoryTrigram,
-  VmDirectoryPosition,
 ];
 export * from './failover-job.codec.js';

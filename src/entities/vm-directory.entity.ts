@@ -34,25 +34,3 @@ export class VmDirectoryTotals {
   @Property({ type: new BigIntType('number'), columnType: 'bigint' })
   vmCount!: number;
 }
-
-/**
- * The search index of `vm_directory` (table `vm_directory_trigrams`): every 3-character substring of each VM's
- * lower-cased name and id, kept by triggers on `vm_directory`. A search for a term of 3 characters or more reads
- * the VMs that hold all of the term's trigrams (by the primary key), then checks the term itself on those only.
- */
-@Entity({ tableName: 'vm_directory_trigrams' })
-@Index({ name: 'idx_vm_directory_trigrams_vm', properties: ['vmId'] })
-export class VmDirectoryTrigram {
-  @PrimaryKey({ type: 'string', length: 3 })
-  trigram!: string;
-
-  @PrimaryKey({ type: 'string', length: 255 })
-  vmId!: string;
-}
-
-/** 1 to 255, one row each (table `vm_directory_positions`): the positions the trigram triggers take substrings at. */
-@Entity({ tableName: 'vm_directory_positions' })
-export class VmDirectoryPosition {
-  @PrimaryKey({ type: 'integer', autoincrement: false })
-  n!: number;
-}

@@ -17,14 +17,6 @@ export interface VirtualMachine {
   readonly name: string;
 }
 
-/** The distinct 3-character substrings of a (lower-cased) search term; none when it is shorter. */
-export function trigrams(term: string): string[] {
-  const chars = [...term];
-  const grams = new Set<string>();
-  for (let i = 0; i + 3 <= chars.length; i++) grams.add(chars.slice(i, i + 3).join(''));
-  return [...grams];
-}
-
 /** LIKE pattern escaping with `!` (a backslash means different things to MariaDB and SQLite). */
 const escapeLike = (text: string) => text.replace(/[!%_]/g, (c) => `!${c}`);
 
@@ -33,9 +25,8 @@ const escapeLike = (text: string) => text.replace(/[!%_]/g, (c) => `!${c}`);
  * job), ordered by name then id. Two statements, whatever the page size, both index-driven: the
  * page is a keyset range of `vm_directory`'s `(vm_name, vm_id)` index (Migration007: kept exact
  * by triggers on `replication_jobs`, so another writer's rows show on the next request), and the
- * unfiltered `totalCount` is the directory's counter row. A search of 3 characters or more reads
- * only the VMs that hold every trigram of the term (`vm_directory_trigrams`), then checks the term
- * on those; a shorter one reads every name of the directory.
+ * unfiltered `totalCount` is the directory's counter row. A search still reads every name (a
+ * substring can be anywhere), but only the directory's, one row per VM.
  */
 export async function listVirtualMachines(
   em: EntityManager,
@@ -44,17 +35,8 @@ export async function listVirtualMachines(
   const limit = checkFirst(first, maxPageSize);
   const conditions: string[] = [];
   const params: unknown[] = [];
-  let from = 'vm_directory';
-  const fromParams: unknown[] = [];
   if (filter?.search != null) {
     const search = requireText('filter.search', filter.search, { max: Number.POSITIVE_INFINITY }).trim().toLowerCase();
-    const grams = trigrams(search);
-    if (grams.length > 0) {
-      // Only the VMs that hold every trigram of the term (primary-key ranges of the trigram index), then the term.
-      from = `(SELECT vm_id AS candidate FROM vm_directory_trigrams WHERE trigram IN (${placeholders(grams.length)})
-        GROUP BY vm_id HAVING COUNT(*) = ${grams.length}) candidates JOIN vm_directory ON vm_directory.vm_id = candidates.candidate`;
-      fromParams.push(...grams);
-    }
     conditions.push(`(LOWER(vm_name) LIKE ? ESCAPE '!' OR LOWER(vm_id) LIKE ? ESCAPE '!')`);
     params.push(`%${escapeLike(search)}%`, `%${escapeLike(search)}%`);
   }
@@ -73,10 +55,10 @@ export async function listVirtualMachines(
   }
   const where = (list: string[]) => (list.length === 0 ? '' : `WHERE ${list.join(' AND ')}`);
   const [rows, countRows] = await Promise.all([
-    query(em, `SELECT vm_id, vm_name FROM ${from} ${where(pageConditions)} ORDER BY vm_name, vm_id LIMIT ?`, [...fromParams, ...pageParams, limit + 1]),
+    query(em, `SELECT vm_id, vm_name FROM vm_directory ${where(pageConditions)} ORDER BY vm_name, vm_id LIMIT ?`, [...pageParams, limit + 1]),
     conditions.length === 0
       ? query(em, 'SELECT vm_count AS total FROM vm_directory_totals WHERE id = 1')
-      : query(em, `SELECT COUNT(*) AS total FROM ${from} ${where(conditions)}`, [...fromParams, ...params]),
+      : query(em, `SELECT COUNT(*) AS total FROM vm_directory ${where(conditions)}`, params),
   ]);
   const vms: VirtualMachine[] = rows.map((r) => ({ vmId: String(r.vm_id), name: String(r.vm_name) }));
   return { ...page(vms, limit, (vm) => encodeCursor(CURSOR_KIND, [vm.name, vm.vmId]), after), totalCount: Number(countRows[0]?.total ?? 0) };

@@ -38,10 +38,14 @@ test("the entities' schema diff against a migrated database is empty", async () 
 });
 
 test("Migration007's triggers are in the migrated database, and only they", async () => {
-  const rows = await orm.em.getConnection().execute<{ name: string; table: string }[]>(
-    'SELECT TRIGGER_NAME AS name, EVENT_OBJECT_TABLE AS `table` FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = DATABASE() ORDER BY TRIGGER_NAME',
-  );
+  const rows = await orm.em
+    .getConnection()
+    .execute<{ name: string; table: string }[]>(
+      'SELECT TRIGGER_NAME AS name, EVENT_OBJECT_TABLE AS `table` FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = DATABASE() ORDER BY TRIGGER_NAME',
+    );
   expect(rows.map((row) => row.name)).toEqual(VM_DIRECTORY_TRIGGERS);
   expect([...new Set(rows.map((row) => row.table))].sort()).toEqual(['replication_jobs', 'vm_directory']);
-  expect(rows.filter((row) => row.table === 'replication_jobs').map((row) => row.name)).toEqual(VM_DIRECTORY_TRIGGERS.filter((name) => name.startsWith('vm_directory_job_')));
+  expect(rows.filter((row) => row.table === 'replication_jobs').map((row) => row.name)).toEqual(
+    VM_DIRECTORY_TRIGGERS.filter((name) => name.startsWith('vm_directory_job_')),
+  );
 });

@@ -296,7 +296,11 @@ describe('migrations: idempotence, seed examples, down()', () => {
     const db = await freshDatabase('idem_rerun_007');
     const orm = await connectForMigrations(db.url);
     const directory = async () =>
-      (await sql.query(`SELECT vm_id, vm_name, latest_job_id FROM \`${db.name}\`.vm_directory ORDER BY vm_id`)).map((r) => [r.vm_id, r.vm_name, r.latest_job_id]);
+      (await sql.query(`SELECT vm_id, vm_name, latest_job_id FROM \`${db.name}\`.vm_directory ORDER BY vm_id`)).map((r) => [
+        r.vm_id,
+        r.vm_name,
+        r.latest_job_id,
+      ]);
     const count = async () => Number((await sql.query(`SELECT vm_count FROM \`${db.name}\`.vm_directory_totals WHERE id = 1`))[0]!.vm_count);
     try {
       expect(await migrateUp(orm)).toEqual(ALL_MIGRATIONS);

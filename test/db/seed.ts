@@ -19,7 +19,7 @@ export const ENGINE_TABLES = ['failover_executions', 'failover_job_events', 'fai
 
 /** Every table of a fully migrated database, in name order: the seed's, the engine's, and the bookkeeping table. */
 /** The dashboard's own index of VMs and its counter (Migration007DashboardIndexes), in name order. */
-export const DASHBOARD_TABLES = ['vm_directory', 'vm_directory_positions', 'vm_directory_totals', 'vm_directory_trigrams'];
+export const DASHBOARD_TABLES = ['vm_directory', 'vm_directory_totals'];
 
 export const MIGRATED_TABLES = [...SEED_TABLES, ...ENGINE_TABLES, ...DASHBOARD_TABLES, 'mikro_orm_migrations'].sort();
 
