@@ -1,7 +1,10 @@
 import { performance } from 'node:perf_hooks';
 
-/** How many timed runs each measurement makes (after 10 warm-up runs): `BENCH_ITERATIONS`, default 100. */
-export const ITERATIONS = Number(process.env.BENCH_ITERATIONS ?? 100);
+/** `--quick` (CI): small sizes and few iterations, only to prove that every benchmark still runs. */
+export const QUICK = process.argv.includes('--quick');
+
+/** How many timed runs each measurement makes (after 10 warm-up runs): `BENCH_ITERATIONS`, default 100 (10 with `--quick`). */
+export const ITERATIONS = Number(process.env.BENCH_ITERATIONS ?? (QUICK ? 10 : 100));
 
 /** Median and 95th percentile of samples (ms). */
 export function stats(samples: number[]): { median: number; p95: number } {

@@ -8,7 +8,7 @@
  */
 import { testServices } from '../test/helpers/services.js';
 import 'reflect-metadata';
-import { ITERATIONS, stats, time } from './measure.js';
+import { ITERATIONS, QUICK, stats, time } from './measure.js';
 import { createLogger } from '../src/logger.js';
 import { startServer } from '../src/server/http-server.js';
 import { buildAppSchema } from '../src/server/schema.js';
@@ -16,7 +16,7 @@ import { insertVm, insertFailoverJob } from '../test/helpers/fixtures.js';
 import { openMigratedDatabase } from '../test/helpers/api-server.js';
 import { FailoverStatus } from '../src/entities/index.js';
 
-const VMS = Number(process.env.BENCH_VMS ?? 500);
+const VMS = Number(process.env.BENCH_VMS ?? (QUICK ? 50 : 500));
 const PAGE_SIZES = [10, 100];
 
 const PAGE = `query ($first: Int) { virtualMachines(first: $first) { totalCount edges { node {

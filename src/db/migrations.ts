@@ -6,6 +6,7 @@ import { Migration003NetworkMappings } from '../../migrations/Migration003Networ
 import { Migration004VmDiskSpec } from '../../migrations/Migration004VmDiskSpec.js';
 import { Migration005NetworkMappingsUniquePerKind } from '../../migrations/Migration005NetworkMappingsUniquePerKind.js';
 import { Migration006FailoverEngine } from '../../migrations/Migration006FailoverEngine.js';
+import { Migration007DashboardIndexes } from '../../migrations/Migration007DashboardIndexes.js';
 import { Migration008ApiKeysAndAudit } from '../../migrations/Migration008ApiKeysAndAudit.js';
 
 /**
@@ -19,6 +20,7 @@ export const migrationsList = [
   { name: 'Migration004VmDiskSpec', class: Migration004VmDiskSpec },
   { name: 'Migration005NetworkMappingsUniquePerKind', class: Migration005NetworkMappingsUniquePerKind },
   { name: 'Migration006FailoverEngine', class: Migration006FailoverEngine },
+  { name: 'Migration007DashboardIndexes', class: Migration007DashboardIndexes },
   { name: 'Migration008ApiKeysAndAudit', class: Migration008ApiKeysAndAudit },
 ];
 

@@ -8,6 +8,7 @@ import { MariaDbDriver } from '@mikro-orm/mariadb';
 import { NodeSqliteDialect, SqliteDriver } from '@mikro-orm/sql';
 import type { DatabaseConfig } from '../config.js';
 import { ENTITIES } from '../entities/index.js';
+import { SQLITE_VM_DIRECTORY, VM_DIRECTORY_TRIGGERS } from '../../migrations/Migration007DashboardIndexes.js';
 import { migrateUp, migrationConfig } from './migrations.js';
 
 /** Receives every SQL statement the ORM runs (tests count them; benchmarks too). */
@@ -37,6 +38,9 @@ export function ormOptions(database: DatabaseConfig, { onQuery, poolMax = 10 }: 
     metadataProvider: ReflectMetadataProvider,
     allowGlobalContext: false,
     forceUtcTimezone: true,
+    // The only triggers are Migration007's (on MariaDB) and their SQLite twins (prepareSchema): written as SQL, not
+    // declared on the entities, so the schema diff must never drop them.
+    schemaGenerator: { ignoreTriggers: true },
     ...(onQuery ? { debug: ['query'], logger: (message: string) => onQuery(message), colors: false } : {}),
   };
   if (database.kind === 'mariadb') {
@@ -67,8 +71,20 @@ export async function createOrm(database: DatabaseConfig, options: CreateOrmOpti
  */
 export async function prepareSchema(orm: MikroORM, database: DatabaseConfig): Promise<string[]> {
   if (database.kind === 'mariadb') return migrateUp(orm);
+  const changed: string[] = [];
   const sql = await orm.schema.getUpdateSchemaSQL({ safe: true, wrap: false });
-  if (sql.trim() === '') return [];
-  await orm.schema.update({ safe: true });
-  return ['sqlite schema updated from the entities'];
+  if (sql.trim() !== '') {
+    await orm.schema.update({ safe: true });
+    changed.push('sqlite schema updated from the entities');
+  }
+  // The triggers that keep vm_directory exact (Migration007's, in SQLite's dialect); the first time, the backfill.
+  const connection = orm.em.getConnection();
+  const [installed] = await connection.execute(`SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'vm_directory_%'`);
+  if (Number(installed?.n ?? 0) < VM_DIRECTORY_TRIGGERS.length) {
+    await connection.transactional(async (trx) => {
+      for (const statement of SQLITE_VM_DIRECTORY) await connection.execute(statement, [], 'run', trx);
+    });
+    changed.push('sqlite vm_directory triggers installed');
+  }
+  return changed;
 }

@@ -8,6 +8,7 @@ import { FailoverLedgerEntry } from './failover-ledger-entry.entity.js';
 import { NetworkMapping } from './network-mapping.entity.js';
 import { OsseaVolume } from './ossea-volume.entity.js';
 import { ReplicationJob } from './replication-job.entity.js';
+import { VmDirectoryEntry, VmDirectoryTotals } from './vm-directory.entity.js';
 import { VmDisk } from './vm-disk.entity.js';
 
 export * from './enums.js';
@@ -25,6 +26,8 @@ export {
   NetworkMapping,
   OsseaVolume,
   ReplicationJob,
+  VmDirectoryEntry,
+  VmDirectoryTotals,
   VmDisk,
 };
 
@@ -42,5 +45,7 @@ export const ENTITIES = [
   FailoverSequence,
   ApiKey,
   AuditEntry,
+  VmDirectoryEntry,
+  VmDirectoryTotals,
 ];
 export * from './failover-job.codec.js';

@@ -22,45 +22,44 @@ const escapeLike = (text: string) => text.replace(/[!%_]/g, (c) => `!${c}`);
 
 /**
  * A page of the VMs the appliance knows (one per `source_vm_id`, named by its latest replication
- * job), ordered by name then id. Two statements, whatever the page size.
+ * job), ordered by name then id. Two statements, whatever the page size, both index-driven: the
+ * page is a keyset range of `vm_directory`'s `(vm_name, vm_id)` index (Migration007: kept exact
+ * by triggers on `replication_jobs`, so another writer's rows show on the next request), and the
+ * unfiltered `totalCount` is the directory's counter row. A search still reads every name (a
+ * substring can be anywhere), but only the directory's, one row per VM.
  */
 export async function listVirtualMachines(
   em: EntityManager,
   { filter, first, after, maxPageSize }: { filter?: VirtualMachineFilter | null; first: number; after?: string | null; maxPageSize: number },
 ) {
   const limit = checkFirst(first, maxPageSize);
-  const conditions: string[] = ['rn = 1'];
+  const conditions: string[] = [];
   const params: unknown[] = [];
   if (filter?.search != null) {
     const search = requireText('filter.search', filter.search, { max: Number.POSITIVE_INFINITY }).trim().toLowerCase();
-    conditions.push(`(LOWER(source_vm_name) LIKE ? ESCAPE '!' OR LOWER(source_vm_id) LIKE ? ESCAPE '!')`);
+    conditions.push(`(LOWER(vm_name) LIKE ? ESCAPE '!' OR LOWER(vm_id) LIKE ? ESCAPE '!')`);
     params.push(`%${escapeLike(search)}%`, `%${escapeLike(search)}%`);
   }
   if (filter?.vmIds != null) {
     requireList('filter.vmIds', filter.vmIds, maxPageSize, { noun: 'VM', nouns: 'VMs' });
-    conditions.push(`source_vm_id IN (${placeholders(filter.vmIds.length)})`);
+    conditions.push(`vm_id IN (${placeholders(filter.vmIds.length)})`);
     params.push(...filter.vmIds);
   }
-  const latest = `SELECT source_vm_id, source_vm_name,
-      ROW_NUMBER() OVER (PARTITION BY source_vm_id ORDER BY created_at DESC, id DESC) AS rn
-    FROM replication_jobs`;
-  const filtered = `FROM (${latest}) vms WHERE ${conditions.join(' AND ')}`;
-  const pageConditions: string[] = [];
+  const pageConditions = [...conditions];
   const pageParams = [...params];
   if (after) {
     const [name, vmId] = decodeCursor<[string, string]>(after, CURSOR_KIND, isNameIdTuple);
-    pageConditions.push('AND (source_vm_name > ? OR (source_vm_name = ? AND source_vm_id > ?))');
+    // (vm_name, vm_id) > (name, vmId), written so that vm_name bounds the index range.
+    pageConditions.push('vm_name >= ? AND (vm_name > ? OR vm_id > ?)');
     pageParams.push(name, name, vmId);
   }
+  const where = (list: string[]) => (list.length === 0 ? '' : `WHERE ${list.join(' AND ')}`);
   const [rows, countRows] = await Promise.all([
-    query(
-      em,
-      `SELECT source_vm_id, source_vm_name ${filtered} ${pageConditions.join(' ')}
-       ORDER BY source_vm_name, source_vm_id LIMIT ?`,
-      [...pageParams, limit + 1],
-    ),
-    query(em, `SELECT COUNT(*) AS total ${filtered}`, params),
+    query(em, `SELECT vm_id, vm_name FROM vm_directory ${where(pageConditions)} ORDER BY vm_name, vm_id LIMIT ?`, [...pageParams, limit + 1]),
+    conditions.length === 0
+      ? query(em, 'SELECT vm_count AS total FROM vm_directory_totals WHERE id = 1')
+      : query(em, `SELECT COUNT(*) AS total FROM vm_directory ${where(conditions)}`, params),
   ]);
-  const vms: VirtualMachine[] = rows.map((r) => ({ vmId: String(r.source_vm_id), name: String(r.source_vm_name) }));
+  const vms: VirtualMachine[] = rows.map((r) => ({ vmId: String(r.vm_id), name: String(r.vm_name) }));
   return { ...page(vms, limit, (vm) => encodeCursor(CURSOR_KIND, [vm.name, vm.vmId]), after), totalCount: Number(countRows[0]?.total ?? 0) };
 }

@@ -18,6 +18,7 @@ const APPLIED_LINES = [
   'applied Migration004VmDiskSpec',
   'applied Migration005NetworkMappingsUniquePerKind',
   'applied Migration006FailoverEngine',
+  'applied Migration007DashboardIndexes',
   'applied Migration008ApiKeysAndAudit',
 ];
 

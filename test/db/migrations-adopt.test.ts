@@ -3,6 +3,7 @@ import { createTestDatabase, openSql, type SqlSession, type TestDatabase } from 
 import {
   APPLIANCE_TABLES,
   describeSchema,
+  DASHBOARD_TABLES,
   ENGINE_TABLES,
   migrate,
   preExtensionApplianceDdl,
@@ -26,11 +27,12 @@ const ALL_MIGRATIONS = [
   'Migration004VmDiskSpec',
   'Migration005NetworkMappingsUniquePerKind',
   'Migration006FailoverEngine',
+  'Migration007DashboardIndexes',
   'Migration008ApiKeysAndAudit',
 ];
 
 /** The tables whose schema an adopted database must share with a fresh one: the seed's and the engine's. */
-const SCHEMA_TABLES = [...SEED_TABLES, ...ENGINE_TABLES];
+const SCHEMA_TABLES = [...SEED_TABLES, ...ENGINE_TABLES, ...DASHBOARD_TABLES];
 
 /** Rows an appliance would hold: two VMs, one with two disks; explicit timestamps so nothing depends on the clock. */
 const APPLIANCE_ROWS = `

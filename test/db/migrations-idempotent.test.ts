@@ -6,6 +6,7 @@ import {
   ACCESS_TABLES,
   APPLIANCE_TABLES,
   describeSchema,
+  DASHBOARD_TABLES,
   ENGINE_TABLES,
   migrate,
   MIGRATED_TABLES,
@@ -21,7 +22,7 @@ import {
 const ALL_MIGRATIONS = migrationsList.map((migration) => migration.name);
 
 /** The tables the migrations create: the seed's, the engine's and access control's (the bookkeeping table aside). */
-const SCHEMA_TABLES = [...SEED_TABLES, ...ENGINE_TABLES, ...ACCESS_TABLES];
+const SCHEMA_TABLES = [...SEED_TABLES, ...ENGINE_TABLES, ...DASHBOARD_TABLES, ...ACCESS_TABLES];
 
 /** The migrations up to the engine's, which the tests of Migration006 run on their own. */
 const UP_TO_006 = ALL_MIGRATIONS.slice(0, ALL_MIGRATIONS.indexOf('Migration006FailoverEngine') + 1);

@@ -17,11 +17,14 @@ export const SEED_TABLES = ['cbt_history', 'failover_jobs', 'network_mappings', 
  */
 export const ENGINE_TABLES = ['failover_executions', 'failover_job_events', 'failover_ledger', 'failover_sequences'];
 
+/** The dashboard's own index of VMs and its counter (Migration007DashboardIndexes), in name order. */
+export const DASHBOARD_TABLES = ['vm_directory', 'vm_directory_totals'];
+
 /** Access control's own tables (Migration008ApiKeysAndAudit), in name order. Additive too. */
 export const ACCESS_TABLES = ['api_keys', 'audit_log'];
 
-/** Every table of a fully migrated database, in name order: the seed's, the engine's, access control's, and the bookkeeping table. */
-export const MIGRATED_TABLES = [...SEED_TABLES, ...ENGINE_TABLES, ...ACCESS_TABLES, 'mikro_orm_migrations'].sort();
+/** Every table of a fully migrated database, in name order: the seed's, the engine's, the dashboard's, access control's, and the bookkeeping table. */
+export const MIGRATED_TABLES = [...SEED_TABLES, ...ENGINE_TABLES, ...DASHBOARD_TABLES, ...ACCESS_TABLES, 'mikro_orm_migrations'].sort();
 
 /** The tables of a database migrated up to Migration006FailoverEngine. */
 export const TABLES_UP_TO_006 = [...SEED_TABLES, ...ENGINE_TABLES, 'mikro_orm_migrations'].sort();
