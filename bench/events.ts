@@ -115,29 +115,25 @@ async function main(): Promise<void> {
   const bus = services.runtime.events;
   const schema = await buildAppSchema();
   const server = await startServer({ schema, em: orm.em, logger, port: 0, services: services.runtime.services });
-  await orm.em
-    .fork()
-    .insert(FailoverJob, {
-      jobId: JOB_ID,
-      vmId: 'bench-vm',
-      jobType: 'test',
-      status: 'snapshotting',
-      sourceVmName: 'bench',
-      createdAt: new Date(),
-      updatedAt: new Date(),
-    });
-  await orm.em
-    .fork()
-    .insert(FailoverExecution, {
-      jobId: JOB_ID,
-      vmId: 'bench-vm',
-      flow: 'test_failover',
-      phase: 'done',
-      step: 1,
-      progressPercent: 0,
-      createdAt: new Date(),
-      updatedAt: new Date(),
-    } as never);
+  await orm.em.fork().insert(FailoverJob, {
+    jobId: JOB_ID,
+    vmId: 'bench-vm',
+    jobType: 'test',
+    status: 'snapshotting',
+    sourceVmName: 'bench',
+    createdAt: new Date(),
+    updatedAt: new Date(),
+  });
+  await orm.em.fork().insert(FailoverExecution, {
+    jobId: JOB_ID,
+    vmId: 'bench-vm',
+    flow: 'test_failover',
+    phase: 'done',
+    step: 1,
+    progressPercent: 0,
+    createdAt: new Date(),
+    updatedAt: new Date(),
+  } as never);
 
   let progress = 0;
   /** One engine-like write: the execution's progress, the job row and the event, in one transaction. */

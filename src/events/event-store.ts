@@ -73,9 +73,18 @@ export async function readDeliveries(
   const select = [...e.map((c) => `e.${c} AS e_${c}`), ...j.map((c) => `j.${c} AS j_${c}`), ...x.map((c) => `x.${c} AS x_${c}`)].join(', ');
   const where = ['e.sequence > ?'];
   const params: unknown[] = [after];
-  if (upTo !== undefined) (where.push('e.sequence <= ?'), params.push(upTo));
-  if (filter.jobId) (where.push('e.job_id = ?'), params.push(filter.jobId));
-  if (filter.vmId) (where.push('e.vm_id = ?'), params.push(filter.vmId));
+  if (upTo !== undefined) {
+    where.push('e.sequence <= ?');
+    params.push(upTo);
+  }
+  if (filter.jobId) {
+    where.push('e.job_id = ?');
+    params.push(filter.jobId);
+  }
+  if (filter.vmId) {
+    where.push('e.vm_id = ?');
+    params.push(filter.vmId);
+  }
   params.push(Math.max(1, Math.trunc(limit)));
   const rows = await query(
     em,
