@@ -1,120 +1,282 @@
 /**
- * `npm run bench` (second part): how long a job event takes from its transaction to a subscriber,
- * against a raw baseline measured in the same run.
+ * `npm run bench` (second part): live job events at fleet scale — how long an event takes from its
+ * commit (`occurredAt`) to receipt at each of N graphql-ws subscribers, against a raw `ws` broadcast
+ * of the same payloads to N raw clients in the same run; the server memory per idle subscriber; and,
+ * with Redis, how fast an event committed by instance A reaches subscribers on instance B.
  *
- * Baseline (raw SQL + raw WebSocket): one transaction that takes the next sequence and inserts the
- * event row with hand-written SQL, then the row sent as JSON over a bare `ws` socket to a bare
- * client. Measured: the same transaction through the event store (appendEvent), the bus reading it
- * back after commit, and graphql-ws delivering `failoverJobEvents` to a real client. The ratio is
- * what "publish after commit, read back by sequence, GraphQL over graphql-ws" costs on top.
+ * The clients run in a child process (this file with `--clients`), so the server's event loop does
+ * only the server's work, as it would with remote viewers. Both sides commit each event with the
+ * same transaction (the execution row's progress, the job row, the event through the event store);
+ * the next event is written once every client has the previous one (or after a timeout).
+ *
+ * `--quick`: small sizes, a few events (CI runs it so the bench never rots; no assertion on time).
+ * Knobs: `BENCH_EVENT_SIZES` (default 1000,5000; quick 50,200), `BENCH_EVENTS` (default 30; quick 5),
+ * `EVENTS_REDIS_URL` (default redis://127.0.0.1:6379; the several-instance part is skipped when it does not answer).
  */
-import { FAST_ENGINE, testServices } from '../test/helpers/services.js';
 import 'reflect-metadata';
-import { ITERATIONS, stats, time } from './measure.js';
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import WebSocket, { WebSocketServer } from 'ws';
 import { createClient } from 'graphql-ws';
-import { appendEvent } from '../src/events/event-store.js';
-import { createLogger } from '../src/logger.js';
-import { startServer } from '../src/server/http-server.js';
-import { buildAppSchema } from '../src/server/schema.js';
-import { openMigratedDatabase } from '../test/helpers/api-server.js';
 
-/** A queue of received messages that a measurement awaits one at a time. */
-function inbox<T>() {
-  const items: T[] = [];
-  let wake: (() => void) | undefined;
-  return {
-    push(item: T) {
-      items.push(item);
-      wake?.();
-    },
-    async next(): Promise<T> {
-      while (items.length === 0) await new Promise<void>((resolve) => (wake = resolve));
-      wake = undefined;
-      return items.shift()!;
-    },
+const QUERY = 'subscription ($jobId: String) { failoverJobEvents(jobId: $jobId) { sequence occurredAt job { status progressPercent } } }';
+const JOB_ID = 'bench-events-job';
+
+/** Parent ↔ clients messages. */
+type ToClients = { kind: 'connect'; mode: 'raw' | 'gql'; url: string; n: number } | { kind: 'report' } | { kind: 'close' };
+type FromClients =
+  { kind: 'connected' } | { kind: 'received'; sequence: number } | { kind: 'report'; latencies: number[]; errors: string[] } | { kind: 'closed' };
+
+if (process.argv.includes('--clients')) await clientProcess();
+else await main();
+
+/** The child: N sockets of one kind; records, per message, the time since the event's occurredAt. */
+async function clientProcess(): Promise<void> {
+  let latencies: number[] = [];
+  const errors: string[] = [];
+  const counts = new Map<number, number>();
+  let n = 0;
+  let closers: (() => Promise<void> | void)[] = [];
+  const send = (m: FromClients) => process.send!(m);
+  const receive = (data: { sequence: number; occurredAt: string }) => {
+    latencies.push(Date.now() - Date.parse(data.occurredAt));
+    const c = (counts.get(data.sequence) ?? 0) + 1;
+    counts.set(data.sequence, c);
+    if (c === n) {
+      counts.delete(data.sequence);
+      send({ kind: 'received', sequence: data.sequence });
+    }
   };
+  process.on('message', async (m: ToClients) => {
+    if (m.kind === 'connect') {
+      n = m.n;
+      for (let i = 0; i < m.n; i += 100) {
+        await Promise.all(
+          Array.from({ length: Math.min(100, m.n - i) }, async () => {
+            if (m.mode === 'raw') {
+              const ws = new WebSocket(m.url);
+              ws.on('message', (raw) => receive(JSON.parse(String(raw)).payload.data.failoverJobEvents));
+              await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+              closers.push(() => ws.close());
+            } else {
+              const client = createClient({ url: m.url, webSocketImpl: WebSocket, lazy: false, retryAttempts: 0 });
+              await new Promise<void>((resolve, reject) => {
+                client.on('connected', () => resolve());
+                client.on('error', reject);
+              });
+              client.subscribe(
+                { query: QUERY, variables: { jobId: JOB_ID } },
+                {
+                  next: (value) => receive((value.data as { failoverJobEvents: { sequence: number; occurredAt: string } }).failoverJobEvents),
+                  error: (error) => errors.length < 5 && errors.push(JSON.stringify(error).slice(0, 300)),
+                  complete: () => {},
+                },
+              );
+              closers.push(() => client.dispose());
+            }
+          }),
+        );
+      }
+      send({ kind: 'connected' });
+    } else if (m.kind === 'report') {
+      send({ kind: 'report', latencies, errors: [...errors] });
+      latencies = [];
+      counts.clear();
+    } else {
+      await Promise.all(closers.map((close) => close()));
+      closers = [];
+      send({ kind: 'closed' });
+    }
+  });
 }
 
-const db = await openMigratedDatabase('bench_events');
-const { orm } = db;
-const logger = createLogger({ level: 'silent' });
-// The real services (the engine not started); events from another instance are looked for at the default interval.
-const services = await testServices(orm, logger, { ...FAST_ENGINE, eventPollIntervalMs: 1_000 });
-const bus = services.runtime.events;
-const server = await startServer({ schema: await buildAppSchema(), em: orm.em, logger, port: 0, services: services.runtime.services });
-const event = (i: number) => ({
-  jobId: 'bench-job',
-  vmId: 'bench-vm',
-  jobType: 'test',
-  status: 'snapshotting',
-  previousStatus: 'snapshotting',
-  progressPercent: i % 100,
-  step: 'snapshot_volumes',
-  message: null,
-});
+async function main(): Promise<void> {
+  const { openMigratedDatabase } = await import('../test/helpers/api-server.js');
+  const { FAST_ENGINE, testServices } = await import('../test/helpers/services.js');
+  const { appendEvent } = await import('../src/events/event-store.js');
+  const { FailoverExecution, FailoverJob } = await import('../src/entities/index.js');
+  const { createLogger } = await import('../src/logger.js');
+  const { startServer } = await import('../src/server/http-server.js');
+  const { buildAppSchema } = await import('../src/server/schema.js');
 
-try {
-  // Baseline: raw SQL transaction, then a bare WebSocket message.
-  const raw = new WebSocketServer({ port: 0, host: '127.0.0.1' });
-  await new Promise((resolve) => raw.once('listening', resolve));
-  const rawPort = (raw.address() as { port: number }).port;
-  const rawInbox = inbox<string>();
-  const rawClient = new WebSocket(`ws://127.0.0.1:${rawPort}`);
-  rawClient.on('message', (data) => rawInbox.push(String(data)));
-  const serverSide = await new Promise<WebSocket>((resolve) => raw.once('connection', resolve));
-  await new Promise((resolve) => (rawClient.readyState === WebSocket.OPEN ? resolve(null) : rawClient.once('open', resolve)));
-  const conn = orm.em.getConnection();
-  const baseline = await time(async (i) => {
-    const row = await conn.transactional(async (trx) => {
-      await conn.execute(`UPDATE failover_sequences SET value = value + 1 WHERE name = 'failover_job_events'`, [], 'run', trx);
-      const [seq] = (await conn.execute(`SELECT value FROM failover_sequences WHERE name = 'failover_job_events'`, [], 'all', trx)) as { value: number }[];
-      const e = event(i);
-      await conn.execute(
-        `INSERT INTO failover_job_events (sequence, job_id, vm_id, job_type, status, previous_status, progress_percent, step, message, occurred_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-        [seq!.value, e.jobId, e.vmId, e.jobType, e.status, e.previousStatus, e.progressPercent, e.step, e.message, new Date()],
-        'run',
-        trx,
-      );
-      return { sequence: Number(seq!.value), ...e };
+  const quick = process.argv.includes('--quick');
+  const sizes = (process.env.BENCH_EVENT_SIZES ?? (quick ? '50,200' : '1000,5000')).split(',').map(Number);
+  const eventsPerSize = Number(process.env.BENCH_EVENTS ?? (quick ? 5 : 30));
+  const waitMs = quick ? 10_000 : 60_000;
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+
+  const db = await openMigratedDatabase('bench_events');
+  const { orm } = db;
+  const logger = createLogger({ level: 'silent' });
+  const services = await testServices(orm, logger, { ...FAST_ENGINE, eventPollIntervalMs: 1_000 });
+  const bus = services.runtime.events;
+  const schema = await buildAppSchema();
+  const server = await startServer({ schema, em: orm.em, logger, port: 0, services: services.runtime.services });
+  await orm.em.fork().insert(FailoverJob, {
+    jobId: JOB_ID,
+    vmId: 'bench-vm',
+    jobType: 'test',
+    status: 'snapshotting',
+    sourceVmName: 'bench',
+    createdAt: new Date(),
+    updatedAt: new Date(),
+  });
+  await orm.em.fork().insert(FailoverExecution, {
+    jobId: JOB_ID,
+    vmId: 'bench-vm',
+    flow: 'test_failover',
+    phase: 'done',
+    step: 1,
+    progressPercent: 0,
+    createdAt: new Date(),
+    updatedAt: new Date(),
+  } as never);
+
+  let progress = 0;
+  /** One engine-like write: the execution's progress, the job row and the event, in one transaction. */
+  const commit = () =>
+    orm.em.fork().transactional(async (tx) => {
+      progress = (progress + 1) % 100;
+      await tx.nativeUpdate(FailoverExecution, { jobId: JOB_ID }, { progressPercent: progress, updatedAt: new Date() });
+      await tx.nativeUpdate(FailoverJob, { jobId: JOB_ID }, { updatedAt: new Date() });
+      return appendEvent(tx, {
+        jobId: JOB_ID,
+        vmId: 'bench-vm',
+        jobType: 'test',
+        status: 'snapshotting',
+        previousStatus: 'snapshotting',
+        progressPercent: progress,
+        step: 'snapshot_volumes',
+        message: null,
+      });
     });
-    serverSide.send(JSON.stringify(row));
-    await rawInbox.next();
-  });
-  rawClient.close();
-  raw.close();
 
-  // Measured: the event store, the bus, graphql-ws.
-  const client = createClient({ url: server.wsUrl, webSocketImpl: WebSocket, retryAttempts: 0 });
-  const apiInbox = inbox<unknown>();
-  client.subscribe(
-    { query: 'subscription { failoverJobEvents(jobId: "bench-job") { sequence status progressPercent message occurredAt } }' },
-    { next: (value) => apiInbox.push(value), error: (error) => console.error(error), complete: () => {} },
-  );
-  // Wait until the subscription is registered: write events until one comes through.
-  for (;;) {
-    await orm.em.fork().transactional((tx) => appendEvent(tx, event(0)));
-    bus.notify();
-    const got = await Promise.race([apiInbox.next().then(() => true), new Promise((resolve) => setTimeout(() => resolve(false), 200))]);
-    if (got) break;
+  const child: ChildProcess = fork(fileURLToPath(import.meta.url), ['--clients'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const received = new Set<number>();
+  let wake: (() => void) | undefined;
+  const inbox: FromClients[] = [];
+  child.on('message', (m: FromClients) => {
+    if (m.kind === 'received') received.add(m.sequence);
+    else inbox.push(m);
+    wake?.();
+  });
+  const until = async <T>(check: () => T | undefined, ms: number): Promise<T | undefined> => {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const value = check();
+      if (value !== undefined) return value;
+      if (Date.now() > deadline) return undefined;
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+        setTimeout(resolve, 50);
+      });
+    }
+  };
+  const ask = async <K extends FromClients['kind']>(m: ToClients, kind: K, ms = 600_000): Promise<Extract<FromClients, { kind: K }>> => {
+    child.send(m);
+    const got = await until(() => {
+      const i = inbox.findIndex((x) => x.kind === kind);
+      return i < 0 ? undefined : inbox.splice(i, 1)[0];
+    }, ms);
+    if (!got) throw new Error(`clients did not answer ${m.kind}`);
+    return got as Extract<FromClients, { kind: K }>;
+  };
+
+  /** Writes `count` events one after another (each once all clients have the one before) and returns the clients' latencies. */
+  const run = async (count: number, write: () => Promise<{ sequence: number }>) => {
+    let missed = 0;
+    for (let i = 0; i < count; i++) {
+      const { sequence } = await write();
+      if ((await until(() => (received.has(sequence) ? true : undefined), waitMs)) === undefined) missed++;
+    }
+    const report = await ask({ kind: 'report' }, 'report');
+    return { ...report, missed };
+  };
+
+  const memory = () => {
+    gc();
+    gc();
+    const m = process.memoryUsage();
+    return { rss: m.rss, heap: m.heapUsed + m.external };
+  };
+
+  const rows: string[] = [];
+  try {
+    for (const n of sizes) {
+      // Baseline: a bare ws server broadcasts the committed event, serialised once, to N bare clients.
+      const raw = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+      await new Promise((resolve) => raw.once('listening', resolve));
+      await ask({ kind: 'connect', mode: 'raw', url: `ws://127.0.0.1:${(raw.address() as { port: number }).port}`, n }, 'connected');
+      const baseline = await run(eventsPerSize, async () => {
+        const event = await commit();
+        const body = JSON.stringify({
+          id: '1',
+          type: 'next',
+          payload: {
+            data: {
+              failoverJobEvents: {
+                sequence: event.sequence,
+                occurredAt: event.occurredAt.toISOString(),
+                job: { status: 'SNAPSHOTTING', progressPercent: event.progressPercent },
+              },
+            },
+          },
+        });
+        for (const socket of raw.clients) socket.send(body);
+        return event;
+      });
+      await ask({ kind: 'close' }, 'closed');
+      await new Promise((resolve) => raw.close(resolve));
+
+      // Measured: the event store, the bus, graphql-ws to N real graphql-ws clients.
+      const before = memory();
+      await ask({ kind: 'connect', mode: 'gql', url: server.wsUrl, n }, 'connected');
+      // Subscriptions register asynchronously: write events until one reaches every client.
+      for (;;) {
+        const event = await commit();
+        bus.notify();
+        if (await until(() => (received.has(event.sequence) ? true : undefined), 2_000)) break;
+      }
+      await ask({ kind: 'report' }, 'report');
+      const idle = memory();
+      const measured = await run(eventsPerSize, async () => {
+        const event = await commit();
+        bus.notify();
+        return event;
+      });
+      await ask({ kind: 'close' }, 'closed');
+
+      const b = percentiles(baseline.latencies);
+      const a = percentiles(measured.latencies);
+      if (measured.errors.length > 0) console.error('subscription errors:', measured.errors);
+      rows.push(
+        `| ${n} | ${b.p50} / ${b.p99} ms | ${a.p50} / ${a.p99} ms | ${(a.p99 / Math.max(1, b.p99)).toFixed(2)}× | ${a.count}/${n * eventsPerSize}${measured.missed ? ` (${measured.missed} events late)` : ''} | ${kb((idle.rss - before.rss) / n)} / ${kb((idle.heap - before.heap) / n)} |`,
+      );
+      console.log(rows[rows.length - 1]);
+    }
+    console.log(`\nJob event, commit (occurredAt) → receipt, ${eventsPerSize} events per size, job { status progressPercent } selected\n`);
+    console.log(
+      '| subscribers | raw ws broadcast p50 / p99 | graphql-ws p50 / p99 | p99 ratio | received | server memory per idle subscriber (RSS / heap+external) |',
+    );
+    console.log('|---|---|---|---|---|---|');
+    for (const row of rows) console.log(row);
+  } finally {
+    child.kill();
+    await server.close();
+    await services.close();
+    await db.close();
   }
-  const api = await time(async (i) => {
-    await orm.em.fork().transactional((tx) => appendEvent(tx, event(i)));
-    bus.notify();
-    await apiInbox.next();
-  });
-  await client.dispose();
+}
 
-  const b = stats(baseline);
-  const a = stats(api);
-  console.log(`\nJob event, transaction → subscriber, ${ITERATIONS} sequential events, median\n`);
-  console.log('| operation | raw SQL + raw WebSocket | event store + bus + graphql-ws | ratio | p95 |');
-  console.log('|---|---|---|---|---|');
-  console.log(
-    `| one event delivered | ${b.median.toFixed(2)} ms | ${a.median.toFixed(2)} ms | ${(a.median / b.median).toFixed(2)}× | ${a.p95.toFixed(2)} ms |`,
-  );
-} finally {
-  await server.close();
-  await services.close();
-  await db.close();
+function percentiles(samples: number[]): { p50: number; p99: number; count: number } {
+  const sorted = [...samples].sort((a, b) => a - b);
+  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN;
+  return { p50: at(0.5), p99: at(0.99), count: sorted.length };
+}
+
+function kb(bytes: number): string {
+  return `${(bytes / 1024).toFixed(1)} KB`;
 }

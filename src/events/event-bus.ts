@@ -1,7 +1,7 @@
 import type { EntityManager } from '@mikro-orm/core';
 import type { Logger } from '../logger.js';
-import { latestSequence, readEvents } from './event-store.js';
-import { matches, type EventFilter, type JobEvent } from './event.types.js';
+import { latestSequence, readDeliveries } from './event-store.js';
+import { matches, type DeliveredEvent, type EventFilter } from './event.types.js';
 
 /** Options of {@link EventBus}. */
 export interface EventBusOptions {
@@ -20,7 +20,8 @@ export interface SubscribeOptions extends EventFilter {
   readonly afterSequence?: number | null;
 }
 
-const BATCH = 500;
+/** Events per read: live reads and each replay read at most this many rows at once. */
+export const EVENT_BATCH = 500;
 
 /**
  * Delivers committed job events to subscribers, in sequence order, with no gap and no duplicate.
@@ -88,8 +89,15 @@ export class EventBus {
     return this.enqueue(() => this.pump());
   }
 
+  /** How many subscriptions are registered, and the most events any of them holds unread. */
+  stats(): { subscribers: number; maxBuffered: number } {
+    let maxBuffered = 0;
+    for (const s of this.subscribers) maxBuffered = Math.max(maxBuffered, s.buffered);
+    return { subscribers: this.subscribers.size, maxBuffered };
+  }
+
   /** A stream of events: replayed after `afterSequence` when given, then live. `return()` ends it. */
-  subscribe({ jobId, vmId, afterSequence }: SubscribeOptions = {}): AsyncIterableIterator<JobEvent> {
+  subscribe({ jobId, vmId, afterSequence }: SubscribeOptions = {}): AsyncIterableIterator<DeliveredEvent> {
     const subscription = new Subscription({ jobId, vmId }, this.maxBuffered, (s) => this.subscribers.delete(s));
     if (this.closed) {
       subscription.end();
@@ -129,12 +137,16 @@ export class EventBus {
 
   private async replay(subscription: Subscription, after: number, upTo: number): Promise<void> {
     try {
+      // One batch at a time: the next is read once the subscriber has taken this one, so a long
+      // history is never all in memory (a subscriber that stops reading holds one batch).
       let cursor = after;
       for (;;) {
-        const batch = await readEvents(this.em.fork(), { after: cursor, upTo, filter: subscription.filter, limit: BATCH });
+        const batch = await readDeliveries(this.em.fork(), { after: cursor, upTo, filter: subscription.filter, limit: EVENT_BATCH });
         for (const event of batch) subscription.push(event);
-        if (batch.length < BATCH || subscription.ended) break;
+        if (batch.length < EVENT_BATCH || subscription.ended) break;
         cursor = batch[batch.length - 1]!.sequence;
+        await subscription.drained();
+        if (subscription.ended) break;
       }
       subscription.goLive(upTo);
     } catch (error) {
@@ -156,12 +168,13 @@ export class EventBus {
       return;
     }
     for (;;) {
-      const batch = await readEvents(this.em.fork(), { after: this.lastSeen, limit: BATCH });
+      // One read per batch of events (with their jobs), whoever listens and whatever they select.
+      const batch = await readDeliveries(this.em.fork(), { after: this.lastSeen, limit: EVENT_BATCH });
       for (const event of batch) {
         this.lastSeen = event.sequence;
         for (const subscription of this.subscribers) subscription.offer(event);
       }
-      if (batch.length < BATCH) return;
+      if (batch.length < EVENT_BATCH) return;
     }
   }
 }
@@ -170,15 +183,17 @@ export class EventBus {
  * One subscriber's stream: an async iterator whose `return()` ends it at once (also while a
  * `next()` is waiting), unlike an async generator suspended in an `await`.
  */
-class Subscription implements AsyncIterableIterator<JobEvent> {
+class Subscription implements AsyncIterableIterator<DeliveredEvent> {
   readonly filter: EventFilter;
   ended = false;
-  private readonly queue: JobEvent[] = [];
-  private readonly heldBack: JobEvent[] = [];
+  private readonly queue: DeliveredEvent[] = [];
+  private readonly heldBack: DeliveredEvent[] = [];
   private live = false;
   /** Live events at or below this were replayed already. */
   private floor = Number.MAX_SAFE_INTEGER;
-  private waiter: { resolve: (r: IteratorResult<JobEvent>) => void; reject: (e: Error) => void } | undefined;
+  private waiter: { resolve: (r: IteratorResult<DeliveredEvent>) => void; reject: (e: Error) => void } | undefined;
+  /** Woken when the queue is empty (or the stream ended). */
+  private onDrained: (() => void) | undefined;
   private error: Error | undefined;
 
   constructor(
@@ -190,10 +205,13 @@ class Subscription implements AsyncIterableIterator<JobEvent> {
   }
 
   /** A live event from the bus. */
-  offer(event: JobEvent): void {
+  offer(event: DeliveredEvent): void {
     if (this.ended || !matches(this.filter, event)) return;
-    if (!this.live) this.heldBack.push(event);
-    else if (event.sequence > this.floor) this.push(event);
+    if (!this.live) {
+      this.heldBack.push(event);
+      if (this.heldBack.length > this.maxBuffered)
+        this.fail(new Error(`subscriber fell more than ${this.maxBuffered} events behind; resubscribe with afterSequence`));
+    } else if (event.sequence > this.floor) this.push(event);
   }
 
   /** Replay is over (everything up to `floor` was pushed): release the held-back live events. */
@@ -203,7 +221,7 @@ class Subscription implements AsyncIterableIterator<JobEvent> {
     for (const event of this.heldBack.splice(0)) if (event.sequence > floor) this.push(event);
   }
 
-  push(event: JobEvent): void {
+  push(event: DeliveredEvent): void {
     if (this.ended) return;
     if (this.waiter) {
       const { resolve } = this.waiter;
@@ -216,6 +234,17 @@ class Subscription implements AsyncIterableIterator<JobEvent> {
       this.fail(new Error(`subscriber fell more than ${this.maxBuffered} events behind; resubscribe with afterSequence`));
   }
 
+  /** Events held for the consumer, not yet taken. */
+  get buffered(): number {
+    return this.queue.length + this.heldBack.length;
+  }
+
+  /** Resolves once the consumer has taken every queued event (or the stream ended). */
+  drained(): Promise<void> {
+    if (this.queue.length === 0 || this.ended) return Promise.resolve();
+    return new Promise((resolve) => (this.onDrained = resolve));
+  }
+
   fail(error: Error): void {
     this.error = error;
     this.queue.length = 0;
@@ -226,8 +255,9 @@ class Subscription implements AsyncIterableIterator<JobEvent> {
     this.finish();
   }
 
-  next(): Promise<IteratorResult<JobEvent>> {
+  next(): Promise<IteratorResult<DeliveredEvent>> {
     const event = this.queue.shift();
+    if (this.queue.length === 0) this.wakeDrained();
     if (event) return Promise.resolve({ value: event, done: false });
     if (this.error) {
       const error = this.error;
@@ -240,20 +270,28 @@ class Subscription implements AsyncIterableIterator<JobEvent> {
     });
   }
 
-  return(): Promise<IteratorResult<JobEvent>> {
+  return(): Promise<IteratorResult<DeliveredEvent>> {
     this.queue.length = 0;
     this.finish();
     return Promise.resolve({ value: undefined, done: true });
   }
 
-  [Symbol.asyncIterator](): AsyncIterableIterator<JobEvent> {
+  [Symbol.asyncIterator](): AsyncIterableIterator<DeliveredEvent> {
     return this;
+  }
+
+  private wakeDrained(): void {
+    const wake = this.onDrained;
+    this.onDrained = undefined;
+    wake?.();
   }
 
   private finish(): void {
     if (this.ended) return;
     this.ended = true;
+    this.heldBack.length = 0;
     this.onEnd(this);
+    this.wakeDrained();
     const waiter = this.waiter;
     this.waiter = undefined;
     if (!waiter) return;

@@ -1,7 +1,7 @@
-import { raw, UniqueConstraintViolationException, type EntityManager } from '@mikro-orm/core';
-import { FailoverEvent, FailoverSequence } from '../entities/index.js';
+import { raw, UniqueConstraintViolationException, type EntityManager, type EntityName } from '@mikro-orm/core';
+import { FailoverEvent, FailoverExecution, FailoverJob, FailoverSequence } from '../entities/index.js';
 import { num, query } from '../inventory/sql.js';
-import type { EventFilter, JobEvent, NewJobEvent } from './event.types.js';
+import type { DeliveredEvent, EventFilter, JobEvent, NewJobEvent } from './event.types.js';
 
 /** The counter the event sequence is taken from. */
 export const EVENT_SEQUENCE = 'failover_job_events';
@@ -56,6 +56,68 @@ export async function readEvents(
   if (filter.vmId) where.vmId = filter.vmId;
   const rows = await em.find(FailoverEvent, where, { orderBy: { sequence: 'asc' }, limit, disableIdentityMap: true });
   return rows.map(toJobEvent);
+}
+
+/**
+ * Stored events with `after < sequence <= upTo` that pass `filter`, in sequence order, each with its
+ * job's row and execution row as they are now — one statement (the event table joined with both),
+ * so the work of a batch of events does not depend on what subscribers select of `job`.
+ */
+export async function readDeliveries(
+  em: EntityManager,
+  { after, upTo, filter = {}, limit = 500 }: { after: number; upTo?: number; filter?: EventFilter; limit?: number },
+): Promise<DeliveredEvent[]> {
+  const e = columns(em, FailoverEvent);
+  const j = columns(em, FailoverJob);
+  const x = columns(em, FailoverExecution);
+  const select = [...e.map((c) => `e.${c} AS e_${c}`), ...j.map((c) => `j.${c} AS j_${c}`), ...x.map((c) => `x.${c} AS x_${c}`)].join(', ');
+  const where = ['e.sequence > ?'];
+  const params: unknown[] = [after];
+  if (upTo !== undefined) {
+    where.push('e.sequence <= ?');
+    params.push(upTo);
+  }
+  if (filter.jobId) {
+    where.push('e.job_id = ?');
+    params.push(filter.jobId);
+  }
+  if (filter.vmId) {
+    where.push('e.vm_id = ?');
+    params.push(filter.vmId);
+  }
+  params.push(Math.max(1, Math.trunc(limit)));
+  const rows = await query(
+    em,
+    `SELECT ${select} FROM failover_job_events e LEFT JOIN failover_jobs j ON j.job_id = e.job_id LEFT JOIN failover_executions x ON x.job_id = e.job_id WHERE ${where.join(' AND ')} ORDER BY e.sequence LIMIT ?`,
+    params,
+  );
+  // One entity per job and batch: the events of one job share its rows.
+  const jobs = new Map<string, { job: FailoverJob | null; execution: FailoverExecution | null }>();
+  return rows.map((row) => {
+    const event = toJobEvent(em.map(FailoverEvent, pick(row, 'e_', e)) as FailoverEvent);
+    let rows = jobs.get(event.jobId);
+    if (!rows) {
+      rows = {
+        job: row.j_job_id === null || row.j_job_id === undefined ? null : (em.map(FailoverJob, pick(row, 'j_', j)) as FailoverJob),
+        execution: row.x_job_id === null || row.x_job_id === undefined ? null : (em.map(FailoverExecution, pick(row, 'x_', x)) as FailoverExecution),
+      };
+      jobs.set(event.jobId, rows);
+    }
+    return { ...event, ...rows };
+  });
+}
+
+/** The column names of an entity's table. */
+function columns<T extends object>(em: EntityManager, entity: EntityName<T>): string[] {
+  return em
+    .getMetadata()
+    .get(entity)
+    .props.filter((p) => p.persist !== false && p.fieldNames?.length)
+    .flatMap((p) => p.fieldNames);
+}
+
+function pick(row: Record<string, unknown>, prefix: string, names: readonly string[]): Record<string, unknown> {
+  return Object.fromEntries(names.map((c) => [c, row[prefix + c]]));
 }
 
 /** An event row as plain data. */

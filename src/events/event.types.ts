@@ -1,3 +1,5 @@
+import type { FailoverExecution, FailoverJob } from '../entities/index.js';
+
 /** One job event as published and stored: plain, serialisable data (the subscription's payload). */
 export interface JobEvent {
   /** Dense and monotonic across all jobs: events commit in sequence order. */
@@ -17,6 +19,16 @@ export interface JobEvent {
   /** Who asked for the flow the event belongs to: a key name, `anonymous`, or `system:<why>` (null on rows older than the audit). */
   readonly requestedBy: string | null;
   readonly occurredAt: Date;
+}
+
+/**
+ * An event as the bus delivers it: with the job's row and the engine's execution row as they were
+ * when the bus read the event (one joined read per batch of events, whatever the subscribers select).
+ * `null` when the job (or its execution) is not in the database.
+ */
+export interface DeliveredEvent extends JobEvent {
+  readonly job: FailoverJob | null;
+  readonly execution: FailoverExecution | null;
 }
 
 /** What a writer gives to {@link appendEvent}: the event without its sequence and time. */

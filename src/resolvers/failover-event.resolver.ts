@@ -4,7 +4,7 @@ import { Arg, Ctx, FieldResolver, Int, Resolver, Root, Subscription, type Subscr
 import { FailoverJob } from '../entities/failover-job.entity.js';
 import { FailoverType, toFailoverStatus } from '../entities/enums.js';
 import { badInput } from '../errors.js';
-import type { JobEvent } from '../events/event.types.js';
+import type { DeliveredEvent, JobEvent } from '../events/event.types.js';
 import type { Context } from '../server/context.js';
 import { FailoverJobEvent } from './failover-event.type.js';
 
@@ -15,7 +15,7 @@ interface EventArgs {
 }
 
 /** Checks the arguments and opens the event stream (replay, then live). */
-function subscribe({ args, context }: SubscribeResolverData<unknown, EventArgs, Context>): AsyncIterable<JobEvent> {
+function subscribe({ args, context }: SubscribeResolverData<unknown, EventArgs, Context>): AsyncIterable<DeliveredEvent> {
   const { jobId, vmId, afterSequence } = args;
   optionalText('jobId', jobId, { max: Number.POSITIVE_INFINITY, hint: 'omit it for all jobs' });
   optionalText('vmId', vmId, { max: Number.POSITIVE_INFINITY, hint: 'omit it for all VMs' });
@@ -31,7 +31,7 @@ export class FailoverEventResolver {
       'Every status transition and progress update of one job (jobId), one VM (vmId) or all jobs. With afterSequence, the stored events after it come first, then live ones: no gap, no duplicate.',
   })
   failoverJobEvents(
-    @Root() event: JobEvent,
+    @Root() event: JobEvent & Partial<DeliveredEvent>,
     @Arg('jobId', () => String, { nullable: true }) _jobId?: string,
     @Arg('vmId', () => String, { nullable: true }) _vmId?: string,
     @Arg('afterSequence', () => Int, { nullable: true }) _afterSequence?: number,
@@ -48,12 +48,20 @@ export class FailoverEventResolver {
       message: event.message,
       requestedBy: event.requestedBy,
       occurredAt: event.occurredAt,
+      jobRow: event.job,
+      executionRow: event.execution,
     };
   }
 
-  @FieldResolver(() => FailoverJob, { nullable: true, description: 'The job as it is now (read fresh for every event).' })
-  job(@Root() event: FailoverJobEvent, @Ctx() { em }: Context): Promise<FailoverJob | null> {
-    return em.fork().findOne(FailoverJob, { jobId: event.jobId }, { disableIdentityMap: true });
+  @FieldResolver(() => FailoverJob, {
+    nullable: true,
+    description: 'The job as it was when the event was delivered (read with the event: once per event, not per subscriber).',
+  })
+  job(@Root() event: FailoverJobEvent, @Ctx() { em, loaders }: Context): FailoverJob | null | Promise<FailoverJob | null> {
+    if (event.jobRow === undefined) return em.fork().findOne(FailoverJob, { jobId: event.jobId }, { disableIdentityMap: true });
+    // The job's fields that read the execution row find it in the loader, read with the event too.
+    if (event.executionRow !== undefined) loaders.executions.clear(event.jobId).prime(event.jobId, event.executionRow);
+    return event.jobRow;
   }
 }
 

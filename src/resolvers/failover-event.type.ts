@@ -1,5 +1,7 @@
 import { Field, GraphQLISODateTime, Int, ObjectType } from 'type-graphql';
 import { FailoverStatus, FailoverType } from '../entities/enums.js';
+import type { FailoverExecution } from '../entities/failover-execution.entity.js';
+import type { FailoverJob } from '../entities/failover-job.entity.js';
 
 /** A status transition or progress update of a failover job. */
 @ObjectType({ simpleResolvers: true, description: 'A status transition (previousStatus ≠ status) or progress update of a failover job.' })
@@ -36,4 +38,10 @@ export class FailoverJobEvent {
 
   @Field(() => GraphQLISODateTime)
   occurredAt!: Date;
+
+  /** The job's row as the bus read it with the event (not a field: `job` answers from it). */
+  jobRow?: FailoverJob | null;
+
+  /** The engine's row of the job as the bus read it with the event (`job.progressPercent` answers from it). */
+  executionRow?: FailoverExecution | null;
 }

@@ -4,7 +4,17 @@ import fastifyApollo, { fastifyApolloDrainPlugin } from '@as-integrations/fastif
 import type { EntityManager } from '@mikro-orm/core';
 import fastifyCors from '@fastify/cors';
 import Fastify from 'fastify';
-import { execute, GraphQLError, NoSchemaIntrospectionCustomRule, parse, specifiedRules, validate, type ExecutionArgs, type GraphQLSchema } from 'graphql';
+import {
+  execute,
+  GraphQLError,
+  NoSchemaIntrospectionCustomRule,
+  parse,
+  specifiedRules,
+  validate,
+  type ExecutionArgs,
+  type ExecutionResult,
+  type GraphQLSchema,
+} from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import { ConfigError } from '../config.js';
@@ -19,6 +29,7 @@ import { createFormatError } from './format-error.js';
 import { armorRules, LIMITS, rootFieldLimit } from './limits.js';
 import { checkArguments } from './argument-guard.js';
 import { errorBody, fastifyLimits, installHttpLimits, TRANSPORT_LIMITS, type TransportLimits } from './transport-limits.js';
+import { SubscriptionDelivery } from './subscription-delivery.js';
 
 /** The path of both the HTTP and the WebSocket GraphQL endpoints. */
 export const GRAPHQL_PATH = '/graphql';
@@ -154,10 +165,18 @@ export async function startServer({
   });
   // Queries and mutations running over WebSocket: shutdown lets them finish before closing sockets.
   const wsOperations = new InFlight();
+  // Subscriptions: each event executed once per operation shared by subscribers, written to each socket.
+  const delivery = new SubscriptionDelivery({
+    em,
+    logger,
+    maxBufferedBytes: limits.maxBufferedBytes,
+    serialise: (result) => serialiseNext(result, formatError, maxResponseBytes),
+  });
   const wsCleanup = useServer<Record<string, unknown> | undefined, Record<string, never>>(
     {
       schema,
       execute: (args: ExecutionArgs) => wsOperations.track(async () => execute(args)),
+      subscribe: delivery.subscribe,
       // A socket without a valid token or key is closed at connection_init (4403 Forbidden); a
       // key's sockets are closed (4403) when it is revoked.
       onConnect: async (ctx) => {
@@ -180,7 +199,7 @@ export async function startServer({
       // Parse (token limit), validate (the same rules as HTTP) and check the arguments once, here;
       // the ExecutionArgs returned spare graphql-ws a second parse and validation. A refusal answers
       // `error` for this operation only (through onError, which gives it a code).
-      onSubscribe: async (ctx, _id, payload) => {
+      onSubscribe: async (ctx, id, payload) => {
         const known = socketPrincipals.get(ctx)!;
         // A key revoked since connection_init is refused at once (the socket closes with it).
         if (known.principal.keyId !== null) {
@@ -222,7 +241,8 @@ export async function startServer({
             return [new GraphQLError(error.message, { extensions: { code: error.extensions.code, retryAfterSeconds: error.extensions.retryAfterSeconds } })];
           throw error;
         }
-        return { schema, document, operationName: payload.operationName, variableValues: payload.variables };
+        const args = { schema, document, operationName: payload.operationName, variableValues: payload.variables };
+        return delivery.register(args, { socket: ctx.extra.socket, id, query: payload.query });
       },
       onNext: (_ctx, _id, _payload, _args, result) => {
         if (responseTooLarge(result, maxResponseBytes)) return { errors: [tooLargeError(maxResponseBytes)] };
@@ -338,6 +358,12 @@ export async function startServer({
       return closing;
     },
   };
+}
+
+/** A subscription result as it is sent: errors through the one formatError, RESPONSE_TOO_LARGE over `max` bytes. */
+function serialiseNext(result: ExecutionResult, formatError: ReturnType<typeof createFormatError>, max: number): string {
+  const json = JSON.stringify(result.errors ? { ...result, errors: result.errors.map((e) => formatError(e.toJSON(), e)) } : result);
+  return Buffer.byteLength(json) > max ? JSON.stringify({ errors: [tooLargeError(max)] }) : json;
 }
 
 /** Whether a result's JSON is over `max` bytes (counted as it would be sent). */

@@ -14,6 +14,7 @@ export interface TransportLimits {
   readonly requestTimeoutMs: number;
   readonly keepAliveTimeoutMs: number;
   readonly idleTimeoutMs: number;
+  readonly maxBufferedBytes: number;
 }
 
 export const TRANSPORT_LIMITS: TransportLimits = {
@@ -29,6 +30,8 @@ export const TRANSPORT_LIMITS: TransportLimits = {
   keepAliveTimeoutMs: 5_000,
   /** A connection with no traffic at all is closed after this (WebSockets are exempt: ws clears it). */
   idleTimeoutMs: 60_000,
+  /** A WebSocket whose unsent data (what its reader has not taken) grows over this is closed with 1013, its subscriptions ended. */
+  maxBufferedBytes: 4 * 1024 * 1024,
 } as const;
 
 /**

@@ -12,6 +12,7 @@ import { JobLifecycle, loadExecution } from './lifecycle.js';
 import { Ledger } from './ledger.js';
 import { readPlan, type JobPlan } from './plan.js';
 import { FlowKind, type CloudIds, type Flow, type Reads, type Step, type StepContext } from './step.js';
+import { ProgressGate } from './progress-gate.js';
 
 /** What running a job needs. */
 export interface RunnerDeps {
@@ -27,6 +28,9 @@ export interface RunnerDeps {
   /** Tries to undo one ledger entry before compensation gives up on it. */
   readonly undoAttempts?: number;
 }
+
+/** Progress updates of one job are written at most once per this many ms (the latest is kept); status transitions never wait. */
+export const PROGRESS_INTERVAL_MS = 250;
 
 const COMPENSATION_RETRY = { initialMs: 500, maxMs: 30_000, multiplier: 2 };
 const UNDO_DEADLINE_MS = 15 * 60_000;
@@ -45,6 +49,8 @@ export class JobRunner {
   private progressChain: Promise<unknown> = Promise.resolve();
   /** The highest progress reported (progress writes run behind; this is what they will have written). */
   private reported: number;
+  /** Progress writes, coalesced: at most one per PROGRESS_INTERVAL_MS (the latest value). */
+  private readonly progressGate: ProgressGate<{ step: string; percent: number }>;
 
   private constructor(
     private readonly deps: RunnerDeps,
@@ -57,6 +63,12 @@ export class JobRunner {
   ) {
     this.now = deps.now ?? Date.now;
     this.reported = lifecycle.progressPercent;
+    this.progressGate = new ProgressGate(PROGRESS_INTERVAL_MS, this.now, ({ step, percent }) => {
+      this.progressChain = this.progressChain
+        .then(() => this.lifecycle.progress(step, percent))
+        .then((event) => event && this.deps.notify())
+        .catch((error) => this.log.warn({ jobId: this.plan.jobId, err: error }, 'progress update not written'));
+    });
   }
 
   /** Loads the job and runs it; resolves when there is nothing left to run. */
@@ -80,7 +92,12 @@ export class JobRunner {
       return lifecycle.abandon(`status "${job.status}" was written by another tool; the engine stopped running this job`);
     }
     const runner = new JobRunner(deps, signal, execution, readPlan(job), FLOWS[execution.flow], ledger, lifecycle);
-    await (execution.phase === ExecutionPhase.RUN ? runner.forward() : runner.compensate());
+    try {
+      await (execution.phase === ExecutionPhase.RUN ? runner.forward() : runner.compensate());
+    } finally {
+      // A worker that stops leaves no progress write behind it.
+      runner.progressGate.cancel();
+    }
   }
 
   private get log(): Logger {
@@ -95,6 +112,8 @@ export class JobRunner {
   /** Runs one lifecycle change after any progress write still queued, and publishes its event. */
   private async change(write: () => Promise<JobEvent | null | void>): Promise<void> {
     this.throwIfStopping();
+    // A status transition is never held back; a progress update held back goes first.
+    this.progressGate.flush();
     await this.progressChain;
     const event = await write();
     this.reported = Math.max(this.reported, this.lifecycle.progressPercent);
@@ -172,10 +191,7 @@ export class JobRunner {
       const percent = this.percent(index, fraction);
       if (percent <= this.reported) return;
       this.reported = percent;
-      this.progressChain = this.progressChain
-        .then(() => this.lifecycle.progress(step.name, percent))
-        .then((event) => event && this.deps.notify())
-        .catch((error) => this.log.warn({ jobId: this.plan.jobId, err: error }, 'progress update not written'));
+      this.progressGate.offer({ step: step.name, percent });
     };
     const onProgress = (progress: JobProgress) => {
       // CloudStack's jobprocstatus, where a command reports one, is a percentage of that call.
