@@ -1,5 +1,5 @@
 import { unwrapResolverError } from '@apollo/server/errors';
-import type { GraphQLFormattedError } from 'graphql';
+import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import { AppError, ErrorCode, PUBLIC_CODES } from '../errors.js';
 import type { Logger } from '../logger.js';
 
@@ -28,6 +28,9 @@ export function createFormatError(logger: Logger, { suggestions = true }: { sugg
       // graphql-ws leaves request errors without a code; Apollo has given them one already.
       if (code === undefined) return { ...formatted, extensions: { ...formatted.extensions, code: ErrorCode.BAD_USER_INPUT } };
       if (typeof code === 'string' && PUBLIC_CODES.has(code)) return formatted;
+      // Apollo refuses some requests with a 4xx and no code of its own (a persisted query's hash
+      // that does not match its query, an unknown persisted-query version): a bad request.
+      if (refusedWithoutCode(error)) return { ...formatted, extensions: { ...formatted.extensions, code: 'BAD_REQUEST' } };
     }
     logger.error({ err: original, path: formatted.path }, 'unexpected error in a GraphQL operation');
     return {
@@ -37,4 +40,11 @@ export function createFormatError(logger: Logger, { suggestions = true }: { sugg
       extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR },
     };
   };
+}
+
+/** A request error Apollo raised with an HTTP status of 4xx but no `extensions.code`. */
+function refusedWithoutCode(error: unknown): boolean {
+  if (!(error instanceof GraphQLError) || error.extensions.code !== undefined) return false;
+  const status = (error.extensions.http as { status?: unknown } | undefined)?.status;
+  return typeof status === 'number' && status >= 400 && status < 500;
 }
