@@ -273,7 +273,12 @@ export async function startServer({
   const argumentGuard: ApolloServerPlugin<Context> = {
     async requestDidStart() {
       return {
-        async didResolveOperation({ document, request, contextValue }) {
+        async didResolveOperation({ document, request, operation, contextValue }) {
+          // Subscriptions run over WebSocket only; over HTTP one would run as a query and fail inside.
+          if (operation?.operation === 'subscription')
+            throw new GraphQLError('Subscriptions run over WebSocket only (graphql-ws, on this same path)', {
+              extensions: { code: 'BAD_REQUEST', http: { status: 400 } },
+            });
           const [refused] = checkArguments(schema, document, request.operationName, request.variables, maxPageSize);
           if (refused) throw refused;
           await rateLimits.consume(contextValue.principal, contextValue.audit.source.address, document, request.operationName);

@@ -23,6 +23,8 @@ export const LIMITS = {
   maxDirectives: 10,
   /** Tokens the parser reads before it gives up (graphql-js's own limit). */
   maxTokens: 5_000,
+  /** Characters of one name: alias, field, argument, type, fragment, variable, directive, operation (the schema's longest is under 30). */
+  maxNameLength: 100,
   /** Bytes of one answer (a 500-VM dashboard page is well under 2 MB). */
   maxResponseBytes: 10 * 1024 * 1024,
 } as const;
@@ -37,14 +39,33 @@ const armor = {
 /** The cost rule alone (the argument guard runs it again with the variables' values in place). */
 export const costRule = (): ValidationRule => costLimitRule({ ...armor, maxCost: LIMITS.maxCost, flattenFragments: true }) as unknown as ValidationRule;
 
-/** graphql-armor's depth, alias, directive and cost rules with {@link LIMITS}. */
+/** graphql-armor's depth, alias, directive and cost rules with {@link LIMITS}, and the name length. */
 export function armorRules(): ValidationRule[] {
   return [
     maxDepthRule({ ...armor, n: LIMITS.maxDepth, flattenFragments: true }),
     maxAliasesRule({ ...armor, n: LIMITS.maxAliases }),
     maxDirectivesRule({ ...armor, n: LIMITS.maxDirectives }),
     costRule(),
+    nameLengthLimit(),
   ] as unknown as ValidationRule[];
+}
+
+/**
+ * A validation rule bounding every name of a document: the token limit counts names, not their
+ * length, and an alias comes back as a key of the answer (a 500 KB alias, a 500 KB answer). The
+ * refusal says how long, never the name.
+ */
+export function nameLengthLimit(max: number = LIMITS.maxNameLength): ValidationRule {
+  return (context: ValidationContext): ASTVisitor => {
+    let reported = false;
+    return {
+      Name(node) {
+        if (reported || node.value.length <= max) return;
+        reported = true;
+        context.reportError(new GraphQLError(`A name may be at most ${max} characters; one here has ${node.value.length}`, { nodes: [node] }));
+      },
+    };
+  };
 }
 
 /** The most top-level fields (aliases included) one operation may ask for. */
