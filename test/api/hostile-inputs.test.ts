@@ -126,7 +126,7 @@ function both(
   server?: Server,
 ): Case[] {
   const { headers, connectionParams, alongside, ...operation } = send;
-  const { httpStatus, ...code } = expected;
+  const { httpStatus: _httpStatus, ...code } = expected;
   const on = server ? { server } : {};
   return [
     { name, category, ...on, transport: 'http', send: { ...operation, ...(headers ? { headers } : {}) }, expect: expected },
