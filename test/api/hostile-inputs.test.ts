@@ -952,6 +952,40 @@ const CASES: Case[] = [
     { httpStatus: 200, code: 'FORBIDDEN' },
     'tokens',
   ),
+  // Origin and Host (DNS rebinding, a web page driving the API), API keys.
+  ...(['https://evil.example', 'null'] as const).map((origin): Case => ({
+    name: `Origin ${origin}`,
+    category: 'origin',
+    transport: 'raw-http',
+    send: {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', origin },
+      body: '{"query":"mutation { cleanupTestFailover(jobId: \\"x\\") { jobId } }"}',
+    },
+    expect: { httpStatus: 403, code: 'ORIGIN_NOT_ALLOWED' },
+  })),
+  {
+    name: 'a Host this service does not answer to',
+    category: 'origin',
+    transport: 'raw-http',
+    send: {
+      bytes:
+        'POST /graphql HTTP/1.1\r\nHost: attacker.example\r\nContent-Type: application/json\r\nContent-Length: 24\r\nConnection: close\r\n\r\n{"query":"{ __typename}"}',
+    },
+    expect: { httpStatus: 421, code: 'HOST_NOT_ALLOWED' },
+  },
+  {
+    name: 'a forged API key (right shape, no such key)',
+    category: 'keys',
+    server: 'tokens',
+    transport: 'raw-http',
+    send: {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer fo_0123456789abcdef_${'A'.repeat(43)}` },
+      body: '{"query":"{ __typename }"}',
+    },
+    expect: { httpStatus: 401, code: 'UNAUTHENTICATED' },
+  },
 ];
 
 // ---------------------------------------------------------------------------------------------
