@@ -1,5 +1,5 @@
 import type { EntityManager } from '@mikro-orm/core';
-import type { RequestSource } from '../access/actor.js';
+import { ActorKind, type RequestSource } from '../access/actor.js';
 import { RequestAudit } from '../access/audit.js';
 import type { EventBus } from '../events/event-bus.js';
 import type { FailoverService } from '../failover/failover.service.js';
@@ -50,7 +50,7 @@ export function createContext(
   return {
     em,
     loaders: createLoaders(em),
-    logger: principal.keyId === null && principal.kind !== 'token' ? logger : logger.child({ caller: principal.name }),
+    logger: principal.kind === ActorKind.ANONYMOUS ? logger : logger.child({ caller: principal.name }),
     maxPageSize,
     principal,
     services,

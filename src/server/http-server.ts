@@ -28,7 +28,7 @@ import { RATE_LIMITS, RateLimits, type RateLimitSettings } from './rate-limits.j
 import { createFormatError } from './format-error.js';
 import { armorRules, LIMITS, rootFieldLimit } from './limits.js';
 import { checkArguments } from './argument-guard.js';
-import { errorBody, fastifyLimits, installHttpLimits, TRANSPORT_LIMITS, type TransportLimits } from './transport-limits.js';
+import { endWithError, errorBody, fastifyLimits, installHttpLimits, TRANSPORT_LIMITS, type TransportLimits } from './transport-limits.js';
 import { SubscriptionDelivery } from './subscription-delivery.js';
 
 /** The path of both the HTTP and the WebSocket GraphQL endpoints. */
@@ -131,7 +131,7 @@ export async function startServer({
   // Host and Origin first, on every request and upgrade: nothing else runs for a refused one.
   app.addHook('onRequest', async (request, reply) => {
     const refusal = originPolicy.check(request.headers.host, request.headers.origin);
-    if (refusal) return reply.code(refusal.code === 'HOST_NOT_ALLOWED' ? 421 : 403).send(errorBody(refusal.message, refusal.code));
+    if (refusal) return reply.code(refusal.status).send(errorBody(refusal.message, refusal.code));
     return undefined;
   });
   // CORS, explicit: allowed origins only, the methods and headers the API uses, no credentials (keys travel in Authorization).
@@ -154,11 +154,7 @@ export async function startServer({
     }
     const refusal = originPolicy.check(request.headers.host, request.headers.origin);
     if (refusal) {
-      const body = JSON.stringify(errorBody(refusal.message, refusal.code));
-      const status = refusal.code === 'HOST_NOT_ALLOWED' ? '421 Misdirected Request' : '403 Forbidden';
-      socket.end(
-        `HTTP/1.1 ${status}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
-      );
+      endWithError(socket, refusal.status, refusal.reason, refusal.message, refusal.code);
       return;
     }
     wsServer.handleUpgrade(request, socket, head, (ws) => wsServer.emit('connection', ws, request));

@@ -2,7 +2,7 @@ import { costLimitRule } from '@escape.tech/graphql-armor-cost-limit';
 import { maxAliasesRule } from '@escape.tech/graphql-armor-max-aliases';
 import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth';
 import { maxDirectivesRule } from '@escape.tech/graphql-armor-max-directives';
-import { GraphQLError, Kind, type ASTVisitor, type SelectionNode, type ValidationContext, type ValidationRule } from 'graphql';
+import { GraphQLError, Kind, type ASTVisitor, type FragmentDefinitionNode, type SelectionNode, type ValidationContext, type ValidationRule } from 'graphql';
 
 /**
  * What one operation may cost, the same on both transports (HTTP: Apollo's validation; WebSocket:
@@ -71,6 +71,25 @@ export function nameLengthLimit(max: number = LIMITS.maxNameLength): ValidationR
 /** The most top-level fields (aliases included) one operation may ask for. */
 export const MAX_ROOT_FIELDS = 10;
 
+/** The names of the fields a selection set asks for at its own level, through fragments (each spread once), aliases counted. */
+export function rootFieldNames(selections: readonly SelectionNode[], fragmentOf: (name: string) => FragmentDefinitionNode | null | undefined): string[] {
+  const names: string[] = [];
+  const visited = new Set<string>();
+  const walk = (list: readonly SelectionNode[]) => {
+    for (const selection of list) {
+      if (selection.kind === Kind.FIELD) names.push(selection.name.value);
+      else if (selection.kind === Kind.INLINE_FRAGMENT) walk(selection.selectionSet.selections);
+      else if (!visited.has(selection.name.value)) {
+        visited.add(selection.name.value);
+        const fragment = fragmentOf(selection.name.value);
+        if (fragment) walk(fragment.selectionSet.selections);
+      }
+    }
+  };
+  walk(selections);
+  return names;
+}
+
 /**
  * A validation rule bounding an operation's breadth: each root field is a batched but real
  * database read (a page may be 500 VMs), so `{ a: virtualMachines … b: virtualMachines … }`
@@ -80,23 +99,7 @@ export const MAX_ROOT_FIELDS = 10;
 export function rootFieldLimit(max = MAX_ROOT_FIELDS) {
   return (context: ValidationContext): ASTVisitor => ({
     OperationDefinition(node) {
-      let count = 0;
-      const visited = new Set<string>();
-      const countSelections = (selections: readonly SelectionNode[]) => {
-        for (const selection of selections) {
-          if (selection.kind === Kind.FIELD) count++;
-          else if (selection.kind === Kind.INLINE_FRAGMENT) countSelections(selection.selectionSet.selections);
-          else {
-            const name = selection.name.value;
-            const fragment = context.getFragment(name);
-            if (fragment && !visited.has(name)) {
-              visited.add(name);
-              countSelections(fragment.selectionSet.selections);
-            }
-          }
-        }
-      };
-      countSelections(node.selectionSet.selections);
+      const count = rootFieldNames(node.selectionSet.selections, (name) => context.getFragment(name)).length;
       if (count > max) {
         context.reportError(new GraphQLError(`An operation may ask for at most ${max} top-level fields; this one asks for ${count}`, { nodes: [node] }));
       }

@@ -63,7 +63,13 @@ export interface OriginPolicyOptions {
 }
 
 /** Why a request is refused, or null. */
-export type OriginRefusal = { readonly code: 'HOST_NOT_ALLOWED' | 'ORIGIN_NOT_ALLOWED'; readonly message: string } | null;
+export type OriginRefusal = {
+  readonly code: 'HOST_NOT_ALLOWED' | 'ORIGIN_NOT_ALLOWED';
+  /** 421 Misdirected Request for a host, 403 Forbidden for an origin. */
+  readonly status: 421 | 403;
+  readonly reason: string;
+  readonly message: string;
+} | null;
 
 /** The checks, once the service's host and port are known. */
 export class OriginPolicy {
@@ -98,12 +104,22 @@ export class OriginPolicy {
   check(host: string | undefined, origin: string | string[] | undefined): OriginRefusal {
     const name = host === undefined ? '' : normalHost(host.replace(/:\d+$/, ''));
     if (!this.hosts.has(name)) {
-      return { code: 'HOST_NOT_ALLOWED', message: `This service does not answer to the host name ${JSON.stringify(name.slice(0, 100))}` };
+      return {
+        code: 'HOST_NOT_ALLOWED',
+        status: 421,
+        reason: 'Misdirected Request',
+        message: `This service does not answer to the host name ${JSON.stringify(name.slice(0, 100))}`,
+      };
     }
     if (origin === undefined) return null;
     const value = Array.isArray(origin) ? (origin.length === 1 ? origin[0]! : '') : origin;
     if (value === 'null' || !this.allowsOrigin(value)) {
-      return { code: 'ORIGIN_NOT_ALLOWED', message: `Requests from the origin ${JSON.stringify(value.slice(0, 200))} are not allowed (ALLOWED_ORIGINS)` };
+      return {
+        code: 'ORIGIN_NOT_ALLOWED',
+        status: 403,
+        reason: 'Forbidden',
+        message: `Requests from the origin ${JSON.stringify(value.slice(0, 200))} are not allowed (ALLOWED_ORIGINS)`,
+      };
     }
     return null;
   }

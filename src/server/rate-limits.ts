@@ -1,8 +1,9 @@
-import { getOperationAST, Kind, type DocumentNode, type SelectionNode } from 'graphql';
+import { getOperationAST, Kind, type DocumentNode } from 'graphql';
 import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
 import { ActorKind } from '../access/actor.js';
 import { AppError, ErrorCode } from '../errors.js';
 import type { Principal } from './auth.js';
+import { rootFieldNames } from './limits.js';
 
 /**
  * Per-caller rate limits, the same on both transports, from rate-limiter-flexible (fixed windows
@@ -29,21 +30,7 @@ function rootFields(document: DocumentNode, operationName: string | null | undef
   const operation = getOperationAST(document, operationName ?? undefined);
   if (!operation) return null;
   const fragments = new Map(document.definitions.flatMap((d) => (d.kind === Kind.FRAGMENT_DEFINITION ? [[d.name.value, d] as const] : [])));
-  const names: string[] = [];
-  const seen = new Set<string>();
-  const walk = (selections: readonly SelectionNode[]) => {
-    for (const s of selections) {
-      if (s.kind === Kind.FIELD) names.push(s.name.value);
-      else if (s.kind === Kind.INLINE_FRAGMENT) walk(s.selectionSet.selections);
-      else if (!seen.has(s.name.value)) {
-        seen.add(s.name.value);
-        const fragment = fragments.get(s.name.value);
-        if (fragment) walk(fragment.selectionSet.selections);
-      }
-    }
-  };
-  walk(operation.selectionSet.selections);
-  return { kind: operation.operation, names };
+  return { kind: operation.operation, names: rootFieldNames(operation.selectionSet.selections, (name) => fragments.get(name)) };
 }
 
 export class RateLimits {

@@ -1,3 +1,4 @@
+import type { Duplex } from 'node:stream';
 import { createServer, type RequestListener } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance } from 'fastify';
@@ -103,8 +104,13 @@ function clientErrorHandler(error: NodeJS.ErrnoException, socket: Socket): void 
       : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
         ? [408, 'Request Timeout']
         : [400, 'Bad Request'];
-  const body = JSON.stringify(errorBody(`${text}`, CODE_BY_STATUS[status]!));
+  endWithError(socket, status, text, text, CODE_BY_STATUS[status]!);
+}
+
+/** Answers on a raw socket (no HTTP server response to use) with a GraphQL error body, and closes it. */
+export function endWithError(socket: Duplex, status: number, reason: string, message: string, code: string): void {
+  const body = JSON.stringify(errorBody(message, code));
   socket.end(
-    `HTTP/1.1 ${status} ${text}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
   );
 }
