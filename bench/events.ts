@@ -1,8 +1,8 @@
 /**
  * `npm run bench` (second part): live job events at fleet scale — how long an event takes from its
  * commit (`occurredAt`) to receipt at each of N graphql-ws subscribers, against a raw `ws` broadcast
- * of the same payloads to N raw clients in the same run; the server memory per idle subscriber; and,
- * with Redis, how fast an event committed by instance A reaches subscribers on instance B.
+ * of the same payloads to N raw clients in the same run; and the server memory per idle subscriber.
+ * (Several instances woken through Redis: bench/events-instances.ts.)
  *
  * The clients run in a child process (this file with `--clients`), so the server's event loop does
  * only the server's work, as it would with remote viewers. Both sides commit each event with the
@@ -10,8 +10,7 @@
  * the next event is written once every client has the previous one (or after a timeout).
  *
  * `--quick`: small sizes, a few events (CI runs it so the bench never rots; no assertion on time).
- * Knobs: `BENCH_EVENT_SIZES` (default 1000,5000; quick 50,200), `BENCH_EVENTS` (default 30; quick 5),
- * `EVENTS_REDIS_URL` (default redis://127.0.0.1:6379; the several-instance part is skipped when it does not answer).
+ * Knobs: `BENCH_EVENT_SIZES` (default 1000,5000; quick 50,200), `BENCH_EVENTS` (default 30; quick 5).
  */
 import 'reflect-metadata';
 import { fork, type ChildProcess } from 'node:child_process';

@@ -67,6 +67,16 @@ export interface EngineConfig {
   readonly concurrency: number;
   /** How often event subscribers look for events another instance committed. */
   readonly eventPollIntervalMs: number;
+  /** Redis for wake-ups between instances (`EVENTS_REDIS_URL`); none: polling alone. */
+  readonly eventRedis?: RedisConfig;
+  /** How often subscribers still poll while the Redis wake-ups are healthy (`EVENTS_REDIS_POLL_INTERVAL_MS`). */
+  readonly eventRedisPollIntervalMs?: number;
+}
+
+/** A Redis server: its URL, and the same with the password replaced for display. */
+export interface RedisConfig {
+  readonly url: string;
+  readonly redactedUrl: string;
 }
 
 /** A configuration problem: the variable and what is wrong with it, as one line. */
@@ -153,6 +163,8 @@ const envSchema = z.object({
   ENGINE_SCAN_INTERVAL_MS: int(50, 3_600_000, 5_000),
   ENGINE_CONCURRENCY: int(1, 256, 8),
   EVENTS_POLL_INTERVAL_MS: int(50, 60_000, 1_000),
+  EVENTS_REDIS_URL: optionalString,
+  EVENTS_REDIS_POLL_INTERVAL_MS: int(50, 600_000, 10_000),
   CLOUDSTACK_POLL_INTERVAL_MS: int(10, 10_000, 1_000),
   ...Object.fromEntries(CLOUD_VARIABLES.map((name) => [name, optionalString])),
   CLOUDSTACK_PROJECT_ID: optionalString,
@@ -180,6 +192,27 @@ export function parseDatabaseUrl(raw: string | undefined, dataDir: string): Data
   const redacted = new URL(url);
   if (redacted.password) redacted.password = '***';
   return { kind: 'mariadb', url: raw, redactedUrl: redacted.toString() };
+}
+
+/** Parses `EVENTS_REDIS_URL` (`redis://[user:password@]host[:port][/db]`, or `rediss://` for TLS); the password never appears in `redactedUrl`. */
+export function parseRedisUrl(raw: string | undefined): RedisConfig | undefined {
+  if (raw === undefined) return undefined;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError('EVENTS_REDIS_URL', 'is not a URL; expected redis://[user:password@]host:port[/db] or rediss://…');
+  }
+  if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') {
+    throw new ConfigError('EVENTS_REDIS_URL', `scheme "${url.protocol}" is not supported; use redis:// or rediss://`);
+  }
+  if (!url.hostname) throw new ConfigError('EVENTS_REDIS_URL', 'has no host');
+  if (url.pathname.length > 1 && !/^\/\d{1,2}$/.test(url.pathname)) {
+    throw new ConfigError('EVENTS_REDIS_URL', 'may name a database number only (redis://host:port/0)');
+  }
+  const redacted = new URL(url);
+  if (redacted.password) redacted.password = '***';
+  return { url: raw, redactedUrl: redacted.toString() };
 }
 
 function parseCloud(env: Record<string, string | undefined>, dataDir: string, useSimulator: boolean | undefined, database: DatabaseConfig): CloudConfig {
@@ -323,6 +356,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       scanIntervalMs: e.ENGINE_SCAN_INTERVAL_MS,
       concurrency: e.ENGINE_CONCURRENCY,
       eventPollIntervalMs: e.EVENTS_POLL_INTERVAL_MS,
+      ...(e.EVENTS_REDIS_URL === undefined ? {} : { eventRedis: Object.freeze(parseRedisUrl(e.EVENTS_REDIS_URL)!) }),
+      eventRedisPollIntervalMs: e.EVENTS_REDIS_POLL_INTERVAL_MS,
     }),
     cloudPollIntervalMs: e.CLOUDSTACK_POLL_INTERVAL_MS,
   });

@@ -30,7 +30,8 @@ function asConfigError(error: unknown, config: Config): ConfigError | undefined 
 function oneLine(error: unknown, config: Config | undefined): string {
   const text = error instanceof Error ? error.message : String(error);
   const cloudSecrets = config?.cloud.kind === 'remote' ? [config.cloud.apiKey, config.cloud.secretKey] : [];
-  return redact(text, config?.database.kind === 'mariadb' ? config.database.url : undefined, cloudSecrets);
+  const line = redact(text, config?.database.kind === 'mariadb' ? config.database.url : undefined, cloudSecrets);
+  return config?.engine.eventRedis ? redact(line, config.engine.eventRedis.url) : line;
 }
 
 function exit(code: number, line: string): never {
@@ -57,7 +58,8 @@ async function main(): Promise<void> {
     if (named) exit(2, `configuration error: ${named.message}`);
     exit(1, `failed to start: ${oneLine(error, config)}`);
   }
-  logger.info({ url: service.url, database, cloud: config.cloud.kind }, `failover-api listening on ${service.url}`);
+  const events = config.engine.eventRedis ? `redis wake-ups (${config.engine.eventRedis.redactedUrl})` : 'polling';
+  logger.info({ url: service.url, database, cloud: config.cloud.kind, events }, `failover-api listening on ${service.url}`);
 
   let stopping = false;
   const shutdown = (signal: string) => {

@@ -5,6 +5,7 @@ import type { Config } from './config.js';
 import { createOrm, prepareSchema } from './db/orm.js';
 import { seedDemoData } from './demo/seed-demo-data.js';
 import { EventBus } from './events/event-bus.js';
+import { RedisWakeUp } from './events/redis-wake-up.js';
 import { Engine } from './failover/engine/engine.js';
 import { FailoverService } from './failover/failover.service.js';
 import { ReadinessService } from './failover/readiness/readiness.service.js';
@@ -40,7 +41,13 @@ export function createFailoverRuntime(
   engine: Config['engine'],
   { readinessShareMs }: { readinessShareMs?: number } = {},
 ): FailoverRuntime {
-  const events = new EventBus({ em: orm.em, logger, pollIntervalMs: engine.eventPollIntervalMs });
+  const events = new EventBus({
+    em: orm.em,
+    logger,
+    pollIntervalMs: engine.eventPollIntervalMs,
+    ...(engine.eventRedis ? { wakeUp: new RedisWakeUp({ ...engine.eventRedis, logger }) } : {}),
+    ...(engine.eventRedisPollIntervalMs === undefined ? {} : { wakeUpPollIntervalMs: engine.eventRedisPollIntervalMs }),
+  });
   const readiness = new ReadinessService(orm.em, { cloudStack: cloud.cloudStack, ids: cloud.ids }, readinessShareMs);
   const worker = new Engine({
     em: orm.em,
@@ -111,13 +118,13 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
         // then the API, then the subscribers, the cloud and the database.
         await engine.stop();
         await server.close();
-        events.close();
+        await events.close();
         await cloud!.close();
         await orm.close();
       },
     };
   } catch (error) {
-    runtime?.events.close();
+    await runtime?.events.close();
     await cloud?.close();
     await orm.close();
     throw error;

@@ -1,5 +1,6 @@
 import type { EntityManager } from '@mikro-orm/core';
 import type { Logger } from '../logger.js';
+import type { WakeUpChannel } from './redis-wake-up.js';
 import { latestSequence, readDeliveries } from './event-store.js';
 import { matches, type DeliveredEvent, type EventFilter } from './event.types.js';
 
@@ -10,6 +11,10 @@ export interface EventBusOptions {
   readonly logger: Logger;
   /** How often subscribers' bus looks for events other processes committed. */
   readonly pollIntervalMs?: number;
+  /** Wake-ups from and to the other instances (Redis): each commit is announced, each announcement read. */
+  readonly wakeUp?: WakeUpChannel;
+  /** How often the bus still polls while the wake-up channel is healthy (the safety net for a lost wake-up). */
+  readonly wakeUpPollIntervalMs?: number;
   /** A subscriber that falls this many events behind is ended (with an error) rather than buffered forever. */
   readonly maxBuffered?: number;
 }
@@ -30,7 +35,10 @@ export const EVENT_BATCH = 500;
  * committed, and the bus reads the events after the last sequence it delivered. Sequences are dense
  * and commit in order (see `nextSequence`), so reading "after N" never skips one. Reads are
  * serialised; a timer also reads while anyone listens, which picks up events other processes
- * committed (another instance's engine).
+ * committed (another instance's engine). With a {@link WakeUpChannel}, {@link notify} also tells the
+ * other instances, and a wake-up from one of them reads at once; the timer then runs at the slower
+ * `wakeUpPollIntervalMs` while the channel is healthy, and at `pollIntervalMs` while it is not. A
+ * wake-up is only a reason to read: lost, repeated or stray ones cause neither a gap nor a duplicate.
  *
  * A subscriber with `afterSequence` is registered first (its live events are held back), then the
  * stored events in `(afterSequence, registered-at]` are replayed, then the held-back live events
@@ -40,6 +48,8 @@ export class EventBus {
   private readonly em: EntityManager;
   private readonly logger: Logger;
   private readonly pollIntervalMs: number;
+  private readonly wakeUp: WakeUpChannel | undefined;
+  private readonly wakeUpPollIntervalMs: number;
   private readonly maxBuffered: number;
   private readonly subscribers = new Set<Subscription>();
   private lastSeen = 0;
@@ -50,19 +60,36 @@ export class EventBus {
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
 
-  constructor({ em, logger, pollIntervalMs = 1_000, maxBuffered = 10_000 }: EventBusOptions) {
+  constructor({ em, logger, pollIntervalMs = 1_000, wakeUp, wakeUpPollIntervalMs = 10_000, maxBuffered = 10_000 }: EventBusOptions) {
     this.em = em;
     this.logger = logger.child({ component: 'events' });
     this.pollIntervalMs = pollIntervalMs;
+    this.wakeUp = wakeUp;
+    this.wakeUpPollIntervalMs = wakeUpPollIntervalMs;
     this.maxBuffered = maxBuffered;
   }
 
-  /** Learns where the stored events end, and starts polling while anyone listens. */
+  /** Learns where the stored events end, starts polling while anyone listens, and connects the wake-up channel. */
   async start(): Promise<void> {
     this.lastSeen = await latestSequence(this.em.fork());
+    this.poll(this.pollIntervalMs);
+    this.wakeUp?.start({
+      wake: () => this.read(),
+      health: (up) => {
+        if (this.closed) return;
+        this.poll(up ? this.wakeUpPollIntervalMs : this.pollIntervalMs);
+        // Whatever was committed while no wake-up could arrive is read now.
+        if (up) this.read();
+      },
+    });
+  }
+
+  /** (Re)starts the poll timer at `intervalMs`. */
+  private poll(intervalMs: number): void {
+    if (this.timer) clearInterval(this.timer);
     this.timer = setInterval(() => {
-      if (this.subscribers.size > 0) this.notify();
-    }, this.pollIntervalMs);
+      if (this.subscribers.size > 0) this.read();
+    }, intervalMs);
     this.timer.unref();
   }
 
@@ -72,10 +99,20 @@ export class EventBus {
   }
 
   /**
-   * Tells the bus that events were committed: it reads and delivers them (coalesced). With nobody
-   * listening or joining there is nothing to read: a subscriber reads up to date when it joins.
+   * Tells the bus that this process committed events: the other instances are woken (when there is
+   * a wake-up channel), and the bus reads and delivers them.
    */
   notify(): void {
+    if (this.closed) return;
+    this.wakeUp?.publish();
+    this.read();
+  }
+
+  /**
+   * Reads and delivers what was committed (coalesced). With nobody listening or joining there is
+   * nothing to read: a subscriber reads up to date when it joins.
+   */
+  private read(): void {
     if (this.closed || this.pending || (this.subscribers.size === 0 && this.joining === 0)) return;
     this.pending = true;
     void this.enqueue(async () => {
@@ -128,11 +165,12 @@ export class EventBus {
     return subscription;
   }
 
-  /** Ends every subscription and stops polling. */
-  close(): void {
+  /** Ends every subscription, stops polling and closes the wake-up channel. */
+  async close(): Promise<void> {
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
     for (const subscription of [...this.subscribers]) subscription.end();
+    await this.wakeUp?.close();
   }
 
   private async replay(subscription: Subscription, after: number, upTo: number): Promise<void> {

@@ -438,7 +438,7 @@ describe('leases and automatic cleanup, in-process on MariaDB', () => {
   afterAll(async () => {
     for (const runtime of extra) {
       await runtime.engine.stop();
-      runtime.events.close();
+      await runtime.events.close();
     }
     await api?.close();
   });

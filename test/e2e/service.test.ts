@@ -5,7 +5,9 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { gqlData, wsClient } from '../helpers/graphql.js';
 import { createTestDatabase } from '../helpers/mariadb.js';
+import { startTestRedis } from '../helpers/redis.js';
 import { runFailingService, startServiceProcess, type ServiceProcess } from '../helpers/service-process.js';
+import { waitFor } from '../helpers/wait.js';
 import { DEMO_VMS } from '../../src/demo/demo-world.js';
 
 const DONE_WHEN = `{ virtualMachines(first: 10) { edges { node { vmId readiness(type: TEST) { ready checks { name passed message } } } } } }`;
@@ -94,6 +96,27 @@ describe('on MariaDB (DATABASE_URL)', () => {
     const seeded = await started({ DATABASE_URL: db.url, CLOUDSTACK_SIMULATOR: 'true', DEMO_DATA: 'true', DATA_DIR: tempDir() });
     expect(seeded.output()).not.toContain('Migration001ApplianceTables');
     expect((await gqlData(seeded.url, '{ virtualMachines { totalCount } }')).virtualMachines.totalCount).toBe(DEMO_VMS.length);
+  });
+});
+
+describe('with EVENTS_REDIS_URL', () => {
+  it('starts and serves while Redis is down, reconnects when it comes up, never logs the password, and closes its connections on SIGTERM', async () => {
+    const redis = await startTestRedis();
+    disposers.push(() => redis.kill());
+    await redis.kill();
+    const service = await started({ DATA_DIR: tempDir(), EVENTS_REDIS_URL: redis.url, LOG_LEVEL: 'debug' });
+    await waitFor(() => service.output().includes('Redis connection error'), { what: 'the Redis error logged' });
+    expect((await gqlData(service.url, '{ virtualMachines { totalCount } }')).virtualMachines.totalCount).toBe(DEMO_VMS.length);
+    await redis.restart();
+    await waitFor(() => service.output().includes('Redis connection is back'), { timeoutMs: 15_000, what: 'the reconnect logged' });
+    const client = redis.client();
+    disposers.push(() => client.disconnect());
+    const ours = async () => ((await client.client('LIST')) as string).split('\n').filter((line) => /name=failover-api-events-/.test(line)).length;
+    await waitFor(async () => (await ours()) === 2, { what: 'the publisher and the subscriber connected' });
+    expect(await service.stop()).toBe(0);
+    expect(await ours()).toBe(0);
+    expect(service.output()).toContain(`redis://:***@127.0.0.1:${redis.port}`);
+    expect(service.output()).not.toContain(redis.password);
   });
 });
 

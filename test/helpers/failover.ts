@@ -60,7 +60,7 @@ export async function startFailoverApi(
     async close() {
       await runtime.engine.stop();
       await server.close();
-      runtime.events.close();
+      await runtime.events.close();
       await sim.close();
       await db.close();
     },

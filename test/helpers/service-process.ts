@@ -1,8 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { resolve } from 'node:path';
+import { basename, resolve } from 'node:path';
 
-/** The built entry point (`npm test` builds before running vitest). */
-export const MAIN = resolve(import.meta.dirname, '../../dist/src/main.js');
+/** The built entry point (`npm test` builds before running vitest; a built bench runs from dist/ itself). */
+export const MAIN =
+  basename(resolve(import.meta.dirname, '../..')) === 'dist'
+    ? resolve(import.meta.dirname, '../../src/main.js')
+    : resolve(import.meta.dirname, '../../dist/src/main.js');
 
 /** A service started as a child process, exactly as `npm start` runs it. */
 export interface ServiceProcess {

@@ -88,7 +88,7 @@ export async function testServices(
     },
     async close() {
       await runtime.engine.stop();
-      runtime.events.close();
+      await runtime.events.close();
       cloud.close();
     },
   };

@@ -46,7 +46,7 @@ describe.each(DATABASE_KINDS)('events on %s', (kind) => {
     await bus.start();
   });
   afterAll(async () => {
-    bus?.close();
+    await bus?.close();
     await db?.close();
   });
 

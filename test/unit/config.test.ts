@@ -45,6 +45,20 @@ describe('loadConfig', () => {
     expect(error({ CLOUDSTACK_POLL_INTERVAL_MS: 'soon' }).variable).toBe('CLOUDSTACK_POLL_INTERVAL_MS');
   });
 
+  it('reads EVENTS_REDIS_URL (none: polling alone), with the password redacted for display, and refuses what is not a Redis URL', () => {
+    expect(loadConfig({}).engine.eventRedis).toBeUndefined();
+    expect(loadConfig({}).engine.eventRedisPollIntervalMs).toBe(10_000);
+    const config = loadConfig({ EVENTS_REDIS_URL: 'redis://:s3cret@cache.internal:6380/2', EVENTS_REDIS_POLL_INTERVAL_MS: '30000' });
+    expect(config.engine.eventRedis).toEqual({ url: 'redis://:s3cret@cache.internal:6380/2', redactedUrl: 'redis://:***@cache.internal:6380/2' });
+    expect(config.engine.eventRedisPollIntervalMs).toBe(30_000);
+    expect(loadConfig({ EVENTS_REDIS_URL: 'rediss://user:pw@cache.internal' }).engine.eventRedis?.redactedUrl).toBe('rediss://user:***@cache.internal');
+    expect(error({ EVENTS_REDIS_URL: 'cache.internal:6379' }).message).toMatch(/^EVENTS_REDIS_URL: scheme "cache.internal:" is not supported/);
+    expect(error({ EVENTS_REDIS_URL: 'not a url' }).message).toMatch(/^EVENTS_REDIS_URL: is not a URL/);
+    expect(error({ EVENTS_REDIS_URL: 'http://cache.internal' }).message).toContain('use redis:// or rediss://');
+    expect(error({ EVENTS_REDIS_URL: 'redis://cache.internal/keys' }).message).toContain('database number only');
+    expect(error({ EVENTS_REDIS_POLL_INTERVAL_MS: '10' }).variable).toBe('EVENTS_REDIS_POLL_INTERVAL_MS');
+  });
+
   it('reads MariaDB from DATABASE_URL, with no demo data unless asked and the password redacted for display', () => {
     const config = loadConfig({ DATABASE_URL: 'mariadb://app:s3cret@db.internal:3306/migratekit_oma', CLOUDSTACK_SIMULATOR: 'true' });
     expect(config.database).toEqual({
