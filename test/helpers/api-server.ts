@@ -137,7 +137,8 @@ export async function startApi(
     url: server.url,
     wsUrl: server.wsUrl,
     services,
-    statements: () => statements.filter((s) => /^\s*(\[query\]\s*)?(select|insert|update|delete|with)\b/i.test(s)),
+    // The key recheck (every second, in the background: auth.ts) is no request's statement.
+    statements: () => statements.filter((s) => /^\s*(\[query\]\s*)?(select|insert|update|delete|with)\b/i.test(s) && !/\bapi_keys\b/.test(s)),
     resetStatements: () => {
       statements = [];
     },
