@@ -1,7 +1,19 @@
 import type { CloudStack } from '../../cloudstack/cloudstack.port.js';
 import { SnapshotState, VmState } from '../../cloudstack/cloudstack.types.js';
 import { FlowName, LedgerState } from '../../entities/index.js';
-import { findVmByName, readSnapshot, readVm, readVolume, settle, settleSnapshot, settleVm, snapshotName, snapshotsByName, templateRoot, vmsNamed } from './cloud-reads.js';
+import {
+  findVmByName,
+  readSnapshot,
+  readVm,
+  readVolume,
+  settle,
+  settleSnapshot,
+  settleVm,
+  snapshotName,
+  snapshotsByName,
+  templateRoot,
+  vmsNamed,
+} from './cloud-reads.js';
 import { StepFailure } from './errors.js';
 import type { Entry, Intent, Ledger, ResourceType } from './ledger.js';
 import type { Reads } from './step.js';
