@@ -1,5 +1,5 @@
 import { systemChange, type ChangeRecord } from '../access/audit.js';
-import { requireText } from '../arguments.js';
+import { requireText, requireWholeNumber } from '../arguments.js';
 import { UniqueConstraintViolationException, type EntityManager } from '@mikro-orm/core';
 import { CloudStackError } from '../cloudstack/errors.js';
 import { FailoverExecution, FailoverJob, FailoverStatus, FailoverType, FlowName, isActiveStatus, toFailoverStatus } from '../entities/index.js';
@@ -92,9 +92,7 @@ export class FailoverService {
     requireText('vmId', vmId);
     if (autoCleanupAfterMinutes !== null && autoCleanupAfterMinutes !== undefined) {
       if (type !== FailoverType.TEST) throw badInput('autoCleanupAfterMinutes', 'autoCleanupAfterMinutes applies to test failovers only');
-      if (!Number.isInteger(autoCleanupAfterMinutes) || autoCleanupAfterMinutes < 1 || autoCleanupAfterMinutes > MAX_AUTO_CLEANUP_MINUTES) {
-        throw badInput('autoCleanupAfterMinutes', `autoCleanupAfterMinutes must be a whole number from 1 to ${MAX_AUTO_CLEANUP_MINUTES}`);
-      }
+      requireWholeNumber('autoCleanupAfterMinutes', autoCleanupAfterMinutes, { min: 1, max: MAX_AUTO_CLEANUP_MINUTES });
     }
     const overrides = networkOverrides ?? [];
     const seen = new Set<string>();

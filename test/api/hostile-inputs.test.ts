@@ -572,9 +572,14 @@ const CASES: Case[] = [
   ),
 
   // Bad numbers.
-  ...both('first: -1', 'numbers', { query: '{ virtualMachines(first: -1) { totalCount } }' }, bad('first', /between 1 and 500/, 200)),
-  ...both('first: 0', 'numbers', { query: '{ failoverJobs(first: 0) { totalCount } }' }, bad('first', /between 1 and 500/, 200)),
-  ...both('first: 501 (over the page size)', 'numbers', { query: '{ failoverJobs(first: 501) { totalCount } }' }, bad('first', /between 1 and 500/, 200)),
+  ...both('first: -1', 'numbers', { query: '{ virtualMachines(first: -1) { totalCount } }' }, bad('first', /whole number from 1 to 500/, 200)),
+  ...both('first: 0', 'numbers', { query: '{ failoverJobs(first: 0) { totalCount } }' }, bad('first', /whole number from 1 to 500/, 200)),
+  ...both(
+    'first: 501 (over the page size)',
+    'numbers',
+    { query: '{ failoverJobs(first: 501) { totalCount } }' },
+    bad('first', /whole number from 1 to 500/, 200),
+  ),
   ...both(
     'first: 2^40 (a variable)',
     'numbers',
