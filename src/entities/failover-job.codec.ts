@@ -1,13 +1,30 @@
-import { FailoverType } from './enums.js';
+import { ACTIVE_FAILOVER_STATUSES, FailoverStatus, FailoverType } from './enums.js';
 
 /**
  * The one reading of a `failover_jobs` row's free-form columns. Rows may be written by other tools
  * (the original appliance, scripts), so every reader goes through these functions: a value this
  * service does not know reads as "unknown" (null), never as a guess, and never as an error that
- * would hide a whole list. Status: {@link toFailoverStatus} (enums.ts). The JSON columns are
- * written here too ({@link writeSourceVmSpec}, {@link writeNetworkMappings}), so what is written
- * is what is read.
+ * would hide a whole list. Type, status and the JSON columns are read here, and the JSON columns
+ * are written here too ({@link writeSourceVmSpec}, {@link writeNetworkMappings}), so what is
+ * written is what is read.
  */
+
+const KNOWN_STATUSES = new Set<string>(Object.values(FailoverStatus));
+
+/**
+ * `status` as the API shows it: NULL is the column's default (`pending`); a value this
+ * service does not know is UNKNOWN rather than an error that would hide the whole list.
+ */
+export function toFailoverStatus(raw: string | null | undefined): FailoverStatus {
+  if (raw === null || raw === undefined) return FailoverStatus.PENDING;
+  const status = raw.toLowerCase();
+  return KNOWN_STATUSES.has(status) && status !== FailoverStatus.UNKNOWN ? (status as FailoverStatus) : FailoverStatus.UNKNOWN;
+}
+
+/** Whether a status is active (see {@link ACTIVE_FAILOVER_STATUSES}); null (a raw insert) counts as pending. */
+export function isActiveStatus(status: string | null | undefined): boolean {
+  return ACTIVE_FAILOVER_STATUSES.includes(toFailoverStatus(status));
+}
 
 /** `job_type`: LIVE or TEST, whatever the case and spacing; null for a type this service does not know. */
 export function readJobType(raw: string | null | undefined): FailoverType | null {

@@ -1,8 +1,8 @@
 import { optionalText, requireWholeNumber } from '../arguments.js';
-import { readJobType } from '../entities/failover-job.codec.js';
+import { readJobType, toFailoverStatus } from '../entities/failover-job.codec.js';
 import { Arg, Ctx, FieldResolver, Int, Resolver, Root, Subscription, type SubscribeResolverData } from 'type-graphql';
 import { FailoverJob } from '../entities/failover-job.entity.js';
-import { FailoverType, toFailoverStatus } from '../entities/enums.js';
+import { FailoverType } from '../entities/enums.js';
 import type { DeliveredEvent, JobEvent } from '../events/event.types.js';
 import type { Context } from '../server/context.js';
 import { FailoverJobEvent } from './failover-event.type.js';
