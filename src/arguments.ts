@@ -50,3 +50,15 @@ export function requireWholeNumber(
     throw badInput(field, min === 0 ? `${label} must not be negative` : `${label} must be a whole number of at least ${min}`);
   throw badInput(field, `${label} must be a whole number from ${min} to ${max}`);
 }
+
+/** How an API key is named: 1 to 64 letters, digits, dots, dashes or underscores, starting with a letter or digit. */
+const KEY_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+/** The longest API key name. */
+export const MAX_KEY_NAME_LENGTH = 64;
+
+/** A new API key's name, held to {@link KEY_NAME}. Returns it unchanged. */
+export function requireKeyName(field: string, name: string): string {
+  if (!KEY_NAME.test(name))
+    throw badInput(field, `A key name is 1 to ${MAX_KEY_NAME_LENGTH} letters, digits, dots, dashes or underscores, starting with a letter or digit`);
+  return name;
+}
