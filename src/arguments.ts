@@ -2,7 +2,8 @@ import { badInput } from './errors.js';
 
 /**
  * The one home of the API's argument rules: what a text argument must be (not blank, not too
- * long) and how a refusal reads (BAD_USER_INPUT naming the argument). Resolvers, services and the
+ * long), a number (whole, within its range) and a list (not empty, bounded), and how a refusal
+ * reads (BAD_USER_INPUT naming the argument). Resolvers, services and the
  * mutation service check their arguments here, so the same argument is held to the same rule on
  * every path.
  */
@@ -36,4 +37,28 @@ export function requireList<T>(field: string, values: readonly T[], max: number,
   if (values.length === 0) throw badInput(field, `${field} must name at least one ${noun}`);
   if (values.length > max) throw badInput(field, `${field} may name at most ${max} ${nouns}`);
   return values;
+}
+
+/** A whole-number argument from `min` to `max` (default: no upper bound). Returns it unchanged. */
+export function requireWholeNumber(
+  field: string,
+  value: number,
+  { min, max = Number.POSITIVE_INFINITY, label = field }: { min: number; max?: number; label?: string },
+): number {
+  if (Number.isInteger(value) && value >= min && value <= max) return value;
+  if (max === Number.POSITIVE_INFINITY)
+    throw badInput(field, min === 0 ? `${label} must not be negative` : `${label} must be a whole number of at least ${min}`);
+  throw badInput(field, `${label} must be a whole number from ${min} to ${max}`);
+}
+
+/** How an API key is named: 1 to 64 letters, digits, dots, dashes or underscores, starting with a letter or digit. */
+const KEY_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+/** The longest API key name. */
+export const MAX_KEY_NAME_LENGTH = 64;
+
+/** A new API key's name, held to {@link KEY_NAME}. Returns it unchanged. */
+export function requireKeyName(field: string, name: string): string {
+  if (!KEY_NAME.test(name))
+    throw badInput(field, `A key name is 1 to ${MAX_KEY_NAME_LENGTH} letters, digits, dots, dashes or underscores, starting with a letter or digit`);
+  return name;
 }

@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { z } from 'zod';
+import type { CloudIds } from './cloudstack/cloudstack.types.js';
 import { Role, type ApiToken } from './roles.js';
 import { parseOrigin } from './server/origins.js';
 import type { RateLimitSettings } from './server/rate-limits.js';
@@ -11,17 +12,7 @@ export type DatabaseConfig =
 
 /** The CloudStack the engine drives: a real one, or the simulator started in-process. */
 export type CloudConfig =
-  | {
-      readonly kind: 'remote';
-      readonly url: string;
-      readonly apiKey: string;
-      readonly secretKey: string;
-      readonly zoneId: string;
-      readonly templateId: string;
-      readonly serviceOfferingId: string;
-      readonly applianceVmIds: readonly string[];
-      readonly projectId?: string;
-    }
+  | ({ readonly kind: 'remote'; readonly url: string; readonly apiKey: string; readonly secretKey: string } & CloudIds)
   | { readonly kind: 'simulator'; readonly stateFile: string };
 
 /** The service's whole configuration, read once from the environment and frozen. */

@@ -1,5 +1,6 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { UniqueConstraintViolationException, type EntityManager } from '@mikro-orm/core';
+import { MAX_KEY_NAME_LENGTH, requireKeyName } from '../arguments.js';
 import { ApiKey } from '../entities/index.js';
 import { AppError, badInput, ErrorCode, notFound } from '../errors.js';
 import { parseRole, ROLES, type Role } from '../roles.js';
@@ -11,7 +12,6 @@ import { parseRole, ROLES, type Role } from '../roles.js';
  * nothing to guess, and comparing takes constant time.
  */
 const KEY_PATTERN = /^fo_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$/;
-const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 /** The most keys that may exist at once (revoked ones included): key management is for people, not a store. */
 export const MAX_API_KEYS = 1_000;
@@ -43,9 +43,7 @@ const info = (row: ApiKey): ApiKeyInfo => ({
 
 /** Checks a key's name and role as given by a caller. */
 export function validateNewKey(name: string, role: string): Role {
-  if (!NAME_PATTERN.test(name)) {
-    throw badInput('name', 'A key name is 1 to 64 letters, digits, dots, dashes or underscores, starting with a letter or digit');
-  }
+  requireKeyName('name', name);
   const parsed = parseRole(role);
   if (!parsed) throw badInput('role', `role must be one of ${ROLES.join(', ')}`);
   return parsed;
@@ -87,7 +85,7 @@ export async function listApiKeys(em: EntityManager): Promise<ApiKeyInfo[]> {
 
 /** Revokes the key named `name` (at once, for good); returns it. A key revoked already is returned as it is. */
 export async function revokeApiKey(root: EntityManager, name: string, alsoWrite?: (tx: EntityManager) => Promise<void>): Promise<ApiKeyInfo> {
-  if (name.length > 64) throw badInput('name', 'A key name is at most 64 characters');
+  if (name.length > MAX_KEY_NAME_LENGTH) throw badInput('name', `A key name is at most ${MAX_KEY_NAME_LENGTH} characters`);
   return root.fork().transactional(async (tx) => {
     const row = await tx.findOne(ApiKey, { name });
     if (!row) throw notFound('API key', name);

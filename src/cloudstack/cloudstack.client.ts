@@ -2,7 +2,7 @@ import { ApiCaller } from './api-caller.js';
 import { readAsync, readCount, readList, readObject, readSuccess, type Json } from './envelope.js';
 import { ApiErrorCode, CloudStackError, CloudStackErrorKind } from './errors.js';
 import { silentLogger, type CloudStackLogger } from './logger.js';
-import { backoffDelay, pollUntil, sleep, type Backoff } from '../retry.js';
+import { pollUntil, retry, type Backoff } from '../retry.js';
 import { apiEndpoint, FetchTransport, type HttpTransport } from './cloudstack.transport.js';
 import * as map from './cloudstack.mappers.js';
 import {
@@ -471,44 +471,44 @@ export class CloudStackClient implements P.CloudStack {
     toResult: (jobResult: Json) => T,
   ): Promise<T> {
     const before = lookup ? new Set((await lookup.list()).map((r) => r.id)) : undefined;
-    for (let attempt = 1; ; attempt++) {
-      let submission;
-      try {
-        submission = readAsync(await this.caller.call(command, body, { read: false, signal: op.signal, deadlineAt: op.deadlineAt }), command);
-      } catch (error) {
-        if (!(error instanceof CloudStackError)) throw error;
-        if (!error.ambiguous) {
-          const delay = backoffDelay(this.retryBackoff, attempt - 1);
-          if (!error.retryable || attempt >= this.createAttempts || this.now() + delay >= op.deadlineAt) throw error;
-          this.logger.warn({ command, attempt, kind: error.kind }, 'cloudstack create never reached the server; sending again');
-          await sleep(delay, op.signal).catch(() => {
-            throw new CloudStackError(CloudStackErrorKind.ABORTED, `${command} aborted`, { command, retryable: false });
+    let submission;
+    try {
+      submission = await retry(
+        async () => readAsync(await this.caller.call(command, body, { read: false, signal: op.signal, deadlineAt: op.deadlineAt }), command),
+        {
+          backoff: this.retryBackoff,
+          deadlineAt: op.deadlineAt,
+          signal: op.signal,
+          now: this.now,
+          // Sent again only when the failure proves the request never left (never when its answer was lost).
+          retryable: (error, attempt) => error instanceof CloudStackError && !error.ambiguous && error.retryable && attempt < this.createAttempts,
+          onGiveUp: (error) => error as CloudStackError,
+          onRetry: (error, attempt) =>
+            this.logger.warn({ command, attempt, kind: (error as CloudStackError).kind }, 'cloudstack create never reached the server; sending again'),
+        },
+      );
+    } catch (error) {
+      // Aborted while waiting to send again: the wait's own rejection becomes the client's ABORTED.
+      if (!(error instanceof CloudStackError) && op.signal?.aborted)
+        throw new CloudStackError(CloudStackErrorKind.ABORTED, `${command} aborted`, { command, retryable: false });
+      if (!(error instanceof CloudStackError) || !error.ambiguous || !lookup || !before) throw error;
+      this.logger.warn({ command, kind: error.kind }, 'cloudstack create answer lost; looking the resource up by name');
+      const found = await this.poll({ command, ambiguous: true, cause: error }, op, async () => {
+        const fresh = (await lookup.list()).filter((r) => !before.has(r.id) && lookup.ours(r));
+        if (fresh.length > 1) {
+          throw new CloudStackError(error.kind, `${command}: its answer was lost and ${fresh.length} new resources carry its name; cannot tell which is ours`, {
+            command,
+            retryable: false,
+            ambiguous: true,
+            cause: error,
           });
-          continue;
         }
-        if (!lookup || !before) throw error;
-        this.logger.warn({ command, kind: error.kind }, 'cloudstack create answer lost; looking the resource up by name');
-        const found = await this.poll({ command, ambiguous: true, cause: error }, op, async () => {
-          const fresh = (await lookup.list()).filter((r) => !before.has(r.id) && lookup.ours(r));
-          if (fresh.length > 1) {
-            throw new CloudStackError(
-              error.kind,
-              `${command}: its answer was lost and ${fresh.length} new resources carry its name; cannot tell which is ours`,
-              {
-                command,
-                retryable: false,
-                ambiguous: true,
-                cause: error,
-              },
-            );
-          }
-          return fresh[0];
-        });
-        this.logger.info({ command, id: found.id }, 'cloudstack create answer lost; found the resource by name');
-        return lookup.settle(found);
-      }
-      return toResult(await this.waitForJob({ command, jobId: submission.jobId, resourceId: submission.id }, op));
+        return fresh[0];
+      });
+      this.logger.info({ command, id: found.id }, 'cloudstack create answer lost; found the resource by name');
+      return lookup.settle(found);
     }
+    return toResult(await this.waitForJob({ command, jobId: submission.jobId, resourceId: submission.id }, op));
   }
 
   /** Waits until a VM found by name reaches `target`; Error or disappearance is a failure. */

@@ -28,18 +28,6 @@ export enum FailoverStatus {
   UNKNOWN = 'unknown',
 }
 
-const KNOWN_STATUSES = new Set<string>(Object.values(FailoverStatus));
-
-/**
- * A stored status as the API shows it: NULL is the column's default (`pending`); a value this
- * service does not know is UNKNOWN rather than an error that would hide the whole list.
- */
-export function toFailoverStatus(raw: string | null | undefined): FailoverStatus {
-  if (raw === null || raw === undefined) return FailoverStatus.PENDING;
-  const status = raw.toLowerCase();
-  return KNOWN_STATUSES.has(status) && status !== FailoverStatus.UNKNOWN ? (status as FailoverStatus) : FailoverStatus.UNKNOWN;
-}
-
 /** Statuses in which a job is running (or queued to run): a VM with such a job takes no new one. */
 export const ACTIVE_FAILOVER_STATUSES: readonly FailoverStatus[] = [
   FailoverStatus.PENDING,
@@ -61,11 +49,6 @@ export const HOLDING_FAILOVER_STATUS = FailoverStatus.COMPLETED;
 
 /** replication_jobs.status values the appliance uses while a replication is still running. */
 export const ACTIVE_REPLICATION_STATUSES: readonly string[] = ['pending', 'running', 'replicating'];
-
-/** Whether a status is active (see {@link ACTIVE_FAILOVER_STATUSES}); null (a raw insert) counts as pending. */
-export function isActiveStatus(status: string | null | undefined): boolean {
-  return ACTIVE_FAILOVER_STATUSES.includes(toFailoverStatus(status));
-}
 
 registerEnumType(FailoverType, { name: 'FailoverType', description: 'TEST boots an isolated copy; LIVE makes CloudStack the production VM.' });
 registerEnumType(FailoverStatus, { name: 'FailoverStatus', description: 'Where a failover job is in its flow.' });

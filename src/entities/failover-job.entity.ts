@@ -32,7 +32,7 @@ export class FailoverJob extends Timestamped {
   @Property({ type: 'string', length: 50 })
   jobType!: string;
 
-  /** As stored: NULL or any text from other writers. Read it through `toFailoverStatus` (enums.ts); exposed as `status` and `rawStatus`. */
+  /** As stored: NULL or any text from other writers. Read it through `toFailoverStatus` (failover-job.codec.ts); exposed as `status` and `rawStatus`. */
   @Property({ type: 'string', length: 50, nullable: true, default: FailoverStatus.PENDING })
   status: string | null = FailoverStatus.PENDING;
 

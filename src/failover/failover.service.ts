@@ -1,5 +1,5 @@
 import { systemChange, type ChangeRecord } from '../access/audit.js';
-import { requireText } from '../arguments.js';
+import { requireText, requireWholeNumber } from '../arguments.js';
 import { UniqueConstraintViolationException, type EntityManager } from '@mikro-orm/core';
 import { CloudStackError } from '../cloudstack/errors.js';
 import { FailoverExecution, FailoverJob, FailoverStatus, FailoverType, FlowName, isActiveStatus, toFailoverStatus } from '../entities/index.js';
@@ -7,7 +7,7 @@ import { AppError, badInput, ErrorCode, notFound } from '../errors.js';
 import { requireNetworkOfKind } from '../inventory/network-kinds.js';
 import { loadVmFacts, type VmFacts } from '../inventory/vm-facts.js';
 import type { Logger } from '../logger.js';
-import { beginUnwind, createJob, unwindRefusal, type UnwindFlow } from './engine/lifecycle.js';
+import { beginUnwind, createJob, type UnwindFlow } from './engine/lifecycle.js';
 import { planJob, withOverrides, type NetworkOverride } from './engine/plan.js';
 import type { ReadinessService } from './readiness/readiness.service.js';
 
@@ -92,9 +92,7 @@ export class FailoverService {
     requireText('vmId', vmId);
     if (autoCleanupAfterMinutes !== null && autoCleanupAfterMinutes !== undefined) {
       if (type !== FailoverType.TEST) throw badInput('autoCleanupAfterMinutes', 'autoCleanupAfterMinutes applies to test failovers only');
-      if (!Number.isInteger(autoCleanupAfterMinutes) || autoCleanupAfterMinutes < 1 || autoCleanupAfterMinutes > MAX_AUTO_CLEANUP_MINUTES) {
-        throw badInput('autoCleanupAfterMinutes', `autoCleanupAfterMinutes must be a whole number from 1 to ${MAX_AUTO_CLEANUP_MINUTES}`);
-      }
+      requireWholeNumber('autoCleanupAfterMinutes', autoCleanupAfterMinutes, { min: 1, max: MAX_AUTO_CLEANUP_MINUTES });
     }
     const overrides = networkOverrides ?? [];
     const seen = new Set<string>();
@@ -166,16 +164,18 @@ export class FailoverService {
 
   private async beginUnwind(jobId: string, flow: UnwindFlow, reason: string, record: ChangeRecord): Promise<FailoverJob> {
     requireText('jobId', jobId, { max: Number.POSITIVE_INFINITY });
-    const em = this.em.fork();
-    const job = await em.findOne(FailoverJob, { jobId }, { disableIdentityMap: true });
-    if (!job) throw notFound('Failover job', jobId);
-    const execution = await em.findOne(FailoverExecution, { jobId }, { disableIdentityMap: true });
-    const refusal = unwindRefusal(job, execution, flow);
-    if (refusal || !execution) throw invalidTransition(job, refusal ?? `Job ${jobId} has no execution`);
-    if (!(await beginUnwind(this.em, job, execution, flow, { reason, requestedBy: record.requestedBy, alsoWrite: (tx) => record.inTransaction(tx, jobId) }))) {
-      const current = (await this.em.fork().findOne(FailoverJob, { jobId }, { disableIdentityMap: true })) ?? job;
-      const what = flow === FlowName.CLEANUP ? 'cleaned up' : 'reverted';
-      throw invalidTransition(current, `Job ${jobId} changed meanwhile (now ${current.status}); it cannot be ${what} now`);
+    const outcome = await beginUnwind(this.em, jobId, flow, { reason, requestedBy: record.requestedBy, alsoWrite: (tx) => record.inTransaction(tx, jobId) });
+    switch (outcome.kind) {
+      case 'no-job':
+        throw notFound('Failover job', jobId);
+      case 'refused':
+        throw invalidTransition(outcome.job, outcome.reason);
+      case 'changed': {
+        const what = flow === FlowName.CLEANUP ? 'cleaned up' : 'reverted';
+        throw invalidTransition(outcome.job, `Job ${jobId} changed meanwhile (now ${outcome.job.status}); it cannot be ${what} now`);
+      }
+      case 'begun':
+        break;
     }
     this.options.logger.info({ jobId, flow }, 'unwind begun');
     this.options.notify();

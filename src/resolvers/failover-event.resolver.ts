@@ -1,9 +1,8 @@
-import { optionalText } from '../arguments.js';
-import { readJobType } from '../entities/failover-job.codec.js';
+import { optionalText, requireWholeNumber } from '../arguments.js';
+import { readJobType, toFailoverStatus } from '../entities/failover-job.codec.js';
 import { Arg, Ctx, FieldResolver, Int, Resolver, Root, Subscription, type SubscribeResolverData } from 'type-graphql';
 import { FailoverJob } from '../entities/failover-job.entity.js';
-import { FailoverType, toFailoverStatus } from '../entities/enums.js';
-import { badInput } from '../errors.js';
+import { FailoverType } from '../entities/enums.js';
 import type { DeliveredEvent, JobEvent } from '../events/event.types.js';
 import type { Context } from '../server/context.js';
 import { FailoverJobEvent } from './failover-event.type.js';
@@ -19,7 +18,7 @@ function subscribe({ args, context }: SubscribeResolverData<unknown, EventArgs, 
   const { jobId, vmId, afterSequence } = args;
   optionalText('jobId', jobId, { max: Number.POSITIVE_INFINITY, hint: 'omit it for all jobs' });
   optionalText('vmId', vmId, { max: Number.POSITIVE_INFINITY, hint: 'omit it for all VMs' });
-  if (afterSequence !== null && afterSequence !== undefined && afterSequence < 0) throw badInput('afterSequence', 'afterSequence must not be negative');
+  if (afterSequence !== null && afterSequence !== undefined) requireWholeNumber('afterSequence', afterSequence, { min: 0 });
   return context.services.events.subscribe({ jobId, vmId, afterSequence });
 }
 

@@ -1,8 +1,8 @@
-import { readJobType, readNetworkMappings } from '../entities/failover-job.codec.js';
+import { isActiveStatus, readJobType, readNetworkMappings, toFailoverStatus } from '../entities/failover-job.codec.js';
 import { Arg, Ctx, FieldResolver, GraphQLISODateTime, Int, Query, Resolver, Root } from 'type-graphql';
 import { FailoverJob } from '../entities/failover-job.entity.js';
 import { FailoverLedgerEntry } from '../entities/failover-ledger-entry.entity.js';
-import { FailoverStatus, FailoverType, isActiveStatus, toFailoverStatus } from '../entities/enums.js';
+import { FailoverStatus, FailoverType } from '../entities/enums.js';
 import type { Context } from '../server/context.js';
 import { findFailoverJob, listFailoverJobs } from '../services/failover-job.queries.js';
 import { FailoverJobConnection, FailoverJobFilter, JobNetworkMapping } from './failover-job.types.js';

@@ -1,4 +1,4 @@
-import { readJsonObject } from '../entities/failover-job.codec.js';
+import { readSourceVmSpec } from '../entities/failover-job.codec.js';
 import { Field, Int, ObjectType } from 'type-graphql';
 import type { VmSpecFact } from '../inventory/vm-facts.js';
 
@@ -47,24 +47,12 @@ export function specFromFact(fact: VmSpecFact): VmSpec {
 }
 
 /**
- * Reads `failover_jobs.source_vm_spec` (the seed's JSON: `cpus`, `memory_mb`, `os_type`,
- * `display_name`, `power_state`, `networks[{network_name, adapter_type}]`). Null when absent or
- * unreadable: a job row written by another tool must never break a listing.
+ * Reads `failover_jobs.source_vm_spec` through the row's codec. Null when absent or unreadable: a
+ * job row written by another tool must never break a listing.
  */
 export function specFromJson(raw: string | null | undefined): VmSpec | null {
-  const json = readJsonObject(raw);
-  if (!json) return null;
-  const text = (v: unknown) => (typeof v === 'string' && v !== '' ? v : null);
-  const networks = Array.isArray(json.networks) ? json.networks : [];
-  return {
-    cpuCount: Number(json.cpus ?? json.cpu_count ?? 0) || 0,
-    memoryMb: Number(json.memory_mb ?? 0) || 0,
-    osType: text(json.os_type),
-    displayName: text(json.display_name),
-    powerState: text(json.power_state),
-    networks: networks
-      .map((n) => n as Record<string, unknown>)
-      .filter((n) => typeof n.network_name === 'string')
-      .map((n) => ({ name: String(n.network_name), adapterType: text(n.adapter_type) })),
-  };
+  const spec = readSourceVmSpec(raw);
+  if (!spec) return null;
+  const { cpus: cpuCount, memoryMb, osType, displayName, powerState, networks } = spec;
+  return { cpuCount, memoryMb, osType, displayName, powerState, networks: networks.map((n) => ({ ...n })) };
 }

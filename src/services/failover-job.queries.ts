@@ -1,7 +1,6 @@
-import { requireText } from '../arguments.js';
+import { requireList, requireText } from '../arguments.js';
 import type { EntityManager, FilterQuery } from '@mikro-orm/core';
 import { ACTIVE_FAILOVER_STATUSES, FailoverJob, FailoverStatus, type FailoverType } from '../entities/index.js';
-import { badInput } from '../errors.js';
 import { checkFirst, decodeCursor, encodeCursor, page } from './pagination.js';
 
 const CURSOR_KIND = 'job';
@@ -48,7 +47,7 @@ function jobFilter(filter: FailoverJobFilter | null | undefined): FilterQuery<Fa
   // Other writers may spell the type in capitals (`LIVE`): both spellings match.
   if (filter.type != null) and.push({ jobType: { $in: [filter.type, filter.type.toUpperCase() as FailoverType] } });
   if (filter.statuses != null) {
-    if (filter.statuses.length === 0) throw badInput('filter.statuses', 'filter.statuses must name at least one status');
+    requireList('filter.statuses', filter.statuses, Number.POSITIVE_INFINITY, { noun: 'status', nouns: 'statuses' });
     const known = filter.statuses.filter((st) => st !== FailoverStatus.UNKNOWN);
     const any: FilterQuery<FailoverJob>[] = [{ status: { $in: known } }];
     // Statuses as the API shows them: NULL reads as PENDING, anything unknown as UNKNOWN.

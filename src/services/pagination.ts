@@ -1,3 +1,4 @@
+import { requireWholeNumber } from '../arguments.js';
 import { badInput } from '../errors.js';
 
 /** Cursor pagination shared by every list: opaque cursors, the `first` bound, and Relay-shaped pages. */
@@ -23,8 +24,7 @@ export function decodeCursor<T extends readonly (string | number)[]>(cursor: str
 
 /** Checks `first` against the page size limit. */
 export function checkFirst(first: number, max: number): number {
-  if (!Number.isInteger(first) || first < 1 || first > max) throw badInput('first', `first must be between 1 and ${max}`);
-  return first;
+  return requireWholeNumber('first', first, { min: 1, max });
 }
 
 /** Builds a page from `limit + 1` fetched rows; `after` is the cursor the page starts after, if any. */

@@ -6,7 +6,7 @@ import WebSocket from 'ws';
 import { AuditEntry, FailoverExecution } from '../../src/entities/index.js';
 import { Role } from '../../src/roles.js';
 import { insertVm, type VmFixture } from '../helpers/fixtures.js';
-import { gql, wsClient, wsRequest } from '../helpers/graphql.js';
+import { bearer, gql, wsClient, wsRequest } from '../helpers/graphql.js';
 import { startApi, type ApiHarness } from '../helpers/api-server.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -17,7 +17,6 @@ import { waitFor } from '../helpers/wait.js';
 const repoRoot = join(import.meta.dirname, '..', '..');
 const CLI = join(repoRoot, 'dist/src/cli/keys.js');
 const BOOTSTRAP_ADMIN = 'admin-bootstrap-token-0123456789';
-const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 
 let api: ApiHarness;
 let vm: VmFixture;

@@ -1,13 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Role } from '../../src/roles.js';
 import { insertVm } from '../helpers/fixtures.js';
-import { gql, wsClient, wsRequest } from '../helpers/graphql.js';
+import { bearer, gql, wsClient, wsRequest } from '../helpers/graphql.js';
 import { startApi, type ApiHarness } from '../helpers/api-server.js';
 
 const OPERATOR = 'op-4c3f2a9d8e7b6a5f4e3d';
 const ADMIN = 'adm-9f8e7d6c5b4a39281706';
 const VIEWER = 'view-1a2b3c4d5e6f7a8b9c';
-const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 
 let api: ApiHarness;
 let vmId: string;

@@ -7,7 +7,7 @@ import WebSocket from 'ws';
 import { Role } from '../../src/roles.js';
 import { startApi, type ApiHarness } from '../helpers/api-server.js';
 import { insertFailoverJob, insertVm } from '../helpers/fixtures.js';
-import { wsClient, type GqlResponse } from '../helpers/graphql.js';
+import { bearer, wsClient, type GqlResponse } from '../helpers/graphql.js';
 import { rowDigest } from '../helpers/row-digest.js';
 
 /**
@@ -100,7 +100,6 @@ const PROD_NET = 'prod-VM Network';
 const TEST_NET = 'test-VM Network';
 const OPERATOR = 'op-hostile-0f1e2d3c4b5a69788796';
 const VIEWER = 'view-hostile-a1b2c3d4e5f60718293';
-const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 /** Operations one socket may run at once on these servers (small, so the budget rows are cheap). */
 const BUDGET = 5;
 /** The headers timeout of these servers (the slow-headers row waits for it). */
@@ -572,9 +571,14 @@ const CASES: Case[] = [
   ),
 
   // Bad numbers.
-  ...both('first: -1', 'numbers', { query: '{ virtualMachines(first: -1) { totalCount } }' }, bad('first', /between 1 and 500/, 200)),
-  ...both('first: 0', 'numbers', { query: '{ failoverJobs(first: 0) { totalCount } }' }, bad('first', /between 1 and 500/, 200)),
-  ...both('first: 501 (over the page size)', 'numbers', { query: '{ failoverJobs(first: 501) { totalCount } }' }, bad('first', /between 1 and 500/, 200)),
+  ...both('first: -1', 'numbers', { query: '{ virtualMachines(first: -1) { totalCount } }' }, bad('first', /whole number from 1 to 500/, 200)),
+  ...both('first: 0', 'numbers', { query: '{ failoverJobs(first: 0) { totalCount } }' }, bad('first', /whole number from 1 to 500/, 200)),
+  ...both(
+    'first: 501 (over the page size)',
+    'numbers',
+    { query: '{ failoverJobs(first: 501) { totalCount } }' },
+    bad('first', /whole number from 1 to 500/, 200),
+  ),
   ...both(
     'first: 2^40 (a variable)',
     'numbers',

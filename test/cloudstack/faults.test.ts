@@ -1,10 +1,9 @@
-import { createServer } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { FetchTransport, type HttpRequest, type HttpTransport } from '../../src/cloudstack/cloudstack.transport.js';
 import { CloudStackErrorKind } from '../../src/cloudstack/errors.js';
 import { FaultKind } from '../../src/cloudstack/simulator/faults.js';
 import { DEMO_NETWORKS, DEMO_VMS } from '../../src/demo/demo-world.js';
-import { deployParams as params, rejectionOf, useCloud } from '../helpers/cloudstack.js';
+import { closedPort, deployParams as params, rejectionOf, useCloud } from '../helpers/cloudstack.js';
 
 const cloud = useCloud();
 
@@ -29,15 +28,6 @@ function requestClock(command: string, stepMs = 100): { now: () => number; trans
       },
     },
   };
-}
-
-/** A loopback port nothing listens on (a server bound it, then closed). */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 /** Sends the first `times` calls of `command` to a closed port (a real ECONNREFUSED), the rest to the simulator. */

@@ -3,6 +3,7 @@ import { DEMO_VMS } from '../../src/demo/demo-world.js';
 import { readEvents } from '../../src/events/event-store.js';
 import { gqlData, wsClient } from '../helpers/graphql.js';
 import { CLEANUP, isSettled, START_TEST, startFailoverApi, subscribeEvents, type EventRecord, type FailoverHarness } from '../helpers/failover.js';
+import { waitFor } from '../helpers/wait.js';
 
 /**
  * Done-when 6: a subscriber that disconnects mid-job and resubscribes with its last sequence
@@ -81,10 +82,7 @@ describe('resubscribing with afterSequence (MariaDB)', () => {
   it('a negative afterSequence is refused with BAD_USER_INPUT', async () => {
     const client = wsClient(api.wsUrl);
     const stream = subscribeEvents(client, { afterSequence: -1 });
-    await new Promise<void>((resolve) => {
-      const check = () => (stream.errors.length > 0 ? resolve() : setTimeout(check, 10));
-      check();
-    });
+    await waitFor(() => stream.errors.length > 0, { what: 'the refusal of a negative afterSequence' });
     expect(JSON.stringify(stream.errors)).toMatch(/BAD_USER_INPUT/);
     await client.dispose();
   });

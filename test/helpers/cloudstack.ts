@@ -1,3 +1,4 @@
+import { createServer } from 'node:net';
 import { afterAll, beforeAll, beforeEach } from 'vitest';
 import { CloudStackClient, type CloudStackClientOptions } from '../../src/cloudstack/cloudstack.client.js';
 import type { DeployVirtualMachineParams } from '../../src/cloudstack/cloudstack.port.js';
@@ -153,4 +154,13 @@ export function callRaw(
   { method = 'GET' as 'GET' | 'POST' } = {},
 ): Promise<RawResponse> {
   return sendRaw(sim.apiUrl, [['command', command], ['apikey', sim.apiKey], ['response', 'json'], ...extra], { method, signWith: sim.secretKey });
+}
+
+/** A loopback port nothing listens on (a server bound it, then closed). */
+export async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
 }

@@ -65,3 +65,6 @@ export function wsRequest<T = Record<string, any>>(client: Client, query: string
     );
   });
 }
+
+/** The `authorization` header (or WebSocket connection parameter) that carries a key or token. */
+export const bearer = (token: string) => ({ authorization: `Bearer ${token}` });

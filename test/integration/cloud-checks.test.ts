@@ -1,5 +1,4 @@
 import 'reflect-metadata';
-import { createServer } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { CloudStackClient } from '../../src/cloudstack/cloudstack.client.js';
 import type { CloudStack } from '../../src/cloudstack/cloudstack.port.js';
@@ -19,7 +18,7 @@ import {
 import { DATABASE_CHECKS } from '../../src/failover/readiness/database-checks.js';
 import { evaluateReadiness, type Readiness } from '../../src/failover/readiness/evaluate.js';
 import type { VmFacts } from '../../src/inventory/vm-facts.js';
-import { captureLogger, deployParams, FAST_CLIENT, useCloud } from '../helpers/cloudstack.js';
+import { captureLogger, closedPort, deployParams, FAST_CLIENT, useCloud } from '../helpers/cloudstack.js';
 
 /**
  * The cloud readiness checks against the CloudStack simulator over real HTTP (seeded with the
@@ -138,15 +137,6 @@ const check = (readiness: Readiness, name: string) => {
 async function cloudChecks(facts: VmFacts, type = FailoverType.TEST, cloudStack?: CloudStack) {
   const readiness = await evaluateReadiness(CLOUD_CHECKS, facts, type, context(cloudStack));
   return { volumes: check(readiness, 'cloud_volumes_ready'), networks: check(readiness, 'cloud_destination_networks'), readiness };
-}
-
-/** A loopback port nothing listens on (a server bound it, then closed). */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 describe('the check list', () => {

@@ -125,10 +125,6 @@ export function handleAdmin(method: string, url: URL, body: string, target: Admi
   }
 }
 
-/** Ids of the seeded world, as the service's CLOUDSTACK_* settings want them. */
-/** The ids of the simulator's seeded world. */
-export type SimulatorIds = CloudIds;
-
 /** A running simulator. */
 export interface Simulator extends AdminTarget {
   /** Base URL, e.g. `http://127.0.0.1:39811` (the API is at `/client/api`). */
@@ -137,7 +133,8 @@ export interface Simulator extends AdminTarget {
   readonly apiUrl: string;
   readonly apiKey: string;
   readonly secretKey: string;
-  readonly ids: SimulatorIds;
+  /** The ids of the seeded world, as the service's CLOUDSTACK_* settings want them. */
+  readonly ids: CloudIds;
   readonly faults: FaultInjector;
   /** Jobs found in progress in the state file at start, now failed. */
   readonly recoveredJobs: number;

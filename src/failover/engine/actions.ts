@@ -1,7 +1,19 @@
 import type { CloudStack } from '../../cloudstack/cloudstack.port.js';
 import { SnapshotState, VmState } from '../../cloudstack/cloudstack.types.js';
 import { FlowName, LedgerState } from '../../entities/index.js';
-import { findVmByName, readSnapshot, readVm, readVolume, settle, settleVm, snapshotName, snapshotsByName, templateRoot, vmsNamed } from './cloud-reads.js';
+import {
+  findVmByName,
+  readSnapshot,
+  readVm,
+  readVolume,
+  settle,
+  settleSnapshot,
+  settleVm,
+  snapshotName,
+  snapshotsByName,
+  templateRoot,
+  vmsNamed,
+} from './cloud-reads.js';
 import { StepFailure } from './errors.js';
 import type { Entry, Intent, Ledger, ResourceType } from './ledger.js';
 import type { Reads } from './step.js';
@@ -194,12 +206,7 @@ export const ACTIONS: { readonly [A in Action]: ActionDef<A> } = {
         // An earlier run made the call: adopt its snapshot (waiting while it is being made), and
         // delete any it left in Error, rather than make a second one.
         for (const found of await snapshotsByName(io, volumeId, name)) {
-          const ready = await settle(
-            io,
-            () => readSnapshot(io, found.id),
-            (s) => s === undefined || s.state === SnapshotState.BACKED_UP || s.state === SnapshotState.ERROR,
-            `snapshot ${found.id}`,
-          );
+          const ready = await settleSnapshot(io, found.id);
           if (ready?.state === SnapshotState.BACKED_UP)
             return { kind: 'already', intent: { resourceName: name, data: { volumeId } }, outcome: { resourceId: ready.id, result: ready.id } };
           if (ready) await io.writer.deleteSnapshot({ id: ready.id }, io.op());
@@ -221,12 +228,7 @@ export const ACTIONS: { readonly [A in Action]: ActionDef<A> } = {
       const recorded = entry.resourceId && !byName.some((s) => s.id === entry.resourceId) ? [await readSnapshot(io, entry.resourceId)] : [];
       for (const found of [...recorded, ...byName]) {
         if (!found) continue;
-        const snapshot = await settle(
-          io,
-          () => readSnapshot(io, found.id),
-          (s) => s === undefined || s.state === SnapshotState.BACKED_UP || s.state === SnapshotState.ERROR,
-          `snapshot ${found.id}`,
-        );
+        const snapshot = await settleSnapshot(io, found.id);
         if (snapshot) await io.writer.deleteSnapshot({ id: snapshot.id }, io.op());
       }
     },

@@ -90,6 +90,19 @@ export function settleVm(ctx: Pick<Reads, 'cloud' | 'op' | 'signal'>, vmId: stri
   );
 }
 
+/**
+ * The snapshot once it is BackedUp or in Error (an earlier run's create finishing), or undefined
+ * when gone: one still being taken can be neither adopted nor deleted (DefaultSnapshotStrategy refuses it).
+ */
+export function settleSnapshot(ctx: Pick<Reads, 'cloud' | 'op' | 'signal'>, snapshotId: string): Promise<Snapshot | undefined> {
+  return settle(
+    ctx,
+    () => readSnapshot(ctx, snapshotId),
+    (s) => s === undefined || s.state === SnapshotState.BACKED_UP || s.state === SnapshotState.ERROR,
+    `snapshot ${snapshotId}`,
+  );
+}
+
 /** The ROOT volume the VM got from its template (not one of the job's volumes), if still attached. */
 export async function templateRoot(ctx: Reads, vmId: string): Promise<Volume | undefined> {
   const volumes = await ctx.cloud.listVolumes({ virtualMachineId: vmId, type: VolumeType.ROOT }, ctx.op());

@@ -4,8 +4,8 @@ import type { EntityManager } from '@mikro-orm/core';
 import { WorkerStopping } from './errors.js';
 import { AUTO_CLEANUP_ACTOR } from '../../access/actor.js';
 import { MutationAudit } from '../../access/audit.js';
-import { FailoverJob, FlowName } from '../../entities/index.js';
-import { beginUnwind, claimableJobs, claimLease, dueAutoCleanups, loadExecution, releaseLease, renewLease, unwindRefusal } from './lifecycle.js';
+import { FlowName } from '../../entities/index.js';
+import { beginUnwind, claimableJobs, claimLease, dueAutoCleanups, releaseLease, renewLease } from './lifecycle.js';
 import { JobRunner, type RunnerDeps } from './runner.js';
 
 /** Options of {@link Engine}. */
@@ -116,21 +116,22 @@ export class Engine {
 
   /** Moves a completed test failover whose automatic cleanup is due into its cleanup flow (the lifecycle decides whether it may). */
   private async beginAutoCleanup(jobId: string): Promise<void> {
-    const job = await this.deps.root.fork().findOne(FailoverJob, { jobId }, { disableIdentityMap: true });
-    const execution = await loadExecution(this.deps.root, jobId);
-    if (!job) throw new Error(`job ${jobId} has no failover_jobs row`);
-    const refusal = unwindRefusal(job, execution, FlowName.CLEANUP);
-    if (refusal || !execution) throw new Error(refusal ?? `job ${jobId} has no execution`);
     // Audited like the mutation it stands in for, in the same transaction.
     const audit = new MutationAudit(this.deps.root, AUTO_CLEANUP_ACTOR, { transport: 'engine', address: null }, 'cleanupTestFailover', { jobId });
-    if (
-      !(await beginUnwind(this.deps.root, job, execution, FlowName.CLEANUP, {
-        reason: 'automatic cleanup: autoCleanupAfterMinutes elapsed',
-        requestedBy: AUTO_CLEANUP_ACTOR.name,
-        alsoWrite: (tx) => audit.inTransaction(tx, jobId),
-      }))
-    ) {
-      throw new Error(`job ${jobId} changed meanwhile`);
+    const outcome = await beginUnwind(this.deps.root, jobId, FlowName.CLEANUP, {
+      reason: 'automatic cleanup: autoCleanupAfterMinutes elapsed',
+      requestedBy: AUTO_CLEANUP_ACTOR.name,
+      alsoWrite: (tx) => audit.inTransaction(tx, jobId),
+    });
+    switch (outcome.kind) {
+      case 'no-job':
+        throw new Error(`job ${jobId} has no failover_jobs row`);
+      case 'refused':
+        throw new Error(outcome.reason);
+      case 'changed':
+        throw new Error(`job ${jobId} changed meanwhile`);
+      case 'begun':
+        break;
     }
     this.deps.logger.info({ jobId }, 'automatic cleanup begun');
     this.deps.notify();

@@ -2,7 +2,7 @@ import { VmState } from '../../cloudstack/cloudstack.types.js';
 import { FailoverStatus, FlowName } from '../../entities/index.js';
 import { Action, ledgerKey } from './actions.js';
 import { readSnapshot, readVm } from './cloud-reads.js';
-import { isTransient, StepFailure } from './errors.js';
+import { classify, FailureClass, StepFailure } from './errors.js';
 import { FlowKind, type Flow, type Reads, type RetryPolicy, type Step, type StepContext } from './step.js';
 
 /**
@@ -35,7 +35,7 @@ const validate: Step = {
     const readiness = await ctx.checkReadiness();
     const failing = readiness.checks.filter((c) => !c.passed);
     // A check the cloud could not answer this time is tried again; a real "no" fails the job.
-    const transient = failing.find((c) => c.error !== undefined && isTransient(c.error));
+    const transient = failing.find((c) => c.error !== undefined && classify(c.error) === FailureClass.TRANSIENT);
     if (transient) throw transient.error;
     if (failing.length > 0) throw new StepFailure(`VM is not ready: ${failing.map((c) => `${c.name}: ${c.message}`).join('; ')}`);
   },

@@ -1,5 +1,6 @@
 import type { EntityManager } from '@mikro-orm/core';
 import { FailoverLedgerEntry, LedgerState } from '../../entities/index.js';
+import type { Action } from './actions.js';
 import { fence } from './lifecycle.js';
 
 /** The kinds of cloud resource the ledger names. */
@@ -9,7 +10,7 @@ export type ResourceType = 'vm' | 'volume' | 'snapshot';
 export interface Intent {
   readonly key: string;
   /** One of the registry's actions (actions.ts). */
-  readonly action: string;
+  readonly action: Action;
   readonly resourceType: ResourceType;
   readonly resourceId?: string | null;
   readonly resourceName?: string | null;

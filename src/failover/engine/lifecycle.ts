@@ -11,7 +11,7 @@ import { planColumns, type JobPlan } from './plan.js';
  * phase, step) and its lease. Every change is a named function below; each writes the execution
  * row, the job row and the event that reports it in one transaction, fenced by the lease where a
  * worker runs the job. The mutation service validates and calls {@link createJob} and
- * {@link beginUnwind}; the runner calls the {@link JobLifecycle} of the job it holds; the engine
+ * {@link beginUnwind} (so does the engine, for an automatic cleanup); the runner calls the {@link JobLifecycle} of the job it holds; the engine
  * takes, renews and releases leases here.
  *
  * Who sets status X:
@@ -187,7 +187,7 @@ export async function createJob(root: EntityManager, { plan, replicationJobId, a
  * Why a job cannot be moved into `flow` now, or null when it can: only a completed failover of the
  * matching type that still holds its VM (or a cleanup/revert of it that failed, to resume).
  */
-export function unwindRefusal(job: FailoverJob, execution: FailoverExecution | null, flow: UnwindFlow): string | null {
+function unwindRefusal(job: FailoverJob, execution: FailoverExecution | null, flow: UnwindFlow): string | null {
   const cleanup = flow === FlowName.CLEANUP;
   const wanted = cleanup ? FailoverType.TEST : FailoverType.LIVE;
   const jobId = job.jobId;
@@ -205,25 +205,41 @@ export function unwindRefusal(job: FailoverJob, execution: FailoverExecution | n
   return null;
 }
 
+/** What {@link beginUnwind} did. */
+export type UnwindOutcome =
+  /** The job is in its cleanup or revert flow now. */
+  | { readonly kind: 'begun' }
+  /** No job has that id. */
+  | { readonly kind: 'no-job' }
+  /** The job cannot be moved into the flow (the reason in words). */
+  | { readonly kind: 'refused'; readonly job: FailoverJob; readonly reason: string }
+  /** The job changed between the read and the write (nothing written); the job as it is now. */
+  | { readonly kind: 'changed'; readonly job: FailoverJob };
+
 /**
  * Moves a completed job into its cleanup or revert flow (COMPLETED → CLEANUP/REVERTING): a first
- * unwind starts at its first step, one that failed resumes at the step that failed. Conditional on
- * the row being as `execution` read it; false when it changed meanwhile (nothing written).
- * The caller checked {@link unwindRefusal}.
+ * unwind starts at its first step, one that failed resumes at the step that failed. The one way
+ * in, for the mutations and the engine's automatic cleanup alike: reads the job, decides whether
+ * it may, and writes conditionally on the row being as it was read.
  */
 export async function beginUnwind(
   root: EntityManager,
-  job: FailoverJob,
-  execution: FailoverExecution,
+  jobId: string,
   flow: UnwindFlow,
   { reason, requestedBy, alsoWrite }: { reason: string; requestedBy: string; alsoWrite?: (tx: EntityManager) => Promise<void> },
-): Promise<boolean> {
+): Promise<UnwindOutcome> {
+  const em = root.fork();
+  const job = await em.findOne(FailoverJob, { jobId }, { disableIdentityMap: true });
+  if (!job) return { kind: 'no-job' };
+  const execution = await em.findOne(FailoverExecution, { jobId }, { disableIdentityMap: true });
+  const refusal = unwindRefusal(job, execution, flow);
+  if (refusal !== null || !execution) return { kind: 'refused', job, reason: refusal ?? `Job ${jobId} has no execution` };
   const status = flow === FlowName.CLEANUP ? FailoverStatus.CLEANUP : FailoverStatus.REVERTING;
-  assertMove(job.jobId, FailoverStatus.COMPLETED, status);
-  return root.fork().transactional(async (tx) => {
+  assertMove(jobId, FailoverStatus.COMPLETED, status);
+  const begun = await root.fork().transactional(async (tx) => {
     const updated = await tx.nativeUpdate(
       FailoverExecution,
-      { jobId: job.jobId, phase: ExecutionPhase.DONE, flow: execution.flow, step: execution.step, vmLock: { $ne: null } },
+      { jobId, phase: ExecutionPhase.DONE, flow: execution.flow, step: execution.step, vmLock: { $ne: null } },
       {
         flow,
         phase: ExecutionPhase.RUN,
@@ -239,13 +255,14 @@ export async function beginUnwind(
       },
     );
     if (updated === 0) return false;
-    await tx.nativeUpdate(FailoverJob, { jobId: job.jobId }, { status, errorMessage: null, updatedAt: new Date() });
+    await tx.nativeUpdate(FailoverJob, { jobId }, { status, errorMessage: null, updatedAt: new Date() });
     await appendEvent(tx, {
-      jobId: job.jobId,
+      jobId,
       vmId: job.vmId,
       jobType: job.jobType,
       status,
-      previousStatus: job.status,
+      // The status as this service reads it (unwindRefusal checked it is COMPLETED).
+      previousStatus: FailoverStatus.COMPLETED,
       progressPercent: 0,
       step: null,
       message: reason,
@@ -254,6 +271,8 @@ export async function beginUnwind(
     await alsoWrite?.(tx);
     return true;
   });
+  if (begun) return { kind: 'begun' };
+  return { kind: 'changed', job: (await root.fork().findOne(FailoverJob, { jobId }, { disableIdentityMap: true })) ?? job };
 }
 
 /** What a finished flow leaves: a failover keeps the VM locked (optionally with an automatic cleanup due); an unwind lets go. */

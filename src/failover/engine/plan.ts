@@ -1,4 +1,13 @@
-import { FailoverType, NetworkMapping, readJobType, readJsonObject, readNetworkMappings } from '../../entities/index.js';
+import {
+  FailoverType,
+  NetworkMapping,
+  readJobType,
+  readJsonObject,
+  readNetworkMappings,
+  readSourceVmSpec,
+  writeNetworkMappings,
+  writeSourceVmSpec,
+} from '../../entities/index.js';
 import type { VmFacts } from '../../inventory/vm-facts.js';
 
 /** One replicated volume as the job uses it, OS disk first, then the data disks in unit order. */
@@ -123,27 +132,21 @@ export function planJob(jobId: string, type: FailoverType, facts: VmFacts): JobP
 /**
  * The plan as the seed's `failover_jobs` columns hold it: `source_vm_spec` (the seed's JSON, with
  * the job's disks and names added) and `network_mappings` (`{ "<source network>": "<destination id>" }`,
- * in source order).
+ * in source order), written by the row's codec.
  */
 export function planColumns(plan: JobPlan): { sourceVmSpec: string; networkMappings: string } {
   return {
-    sourceVmSpec: JSON.stringify({
+    sourceVmSpec: writeSourceVmSpec({
       name: plan.sourceName,
-      display_name: plan.displayName,
-      vm_name: plan.vmName,
+      displayName: plan.displayName,
+      vmName: plan.vmName,
       cpus: plan.cpus,
-      memory_mb: plan.memoryMb,
-      os_type: plan.osType,
-      networks: plan.networks.map((n) => ({ network_name: n.sourceNetworkName, adapter_type: n.adapterType, connected: true })),
-      disks: plan.volumes.map((v) => ({
-        disk_id: v.diskId,
-        unit_number: v.unitNumber,
-        size_gb: v.sizeGb,
-        volume_id: v.volumeId,
-        volume_name: v.volumeName,
-      })),
+      memoryMb: plan.memoryMb,
+      osType: plan.osType,
+      networks: plan.networks.map((n) => ({ name: n.sourceNetworkName, adapterType: n.adapterType })),
+      disks: plan.volumes,
     }),
-    networkMappings: JSON.stringify(Object.fromEntries(plan.networks.map((n) => [n.sourceNetworkName, n.destinationNetworkId]))),
+    networkMappings: writeNetworkMappings(plan.networks),
   };
 }
 
@@ -156,32 +159,24 @@ export function readPlan(row: {
   sourceVmSpec?: string | null;
   networkMappings?: string | null;
 }): JobPlan {
-  const spec = readJsonObject(row.sourceVmSpec);
+  const spec = readSourceVmSpec(row.sourceVmSpec);
   const type = readJobType(row.jobType);
-  if (!spec || !Array.isArray(spec.disks) || !readJsonObject(row.networkMappings) || !type)
-    throw new Error(`job ${row.jobId} holds no plan this service wrote`);
-  const networks = Array.isArray(spec.networks) ? (spec.networks as Record<string, unknown>[]) : [];
+  if (!spec?.disks || !readJsonObject(row.networkMappings) || !type) throw new Error(`job ${row.jobId} holds no plan this service wrote`);
   return {
     jobId: row.jobId,
     vmId: row.vmId,
     type,
-    sourceName: String(spec.name ?? row.sourceVmName),
-    cpus: Number(spec.cpus),
-    memoryMb: Number(spec.memory_mb),
-    osType: typeof spec.os_type === 'string' ? spec.os_type : null,
-    volumes: (spec.disks as Record<string, unknown>[]).map((d) => ({
-      diskId: String(d.disk_id),
-      unitNumber: d.unit_number === null || d.unit_number === undefined ? null : Number(d.unit_number),
-      sizeGb: Number(d.size_gb ?? 0),
-      volumeId: String(d.volume_id),
-      volumeName: String(d.volume_name ?? d.volume_id),
-    })),
+    sourceName: spec.name ?? row.sourceVmName,
+    cpus: spec.cpus,
+    memoryMb: spec.memoryMb,
+    osType: spec.osType,
+    volumes: spec.disks,
     networks: readNetworkMappings(row.networkMappings).map(({ sourceNetworkName, destinationNetworkId }) => ({
       sourceNetworkName,
       destinationNetworkId,
-      adapterType: (networks.find((n) => n.network_name === sourceNetworkName)?.adapter_type as string | undefined) ?? null,
+      adapterType: spec.networks.find((n) => n.name === sourceNetworkName)?.adapterType ?? null,
     })),
-    vmName: String(spec.vm_name ?? hostName(row.sourceVmName, type === FailoverType.TEST ? '-test' : '')),
-    displayName: String(spec.display_name ?? row.sourceVmName),
+    vmName: spec.vmName ?? hostName(row.sourceVmName, type === FailoverType.TEST ? '-test' : ''),
+    displayName: spec.displayName ?? row.sourceVmName,
   };
 }

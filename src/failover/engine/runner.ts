@@ -1,5 +1,6 @@
 import type { EntityManager } from '@mikro-orm/core';
 import type { CloudStack, JobProgress, OperationOptions } from '../../cloudstack/cloudstack.port.js';
+import type { CloudIds } from '../../cloudstack/cloudstack.types.js';
 import { ExecutionPhase, FailoverJob, FailoverStatus, FlowName, LedgerState, toFailoverStatus, type FailoverExecution } from '../../entities/index.js';
 import type { JobEvent } from '../../events/event.types.js';
 import type { Logger } from '../../logger.js';
@@ -11,7 +12,7 @@ import { FLOWS } from './flows.js';
 import { JobLifecycle, loadExecution } from './lifecycle.js';
 import { Ledger } from './ledger.js';
 import { readPlan, type JobPlan } from './plan.js';
-import { FlowKind, type CloudIds, type Flow, type Reads, type Step, type StepContext } from './step.js';
+import { FlowKind, type Flow, type Reads, type Step, type StepContext } from './step.js';
 import { ProgressGate } from './progress-gate.js';
 
 /** What running a job needs. */

@@ -7,9 +7,6 @@ import type { Action, ActionParams, ActionResult } from './actions.js';
 import type { LedgerView } from './ledger.js';
 import type { JobPlan } from './plan.js';
 
-/** The cloud ids a job deploys into. */
-export type { CloudIds };
-
 /** How a step retries transient failures: exponential backoff, within the step's deadline. */
 export interface RetryPolicy {
   readonly initialMs: number;

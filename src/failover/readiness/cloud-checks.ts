@@ -1,5 +1,5 @@
-import type { CloudStack } from '../../cloudstack/cloudstack.port.js';
-import { VmState, VolumeState } from '../../cloudstack/cloudstack.types.js';
+import type { CloudStackReader } from '../../cloudstack/cloudstack.port.js';
+import { VmState, VolumeState, type CloudIds } from '../../cloudstack/cloudstack.types.js';
 import { ApiErrorCode, CloudStackErrorKind, isCloudStackError } from '../../cloudstack/errors.js';
 import { FailoverType } from '../../entities/enums.js';
 import type { DiskFact } from '../../inventory/vm-facts.js';
@@ -7,10 +7,10 @@ import { hostName } from '../engine/plan.js';
 import { CheckKind, fail, kindOfFailover, pass, type ReadinessRule } from './check.js';
 import { DATABASE_CHECKS } from './database-checks.js';
 
-/** What the cloud checks are given: the CloudStack to ask and where the appliance lives in it. */
+/** What the cloud checks are given: the CloudStack to ask (read-only) and where the appliance lives in it. */
 export interface CloudCheckContext {
-  readonly cloudStack: CloudStack;
-  readonly ids: { readonly zoneId: string; readonly applianceVmIds: readonly string[] };
+  readonly cloudStack: CloudStackReader;
+  readonly ids: Pick<CloudIds, 'zoneId' | 'applianceVmIds'>;
 }
 
 /**
