@@ -163,16 +163,17 @@ export class FailoverService {
 
   /**
    * Why a start is refused when another job holds the VM's lock. Active: JOB_CONFLICT. Finished
-   * (it holds the volumes) and already holding them when this start first looked (`seen`): a later
-   * start, VM_NOT_READY naming it. Finished but not yet there when this start first looked: it was
-   * created, and ran, while this start was being checked — this start lost a race to an active job,
-   * so JOB_CONFLICT too, whatever the winner's status is by now.
+   * (it holds the volumes, or a rollback it could not finish keeps the VM locked) and already there
+   * when this start first looked (`seen`, whose latest job is the newest row then): a later start,
+   * VM_NOT_READY naming it. Finished but newer than anything this start saw: it was created, and
+   * ran, while this start was being checked — this start lost a race to an active job, so
+   * JOB_CONFLICT too, whatever the winner's status is by now.
    */
   private async holderError(holder: FailoverExecution, type: FailoverType, seen: VmFacts): Promise<AppError> {
     const job = await this.em.fork().findOne(FailoverJob, { jobId: holder.jobId }, { disableIdentityMap: true });
     if (!job || isActiveStatus(job.status))
       return conflict({ jobId: holder.jobId, jobType: job?.jobType ?? type, status: job?.status ?? FailoverStatus.PENDING });
-    if (!seen.holdingJobs.some((j) => j.jobId === job.jobId)) return conflict(job, 'raced');
+    if (job.id > (seen.latestJob?.id ?? 0)) return conflict(job, 'raced');
     return notReady(holder.vmId, type, [
       { name: 'volumes_not_held', kind: 'database', message: `${job.jobType} failover ${job.jobId} holds the volumes`, blockingJobId: job.jobId },
     ]);
