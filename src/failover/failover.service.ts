@@ -67,7 +67,7 @@ export class FailoverService {
       // A concurrent start may have won meanwhile (its job already took the volumes off the
       // appliance): that is a conflict, not a VM that is not ready.
       const holder = await this.em.fork().findOne(FailoverExecution, { vmLock: vmId }, { disableIdentityMap: true });
-      const refusal = holder ? await this.holderError(holder, type) : undefined;
+      const refusal = holder ? await this.holderError(holder, type, stored) : undefined;
       if (refusal?.code === ErrorCode.JOB_CONFLICT) throw refusal;
     }
     const unreachable = failing.find((c) => c.error instanceof CloudStackError);
@@ -75,7 +75,7 @@ export class FailoverService {
       throw new AppError(ErrorCode.CLOUD_UNAVAILABLE, `CloudStack could not be asked whether VM ${vmId} is ready: ${unreachable.message}`, { vmId });
     }
     if (failing.length > 0) throw notReady(vmId, type, failing);
-    return this.createJob(type, facts, request.autoCleanupAfterMinutes ?? null, record);
+    return this.createJob(type, facts, request.autoCleanupAfterMinutes ?? null, record, stored);
   }
 
   /** Cleans up a completed test failover (or resumes a cleanup that failed). */
@@ -117,7 +117,13 @@ export class FailoverService {
     }
   }
 
-  private async createJob(type: FailoverType, facts: VmFacts, autoCleanupAfterMinutes: number | null, record: ChangeRecord): Promise<FailoverJob> {
+  private async createJob(
+    type: FailoverType,
+    facts: VmFacts,
+    autoCleanupAfterMinutes: number | null,
+    record: ChangeRecord,
+    seen: VmFacts,
+  ): Promise<FailoverJob> {
     const vmId = facts.vmId;
     // job_id is `{type}-failover-{vm_id}-{unix seconds}`: the later of now and one second after this
     // VM's latest job of the type, so ids never collide and keep their order however fast jobs come.
@@ -142,7 +148,7 @@ export class FailoverService {
       } catch (error) {
         if (!(error instanceof UniqueConstraintViolationException)) throw error;
         const holder = await this.em.fork().findOne(FailoverExecution, { vmLock: vmId }, { disableIdentityMap: true });
-        if (holder) throw await this.holderError(holder, type);
+        if (holder) throw await this.holderError(holder, type, seen);
         continue;
       }
       this.options.logger.info({ jobId, vmId, type, requestedBy: record.requestedBy }, 'failover job created');
@@ -153,10 +159,19 @@ export class FailoverService {
     throw new Error(`no free job id for VM ${vmId}`);
   }
 
-  private async holderError(holder: FailoverExecution, type: FailoverType): Promise<AppError> {
+  /**
+   * Why a start is refused when another job holds the VM's lock. Active: JOB_CONFLICT. Finished
+   * (it holds the volumes, or a rollback it could not finish keeps the VM locked) and already there
+   * when this start first looked (`seen`, whose latest job is the newest row then): a later start,
+   * VM_NOT_READY naming it. Finished but newer than anything this start saw: it was created, and
+   * ran, while this start was being checked — this start lost a race to an active job, so
+   * JOB_CONFLICT too, whatever the winner's status is by now.
+   */
+  private async holderError(holder: FailoverExecution, type: FailoverType, seen: VmFacts): Promise<AppError> {
     const job = await this.em.fork().findOne(FailoverJob, { jobId: holder.jobId }, { disableIdentityMap: true });
     if (!job || isActiveStatus(job.status))
       return conflict({ jobId: holder.jobId, jobType: job?.jobType ?? type, status: job?.status ?? FailoverStatus.PENDING });
+    if (job.id > (seen.latestJob?.id ?? 0)) return conflict(job, 'raced');
     return notReady(holder.vmId, type, [
       { name: 'volumes_not_held', kind: 'database', message: `${job.jobType} failover ${job.jobId} holds the volumes`, blockingJobId: job.jobId },
     ]);
@@ -185,10 +200,12 @@ export class FailoverService {
 }
 
 /** JOB_CONFLICT: the VM has an active job. */
-function conflict(job: Pick<FailoverJob, 'jobId' | 'jobType' | 'status'>): AppError {
-  return new AppError(ErrorCode.JOB_CONFLICT, `VM already has an active ${job.jobType} failover ${job.jobId} (${job.status ?? 'pending'})`, {
-    jobId: job.jobId,
-  });
+function conflict(job: Pick<FailoverJob, 'jobId' | 'jobType' | 'status'>, how: 'active' | 'raced' = 'active'): AppError {
+  const message =
+    how === 'active'
+      ? `VM already has an active ${job.jobType} failover ${job.jobId} (${job.status ?? 'pending'})`
+      : `A concurrent start won: ${job.jobType} failover ${job.jobId} began while this start was being checked (now ${job.status ?? 'pending'})`;
+  return new AppError(ErrorCode.JOB_CONFLICT, message, { jobId: job.jobId });
 }
 
 /** VM_NOT_READY, with the failing checks. */

@@ -1,6 +1,11 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_NETWORKS, DEMO_VMS, type DemoVm } from '../../src/demo/demo-world.js';
-import { FailoverJob } from '../../src/entities/index.js';
+import { AppError } from '../../src/errors.js';
+import { FailoverJob, FailoverType } from '../../src/entities/index.js';
+import { FailoverService } from '../../src/failover/failover.service.js';
+import type { ReadinessService } from '../../src/failover/readiness/readiness.service.js';
+import type { VmFacts } from '../../src/inventory/vm-facts.js';
+import { createLogger } from '../../src/logger.js';
 import { DATABASE_KINDS } from '../helpers/api-server.js';
 import { waitFor } from '../helpers/cloudstack.js';
 import { CLEANUP, JOB, REVERT, START_LIVE, START_TEST, startFailoverApi, type FailoverHarness } from '../helpers/failover.js';
@@ -65,17 +70,16 @@ describe.each(DATABASE_KINDS)('failover mutations on %s', (dbKind) => {
   }
 
   /**
-   * Each loser of a race of starts was refused because of the winner: JOB_CONFLICT naming it, or —
-   * when the winner's test failover completed before the loser looked — VM_NOT_READY whose
-   * volumes_not_held check names it (what any later start gets). Compared whole, so a failure shows
-   * every odd refusal.
+   * Each loser of a race of starts was refused because of the winner, and only ever with
+   * JOB_CONFLICT naming it — also a loser that finished its checks after the winner's failover
+   * had completed: it raced an active job (a start made after the winner completed is a later
+   * start, VM_NOT_READY, tested above). Compared whole, so a failure shows every odd refusal.
    */
   function expectRefusedFor(refused: readonly { errors?: readonly GqlErr[] }[], winner: string) {
     const seen = refused.map((a) => {
       const error = a.errors?.[0];
       const code = error?.extensions?.code;
-      const blocking = (error?.extensions?.checks as Check[] | undefined)?.find((c) => c.name === 'volumes_not_held')?.blockingJobId;
-      const by = code === 'JOB_CONFLICT' ? error?.extensions?.jobId : code === 'VM_NOT_READY' ? blocking : undefined;
+      const by = code === 'JOB_CONFLICT' ? error?.extensions?.jobId : undefined;
       return { errors: a.errors?.length, refusedFor: by === winner ? 'winner' : { code, message: error?.message } };
     });
     expect(seen).toEqual(refused.map(() => ({ errors: 1, refusedFor: 'winner' })));
@@ -353,6 +357,49 @@ describe.each(DATABASE_KINDS)('failover mutations on %s', (dbKind) => {
         api.sim.faults.remove(hold.id);
       }
     });
+  });
+
+  it.each([
+    ['its checks passed before the winner existed (the database lock refuses it)', 'before'],
+    ['its checks ran after the winner took the volumes (failing cloud checks)', 'after'],
+  ] as const)('a loser still checking when the winner’s job has already completed gets JOB_CONFLICT: %s', async (_label, checks) => {
+    // A second FailoverService on the same database whose readiness is held at a gate: the loser
+    // has loaded its facts (no job yet) and is checking while the winner runs to COMPLETED.
+    let entered!: () => void;
+    const inside = new Promise<void>((resolve) => (entered = resolve));
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    const readiness = api.runtime.readiness;
+    const held = {
+      full: async (facts: VmFacts, type: FailoverType) => {
+        entered();
+        if (checks === 'before') {
+          const answer = await readiness.full(facts, type);
+          await gate;
+          return answer;
+        }
+        await gate;
+        return readiness.full(facts, type);
+      },
+    } as unknown as ReadinessService;
+    const loserService = new FailoverService({ em: api.orm.em, readiness: held, logger: createLogger({ level: 'silent' }), notify: () => {}, wake: () => {} });
+    const loser = loserService.start(FailoverType.TEST, { vmId: WEB.vmId }).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    await inside;
+    const winner = await start('test', { vmId: WEB.vmId });
+    await waitForStatus(winner.jobId, 'COMPLETED');
+    open();
+    const error = (await loser) as AppError | undefined;
+    expect(error).toBeInstanceOf(AppError);
+    expect(error!.extensions).toEqual({ code: 'JOB_CONFLICT', jobId: winner.jobId });
+    expect(error!.message).toBe(`A concurrent start won: test failover ${winner.jobId} began while this start was being checked (now completed)`);
+    // A start made now is a later start: the completed job holds the volumes.
+    const later = await startError('test', { vmId: WEB.vmId });
+    expect(later.extensions?.code).toBe('VM_NOT_READY');
+    expect((later.extensions!.checks as Check[]).find((c) => c.name === 'volumes_not_held')?.blockingJobId).toBe(winner.jobId);
+    await release(await readJob(winner.jobId));
   });
 
   describe('network overrides', () => {

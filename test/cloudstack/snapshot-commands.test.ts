@@ -145,27 +145,35 @@ describe('deleteSnapshot and listSnapshots', () => {
     expect((await rejectionOf(cloud.client.deleteSnapshot({ id: snapshot.id }))).errorCode).toBe(431);
   });
 
-  it('refuses to delete a snapshot still being taken', async () => {
-    cloud.sim.update((w) =>
-      w.snapshots.push({
-        id: 'snap-busy',
-        name: 'busy',
-        volumeid: DISK.volumeId,
-        volumetype: 'DATADISK',
-        state: 'BackingUp',
-        zoneid: cloud.sim.ids.zoneId,
-        intervaltype: 'MANUAL',
-        snapshottype: 'MANUAL',
-        created: '2026-01-01T00:00:00+0000',
-      }),
-    );
-    const error = await rejectionOf(cloud.client.deleteSnapshot({ id: 'snap-busy' }));
-    expect(error).toMatchObject({
-      kind: CloudStackErrorKind.JOB_FAILED,
-      errorCode: 431,
-      errorText: "Can't delete snapshot snap-busy due to it is in BackingUp Status",
-    });
-  });
+  it.each(['BackingUp', 'Creating', 'CreatedOnPrimary', 'Allocated'] as const)(
+    'refuses to delete a snapshot that is %s (DefaultSnapshotStrategy: only BackedUp or Error), and deletes one in Error',
+    async (state) => {
+      const busy = (id: string, snapshotState: string) =>
+        cloud.sim.update((w) =>
+          w.snapshots.push({
+            id,
+            name: 'busy',
+            volumeid: DISK.volumeId,
+            volumetype: 'DATADISK',
+            state: snapshotState,
+            zoneid: cloud.sim.ids.zoneId,
+            intervaltype: 'MANUAL',
+            snapshottype: 'MANUAL',
+            created: '2026-01-01T00:00:00+0000',
+          }),
+        );
+      busy('snap-busy', state);
+      const error = await rejectionOf(cloud.client.deleteSnapshot({ id: 'snap-busy' }));
+      expect(error).toMatchObject({
+        kind: CloudStackErrorKind.JOB_FAILED,
+        errorCode: 431,
+        errorText: `Can't delete snapshot snap-busy due to it is in ${state} Status`,
+      });
+      busy('snap-failed', 'Error');
+      await cloud.client.deleteSnapshot({ id: 'snap-failed' });
+      expect(cloud.sim.getState().snapshots.find((s) => s.id === 'snap-failed')).toMatchObject({ state: 'Destroyed' });
+    },
+  );
 
   it('filters by volume, name and id', async () => {
     const a = await cloud.client.createSnapshot({ volumeId: DISK.volumeId, name: 'a' });

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CloudStackClient } from '../../src/cloudstack/cloudstack.client.js';
-import { DEMO_NETWORKS, DEMO_ZONE } from '../../src/demo/demo-world.js';
+import { DEMO_APPLIANCE_VMS, DEMO_NETWORKS, DEMO_VMS, DEMO_ZONE } from '../../src/demo/demo-world.js';
 import { Disposers, FAST_CLIENT } from '../helpers/cloudstack.js';
 
 /**
@@ -59,6 +59,17 @@ describe('npm run simulator (dist/src/cloudstack/simulator/main.js)', () => {
       secretKey: settings.CLOUDSTACK_SECRET_KEY!,
     });
     expect(await client.listZones()).toMatchObject([{ id: DEMO_ZONE.id, name: DEMO_ZONE.name }]);
+    // The demo world: two appliance VMs holding every demo VM's replicated volumes, none at device 3.
+    const appliances = settings.CLOUDSTACK_APPLIANCE_VM_ID!.split(',');
+    expect(appliances).toEqual(DEMO_APPLIANCE_VMS.map((a) => a.id));
+    const attached = (await Promise.all(appliances.map((id) => client.listVolumes({ virtualMachineId: id })))).flat();
+    expect(
+      attached
+        .filter((v) => v.type === 'DATADISK')
+        .map((v) => v.id)
+        .sort(),
+    ).toEqual(DEMO_VMS.flatMap((d) => d.disks.map((disk) => disk.volumeId)).sort());
+    expect(attached.map((v) => v.deviceId)).not.toContain(3);
     const vm = await client.deployVirtualMachine({
       zoneId: settings.CLOUDSTACK_ZONE_ID!,
       serviceOfferingId: settings.CLOUDSTACK_SERVICE_OFFERING_ID!,

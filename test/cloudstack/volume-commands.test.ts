@@ -54,6 +54,7 @@ describe('the seeded appliance VMs', () => {
     const onAppliance = (id: string) => DEMO_VMS.filter((vm) => vm.disks.some((d) => d.applianceVmId === id));
     expect(DEMO_APPLIANCE_VMS.map((a) => onAppliance(a.id).length)).toEqual([5, 4]);
     expect(DEMO_VMS.filter((vm) => vm.replicationStatus === 'completed' && vm.cbt.success)).toHaveLength(8);
+    expect(DEMO_VMS.filter((vm) => !(vm.replicationStatus === 'completed' && vm.cbt.success)).map((vm) => vm.name)).toEqual(['legacy-app-01']);
     expect(Math.max(...DEMO_VMS.map((vm) => vm.disks.length))).toBe(4);
   });
 

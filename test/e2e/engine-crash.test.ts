@@ -343,28 +343,37 @@ describe('the engine killed with SIGKILL (a child process) and restarted, on Mar
 
   it('test failover of db-01 killed while a snapshot is still being taken, and restarted before it is done', async () => {
     // A snapshot slower than the restart (a real one takes minutes): the resumed step must adopt
-    // the one in the making, not take a second.
-    const slowMs = 6_000;
-    sim.setJobLatency(slowMs);
+    // the one in the making, not take a second. Only the snapshot is slow: its createSnapshot call
+    // is held a moment at the door, long enough to slow the cloud's jobs down for it alone. Its
+    // BackingUp stretch (the last quarter) must outlast a restart of the service on a loaded
+    // machine (seconds on two shared cores).
+    const slowMs = 24_000;
+    const door = sim.faults.add({ command: 'createSnapshot', kind: 'latency', ms: 500, count: 1 });
+    let killedAt = 0;
     try {
       const { jobId, mark, job, landed, lastSequence } = await failoverKilled(
         DB,
         'test',
         async () => {
-          await waitFor('a snapshot in the making', () => sim.getState().snapshots.some((s) => !s.removed && s.state === 'Creating'));
+          await waitFor('the first createSnapshot at the door', () => door.seen >= 1, 30_000, 5);
+          sim.setJobLatency(slowMs);
+          await waitFor('a snapshot in the making', () => sim.getState().snapshots.some((s) => !s.removed && s.state === 'Creating'), slowMs, 20);
           sim.setJobLatency(JOB_LATENCY_MS); // the calls from here on are quick; the snapshot in the making keeps its pace
           // Its volume is Ready again while it backs up: a second createSnapshot would be accepted now.
           await waitFor('the snapshot backing up', () => sim.getState().snapshots.some((s) => !s.removed && s.state === 'BackingUp'), slowMs, 20);
+          killedAt = Date.now();
         },
         () => {
           // Right after the restart the snapshot is still in the making (else this test proves nothing).
-          expect(sim.getState().snapshots.filter((s) => !s.removed && s.state === 'BackingUp')).toHaveLength(1);
+          const taking = sim.getState().snapshots.filter((s) => !s.removed && s.state === 'BackingUp');
+          expect(taking, `still backing up ${Date.now() - killedAt} ms after the kill`).toHaveLength(1);
         },
       );
       landings.push(`failover killed with a snapshot backing up: landed in ${landed}; ended ${job.status}`);
       expect(job.status).toBe('COMPLETED');
       await unwindKilled(jobId, mark, lastSequence, CLEANUP, null, ['CLEANUP', 'CLEANED_UP']);
     } finally {
+      sim.faults.remove(door.id);
       sim.setJobLatency(JOB_LATENCY_MS);
     }
   });

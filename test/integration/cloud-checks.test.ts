@@ -187,9 +187,10 @@ describe('the seeded demo world passes', () => {
     const probe = counting(cloud.client);
     const { readiness } = await cloudChecks(factsOf(DB), FailoverType.TEST, probe.cloudStack);
     expect(readiness.ready).toBe(true);
-    expect(probe.calls.sort()).toEqual(['listCapabilities', 'listNetworks', 'listNetworks', 'listVolumes', 'listVolumes']);
-    expect(probe.maxInFlight).toBe(2); // both volumes at once, then both networks at once, then what the key may do
-    expect(simCalls()).toEqual({ listVolumes: 2, listNetworks: 2, listCapabilities: 1 });
+    expect(probe.calls.sort()).toEqual(['listCapabilities', 'listNetworks', 'listNetworks', 'listSnapshots', 'listSnapshots', 'listVolumes', 'listVolumes']);
+    // Both volumes at once, then both volumes' snapshots at once, then both networks at once, then what the key may do.
+    expect(probe.maxInFlight).toBe(2);
+    expect(simCalls()).toEqual({ listVolumes: 2, listSnapshots: 2, listNetworks: 2, listCapabilities: 1 });
   });
 });
 
@@ -229,6 +230,21 @@ describe('cloud_volumes_ready', () => {
     expect(volumes.passed).toBe(false);
     expect(volumes.message).toBe(`Volume ${WEB_VOLUME.volumeName} (${WEB_VOLUME.volumeId}) of Hard disk 1 does not exist in CloudStack`);
     expect(simCalls().listVolumes).toBe(1); // a 431 is an answer: not retried
+  });
+
+  it('fails when CloudStack says a snapshot of a volume cannot be reverted (revertable false), naming the volume and the snapshot', async () => {
+    cloud.sim.configure({ snapshotsRevertable: false });
+    await cloud.client.detachVolume({ id: DB_DISK_2.volumeId });
+    const snapshot = await cloud.client.createSnapshot({ volumeId: DB_DISK_2.volumeId, name: 'earlier' });
+    await cloud.client.attachVolume({ id: DB_DISK_2.volumeId, virtualMachineId: DEMO_APPLIANCE_VM.id, deviceId: DB_DISK_2.applianceDeviceId });
+    const { volumes } = await cloudChecks(factsOf(DB));
+    expect(volumes.passed).toBe(false);
+    expect(volumes.message).toBe(
+      `Volume ${DB_DISK_2.volumeName} (${DB_DISK_2.volumeId}) of Hard disk 2 has snapshots CloudStack cannot revert (snapshot ${snapshot.id}: revertable false, its storage has no snapshot strategy that reverts): a cleanup or revert could not restore it`,
+    );
+    // Where the storage reverts, an earlier snapshot is no obstacle.
+    cloud.sim.update((world) => void (world.snapshots.find((s) => s.id === snapshot.id)!.revertable = true));
+    expect((await cloudChecks(factsOf(DB))).volumes.passed).toBe(true);
   });
 
   it('fails when a volume is not Ready, naming its state', async () => {
@@ -382,7 +398,7 @@ describe('prerequisites', () => {
     const readiness = await evaluateReadiness(READINESS_CHECKS, { ...facts, mappings: [] }, FailoverType.TEST, context());
     expect(check(readiness, 'cloud_volumes_ready').passed).toBe(true);
     expect(check(readiness, 'cloud_destination_networks').message).toBe('Not checked: network_mappings failed');
-    expect(simCalls()).toEqual({ listVolumes: 1 });
+    expect(simCalls()).toEqual({ listVolumes: 1, listSnapshots: 1 });
   });
 });
 

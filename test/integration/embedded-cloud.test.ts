@@ -33,6 +33,15 @@ describe('the embedded default runs the CloudStack simulator in-process', () => 
           .sort(),
       ).toEqual(dbVolumes);
       expect(dbVolumes).toEqual(DEMO_VMS.flatMap((vm) => vm.disks.map((d) => d.volumeId)).sort());
+      // The demo world a newcomer sees: eight VMs ready on two appliance VMs (one with three data
+      // disks besides its OS disk), one that is not ready, and no disk at the reserved device 3.
+      expect(onAppliance.map((v) => v.deviceId)).not.toContain(3);
+      expect(new Set(onAppliance.filter((v) => v.type === 'DATADISK').map((v) => v.virtualMachineId)).size).toBe(2);
+      const ready = await gqlData(service.url, '{ virtualMachines(first: 50) { edges { node { name disks { volumeId } readiness(type: TEST) { ready } } } } }');
+      const nodes = ready.virtualMachines.edges.map((e: any) => e.node) as { name: string; disks: unknown[]; readiness: { ready: boolean } }[];
+      expect(nodes.filter((n) => n.readiness.ready)).toHaveLength(8);
+      expect(nodes.filter((n) => !n.readiness.ready).map((n) => n.name)).toEqual(['legacy-app-01']);
+      expect(Math.max(...nodes.filter((n) => n.readiness.ready).map((n) => n.disks.length))).toBeGreaterThanOrEqual(4);
       const networks = await cloudStack.listNetworks({ zoneId: ids.zoneId });
       expect(networks.map((n) => n.id).sort()).toEqual(DEMO_NETWORKS.map((n) => n.id).sort());
 

@@ -45,8 +45,12 @@ const describeDisk = (disk: DiskFact) => `volume ${disk.volume!.volumeName} (${d
 
 /**
  * Each replicated volume exists in CloudStack, is Ready, is attached to an appliance VM and is in
- * the appliance's zone. The volumes are looked up concurrently, one call each; every problem is
- * reported, not only the first.
+ * the appliance's zone — the slot it holds there is the one its cleanup or revert puts it back in —
+ * and CloudStack can revert its snapshots: a snapshot of it the cloud already has that says
+ * `revertable: false` (no snapshot strategy of its storage reverts) means a cleanup or revert could
+ * not restore it. Without one the cloud cannot tell yet; the snapshot step checks the failover's
+ * own snapshot before anything boots on the volume. The volumes are looked up concurrently, one
+ * call each, then their snapshots; every problem is reported, not only the first.
  */
 export const volumesReady: ReadinessRule<CloudCheckContext> = {
   name: 'cloud_volumes_ready',
@@ -73,6 +77,16 @@ export const volumesReady: ReadinessRule<CloudCheckContext> = {
       }
       if (volume.zoneId !== ids.zoneId) wrong.push(`is in zone ${volume.zoneId ?? '(none)'}, not zone ${ids.zoneId}`);
       if (wrong.length > 0) problems.push(`${describeDisk(disk)} ${wrong.join(' and ')}`);
+    }
+    const present = disks.filter((d) => volumes.get(d.volume!.volumeId));
+    const snapshots = await Promise.all(present.map((d) => cloudStack.listSnapshots({ volumeId: d.volume!.volumeId })));
+    for (const [i, disk] of present.entries()) {
+      const stuck = snapshots[i]!.find((snapshot) => snapshot.revertable === false);
+      if (stuck) {
+        problems.push(
+          `${describeDisk(disk)} has snapshots CloudStack cannot revert (snapshot ${stuck.id}: revertable false, its storage has no snapshot strategy that reverts): a cleanup or revert could not restore it`,
+        );
+      }
     }
     if (problems.length > 0) return fail(capitalised(problems.join('; ')));
     return pass(`${plural(volumes.size, 'volume')} Ready in CloudStack, attached to the appliance`);

@@ -153,7 +153,10 @@ const deleteSnapshot: CommandHandler = ({ state, params }) => {
     instanceType: 'Snapshot',
     instanceId: snapshot.id,
     queueKey: `snapshot:${snapshot.id}`,
-    validate: () => check(!TAKING.has(snapshot.state), `Can't delete snapshot ${snapshot.id} due to it is in ${snapshot.state} Status`),
+    // DefaultSnapshotStrategy.deleteSnapshot: only a BackedUp or Error snapshot (or one Destroying,
+    // not modelled) — one being taken, and one still Allocated (its job has not begun), are refused.
+    validate: () =>
+      check(snapshot.state === 'BackedUp' || snapshot.state === 'Error', `Can't delete snapshot ${snapshot.id} due to it is in ${snapshot.state} Status`),
     commit: () => {
       snapshot.state = 'Destroyed';
       snapshot.removed = csTime();
