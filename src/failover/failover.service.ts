@@ -152,9 +152,12 @@ export class FailoverService {
         continue;
       }
       this.options.logger.info({ jobId, vmId, type, requestedBy: record.requestedBy }, 'failover job created');
+      // Read before the engine is woken: the answer is the job as created (PENDING), not whatever
+      // step a fast engine has reached by the time the read runs.
+      const created = await this.em.fork().findOneOrFail(FailoverJob, { jobId }, { disableIdentityMap: true });
       this.options.notify();
       this.options.wake();
-      return this.em.fork().findOneOrFail(FailoverJob, { jobId });
+      return created;
     }
     throw new Error(`no free job id for VM ${vmId}`);
   }
@@ -193,9 +196,10 @@ export class FailoverService {
         break;
     }
     this.options.logger.info({ jobId, flow }, 'unwind begun');
+    const begun = await this.em.fork().findOneOrFail(FailoverJob, { jobId }, { disableIdentityMap: true });
     this.options.notify();
     this.options.wake();
-    return this.em.fork().findOneOrFail(FailoverJob, { jobId });
+    return begun;
   }
 }
 
