@@ -37,3 +37,11 @@ export function requireList<T>(field: string, values: readonly T[], max: number,
   if (values.length > max) throw badInput(field, `${field} may name at most ${max} ${nouns}`);
   return values;
 }
+
+/** An id argument (`ID`): a positive whole number as text. */
+export function parseId(field: string, value: string): number {
+  requireText(field, value, { max: 20 });
+  if (!/^[1-9]\d{0,9}$/.test(value) || Number(value) > 2_147_483_647) throw badInput(field, `${field} is not an id this service issued`);
+  return Number(value);
+}
+
