@@ -5,6 +5,7 @@ import { latestSequence } from '../../src/events/event-store.js';
 import { PLAN_EVENTS } from '../../src/events/plan-event-store.js';
 import { DATABASE_KINDS } from '../helpers/api-server.js';
 import { gql, gqlData, wsClient } from '../helpers/graphql.js';
+import { waitFor } from '../helpers/wait.js';
 import { cloudView, START_TEST, startFailoverApi, type FailoverHarness } from '../helpers/failover.js';
 import {
   CANCEL_PLAN,
@@ -317,21 +318,17 @@ describe('recovery plan executions on MariaDB', () => {
     expect(c.errors?.[0]?.extensions).toMatchObject({ code: 'IDEMPOTENCY_MISMATCH' });
     const d = await gql(api.url, `mutation ($input: StartFailoverInput!) { startLiveFailover(input: $input) { jobId } }`, { input: { vmId: demoVm('files-01').vmId, idempotencyKey: jobKey } });
     expect(d.errors?.[0]?.extensions).toMatchObject({ code: 'IDEMPOTENCY_MISMATCH' });
-    const jobStream = collectJobEvents(client, 0);
     await waitForJob(a.startTestFailover.jobId, 'COMPLETED');
-    jobStream.dispose();
     await gqlData(api.url, 'mutation ($jobId: String!) { cleanupTestFailover(jobId: $jobId) { jobId } }', { jobId: a.startTestFailover.jobId });
     await waitForJob(a.startTestFailover.jobId, 'CLEANED_UP');
   });
 
+  /** Waits until a job's row reads `status`. */
   async function waitForJob(jobId: string, status: string) {
-    for (let i = 0; i < 600; i++) {
-      const { failoverJob } = await gqlData<Json>(api.url, 'query ($jobId: String!) { failoverJob(jobId: $jobId) { status } }', { jobId });
-      if (failoverJob.status === status) return;
-      await api.runtime.events.flush();
-      await new Promise((resolve) => setImmediate(resolve));
-    }
-    throw new Error(`job ${jobId} never reached ${status}`);
+    await waitFor(
+      async () => (await gqlData<Json>(api.url, 'query ($jobId: String!) { failoverJob(jobId: $jobId) { status } }', { jobId })).failoverJob.status === status,
+      { timeoutMs: 60_000, intervalMs: 50, what: `job ${jobId} ${status}` },
+    );
   }
 
   it('cancel: no new launches, the running job finishes, CANCELLED; what completed is cleaned up', async () => {

@@ -151,13 +151,17 @@ async function runForward(deps: PlanExecutorDeps, lifecycle: PlanLifecycle): Pro
       changed = true;
     }
   }
-  // Adopt jobs a crashed executor started (belt and braces: a job and its link commit together).
+  // A VM whose launch was decided but not linked: if the execution's job for it exists, adopt it
+  // (a job and its link commit together, so this only finds what another writer left), else it is started again.
   const launching = vms.filter((vm) => vm.state === PlanVmState.LAUNCHING);
   if (launching.length > 0) {
     const orphans = await deps.root
       .fork()
       .find(FailoverExecution, { planExecutionId: execution.id, vmId: { $in: launching.map((vm) => vm.vmId) } }, { disableIdentityMap: true });
-    if (orphans.length > 0) throw new Error(`plan execution ${execution.id}: jobs ${orphans.map((o) => o.jobId).join(', ')} exist without their link`);
+    for (const orphan of orphans) {
+      await lifecycle.adoptJob(launching.find((vm) => vm.vmId === orphan.vmId)!, orphan.jobId, progress());
+      changed = true;
+    }
   }
   if (changed) vms = await readExecutionVms(deps.root.fork(), execution.id);
 
@@ -181,7 +185,7 @@ async function runForward(deps: PlanExecutorDeps, lifecycle: PlanLifecycle): Pro
   const next = wave.filter((vm) => vm.state === PlanVmState.PENDING || vm.state === PlanVmState.LAUNCHING).slice(0, Math.max(0, free));
   if (next.length > 0) {
     await lifecycle.launchIntent(next.map((vm) => vm.vmId));
-    await Promise.all(next.map((vm) => launch(deps, lifecycle, vm, progress())));
+    await settleAll(next.map((vm) => launch(deps, lifecycle, vm, progress())));
     return PassResult.WAITING;
   }
   if (wave.some((vm) => !RUN_TERMINAL.has(vm.state))) return PassResult.WAITING;
@@ -202,6 +206,12 @@ async function runForward(deps: PlanExecutorDeps, lifecycle: PlanLifecycle): Pro
       : `${total - failed.length} of ${total} VMs failed over; failed: ${failed.map((vm) => vm.vmId).join(', ')}`;
   await lifecycle.finish(status, message, progress());
   return PassResult.DONE;
+}
+
+/** Waits for every launch of a pass (none is left running behind the next pass), then throws the first failure. */
+async function settleAll(work: readonly Promise<void>[]): Promise<void> {
+  const failed = (await Promise.allSettled(work)).find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
 }
 
 /** Starts one VM's failover through the single-start path; a refusal ends the VM FAILED (with the code and reason). */
@@ -253,7 +263,7 @@ async function runUnwind(deps: PlanExecutorDeps, lifecycle: PlanLifecycle): Prom
     if (!started?.unwindStartedAt) await lifecycle.waveStarted(position, true, progress());
   }
   if (next.length > 0) {
-    await Promise.all(next.map((vm) => unwindVm(deps, lifecycle, vm, progress())));
+    await settleAll(next.map((vm) => unwindVm(deps, lifecycle, vm, progress())));
     return PassResult.WAITING;
   }
   if (inFlight.length > 0 || wave.some((vm) => vm.unwindState === PlanUnwindState.PENDING)) return PassResult.WAITING;

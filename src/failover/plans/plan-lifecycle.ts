@@ -379,13 +379,7 @@ export class PlanLifecycle {
    */
   async linkJob(tx: EntityManager, vm: { vmId: string; wavePosition: number }, jobId: string, progressPercent: number): Promise<void> {
     await this.fence(tx);
-    const now = new Date();
-    const linked = await tx.nativeUpdate(
-      PlanExecutionVmRow,
-      { executionId: this.execution.id, vmId: vm.vmId, state: PlanVmState.LAUNCHING },
-      { state: PlanVmState.LAUNCHED, jobId, launchedAt: now, updatedAt: now },
-    );
-    if (linked === 0) throw new PlanLeaseLost(this.execution.id);
+    await this.linkJobRow(tx, vm, jobId);
     await appendPlanEvent(tx, {
       ...this.ref,
       kind: PlanEventKind.VM_LAUNCHED,
@@ -397,6 +391,33 @@ export class PlanLifecycle {
       progressPercent,
       message: `${vm.vmId}: job ${jobId} started`,
     });
+  }
+
+  /** Links a job of this execution found without its link (see the executor's resume). */
+  adoptJob(vm: { vmId: string; wavePosition: number }, jobId: string, progressPercent: number): Promise<void> {
+    return this.write({
+      also: (tx) => this.linkJobRow(tx, vm, jobId),
+      event: {
+        kind: PlanEventKind.VM_LAUNCHED,
+        status: this.status,
+        previousStatus: this.status,
+        wave: vm.wavePosition,
+        vmId: vm.vmId,
+        jobId,
+        progressPercent,
+        message: `${vm.vmId}: job ${jobId} adopted`,
+      },
+    });
+  }
+
+  private async linkJobRow(tx: EntityManager, vm: { vmId: string }, jobId: string): Promise<void> {
+    const now = new Date();
+    const linked = await tx.nativeUpdate(
+      PlanExecutionVmRow,
+      { executionId: this.execution.id, vmId: vm.vmId, state: PlanVmState.LAUNCHING },
+      { state: PlanVmState.LAUNCHED, jobId, launchedAt: now, updatedAt: now },
+    );
+    if (linked === 0) throw new PlanLeaseLost(this.execution.id);
   }
 
   /** Published after a {@link linkJob} transaction committed. */
