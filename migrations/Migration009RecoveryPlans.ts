@@ -152,7 +152,16 @@ export class Migration009RecoveryPlans extends Migration {
     this.addSql(`DELETE FROM failover_sequences WHERE name = 'plan_execution_events'`);
     this.addSql('DROP INDEX IF EXISTS idx_failover_executions_plan_execution ON failover_executions');
     this.addSql('ALTER TABLE failover_executions DROP COLUMN IF EXISTS plan_execution_id');
-    for (const table of ['idempotency_keys', 'plan_execution_events', 'plan_execution_vms', 'plan_execution_waves', 'plan_executions', 'recovery_plan_vms', 'recovery_plan_waves', 'recovery_plans']) {
+    for (const table of [
+      'idempotency_keys',
+      'plan_execution_events',
+      'plan_execution_vms',
+      'plan_execution_waves',
+      'plan_executions',
+      'recovery_plan_vms',
+      'recovery_plan_waves',
+      'recovery_plans',
+    ]) {
       this.addSql(`DROP TABLE IF EXISTS ${table}`);
     }
   }

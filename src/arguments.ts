@@ -44,4 +44,3 @@ export function parseId(field: string, value: string): number {
   if (!/^[1-9]\d{0,9}$/.test(value) || Number(value) > 2_147_483_647) throw badInput(field, `${field} is not an id this service issued`);
   return Number(value);
 }
-

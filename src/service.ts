@@ -52,10 +52,10 @@ export function createFailoverRuntime(
   const events = new EventBus({ em: orm.em, logger, pollIntervalMs: engine.eventPollIntervalMs });
   const planEvents = new EventBus<PlanEvent, PlanEventFilter>({ em: orm.em, logger, pollIntervalMs: engine.eventPollIntervalMs, source: PLAN_EVENTS });
   // Every committed job event may move a plan execution on: the plan executor looks again.
-  let plans: PlanEngine | undefined;
+  const late: { plans?: PlanEngine } = {};
   const jobEventsCommitted = () => {
     events.notify();
-    plans?.wake();
+    late.plans?.wake();
   };
   const readiness = new ReadinessService(orm.em, { cloudStack: cloud.cloudStack, ids: cloud.ids }, readinessShareMs);
   const worker = new Engine({
@@ -76,7 +76,7 @@ export function createFailoverRuntime(
     notify: jobEventsCommitted,
     wake: () => worker.wake(),
   });
-  plans = new PlanEngine({
+  const planEngine = new PlanEngine({
     em: orm.em,
     failover,
     engineConcurrency: engine.concurrency,
@@ -85,7 +85,7 @@ export function createFailoverRuntime(
     leaseMs: engine.leaseMs,
     scanIntervalMs: engine.scanIntervalMs,
   });
-  const planEngine = plans;
+  late.plans = planEngine;
   const planCommands = new PlanCommands({
     em: orm.em,
     readiness,

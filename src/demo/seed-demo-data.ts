@@ -8,7 +8,11 @@ import { DEMO_VMS, demoNetwork } from './demo-world.js';
 export const DEMO_PLAN = {
   name: 'demo-application',
   description: 'The demo VMs as one application: data and messaging first, then the application servers, then the front ends.',
-  waves: [['db-01', 'cache-01', 'mq-01'], ['app-01', 'app-02', 'files-01'], ['web-01', 'api-gw-01']],
+  waves: [
+    ['db-01', 'cache-01', 'mq-01'],
+    ['app-01', 'app-02', 'files-01'],
+    ['web-01', 'api-gw-01'],
+  ],
   maxInFlight: 4,
   failurePolicy: FailurePolicy.HALT,
 } as const;

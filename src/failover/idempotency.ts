@@ -26,7 +26,9 @@ export function checkIdempotencyKey(field: string, key: string | null | undefine
 
 /** What a key is about: the operation and its input, as a hash. */
 export function requestHash(operation: string, input: unknown): string {
-  return createHash('sha256').update(JSON.stringify([operation, input])).digest('hex');
+  return createHash('sha256')
+    .update(JSON.stringify([operation, input]))
+    .digest('hex');
 }
 
 /** One keyed request. */

@@ -12,14 +12,28 @@ export async function knownVms(em: EntityManager, vmIds: readonly string[]): Pro
 }
 
 /** A plan's waves in order, each with its VMs in order (names from the appliance's index). */
-export async function planWaves(em: EntityManager, planIds: readonly number[]): Promise<Map<number, { order: number; vms: { vmId: string; name: string | null }[] }[]>> {
-  const rows = await em.find(RecoveryPlanVmRow, { planId: { $in: [...planIds] } }, { orderBy: { planId: 'asc', wavePosition: 'asc', position: 'asc' }, disableIdentityMap: true });
-  const waves = await em.find(RecoveryPlanWaveRow, { planId: { $in: [...planIds] } }, { orderBy: { planId: 'asc', position: 'asc' }, disableIdentityMap: true });
+export async function planWaves(
+  em: EntityManager,
+  planIds: readonly number[],
+): Promise<Map<number, { order: number; vms: { vmId: string; name: string | null }[] }[]>> {
+  const rows = await em.find(
+    RecoveryPlanVmRow,
+    { planId: { $in: [...planIds] } },
+    { orderBy: { planId: 'asc', wavePosition: 'asc', position: 'asc' }, disableIdentityMap: true },
+  );
+  const waves = await em.find(
+    RecoveryPlanWaveRow,
+    { planId: { $in: [...planIds] } },
+    { orderBy: { planId: 'asc', position: 'asc' }, disableIdentityMap: true },
+  );
   const names = await knownVms(em, [...new Set(rows.map((r) => r.vmId))]);
   const out = new Map<number, { order: number; vms: { vmId: string; name: string | null }[] }[]>();
   for (const id of planIds) out.set(id, []);
   for (const wave of waves) out.get(wave.planId)!.push({ order: wave.position, vms: [] });
-  for (const row of rows) out.get(row.planId)?.find((w) => w.order === row.wavePosition)?.vms.push({ vmId: row.vmId, name: names.get(row.vmId) ?? null });
+  for (const row of rows)
+    out
+      .get(row.planId)
+      ?.find((w) => w.order === row.wavePosition)
+      ?.vms.push({ vmId: row.vmId, name: names.get(row.vmId) ?? null });
   return out;
 }
-

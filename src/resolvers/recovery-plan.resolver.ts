@@ -1,7 +1,15 @@
 import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { FailoverType } from '../entities/enums.js';
 import { FailoverJob } from '../entities/failover-job.entity.js';
-import { PlanExecutionStatus, PlanPhase, PlanVmState, readPlanPhase, type PlanExecutionRow, type PlanExecutionVmRow, type RecoveryPlanRow } from '../entities/index.js';
+import {
+  PlanExecutionStatus,
+  PlanPhase,
+  PlanVmState,
+  readPlanPhase,
+  type PlanExecutionRow,
+  type PlanExecutionVmRow,
+  type RecoveryPlanRow,
+} from '../entities/index.js';
 import { aggregateProgress } from '../failover/plans/plan-executor.js';
 import { Role } from '../server/auth.js';
 import type { Context } from '../server/context.js';
@@ -55,7 +63,9 @@ export class RecoveryPlanResolver {
   }
 
   @AuditedMutation(Role.OPERATOR)
-  @Mutation(() => RecoveryPlan, { description: 'Replaces a plan’s definition. Refused: PLAN_RUNNING while it has an active execution; NOT_FOUND; BAD_USER_INPUT.' })
+  @Mutation(() => RecoveryPlan, {
+    description: 'Replaces a plan’s definition. Refused: PLAN_RUNNING while it has an active execution; NOT_FOUND; BAD_USER_INPUT.',
+  })
   async updateRecoveryPlan(
     @Arg('id', () => ID) id: string,
     @Arg('input', () => RecoveryPlanInput) input: RecoveryPlanInput,
@@ -65,7 +75,9 @@ export class RecoveryPlanResolver {
   }
 
   @AuditedMutation(Role.OPERATOR)
-  @Mutation(() => RecoveryPlan, { description: 'Deletes a plan (its executions keep their history). Refused: PLAN_RUNNING while it has an active execution; NOT_FOUND.' })
+  @Mutation(() => RecoveryPlan, {
+    description: 'Deletes a plan (its executions keep their history). Refused: PLAN_RUNNING while it has an active execution; NOT_FOUND.',
+  })
   async deleteRecoveryPlan(@Arg('id', () => ID) id: string, @Ctx() ctx: Context): Promise<RecoveryPlan> {
     return asPlan(await deletePlan(ctx.em, id, ctx.audit.change));
   }
@@ -76,7 +88,11 @@ export class RecoveryPlanResolver {
   }
 
   @FieldResolver(() => PlanReadiness, { description: 'Whether every VM of the plan can fail over now: every check of each VM (database and CloudStack).' })
-  async readiness(@Root() plan: RecoveryPlan, @Arg('type', () => FailoverType) type: FailoverType, @Ctx() { loaders, services }: Context): Promise<PlanReadiness> {
+  async readiness(
+    @Root() plan: RecoveryPlan,
+    @Arg('type', () => FailoverType) type: FailoverType,
+    @Ctx() { loaders, services }: Context,
+  ): Promise<PlanReadiness> {
     const vmIds = (await loaders.planWaves.load(plan.id)).flatMap((w) => w.vms.map((vm) => vm.vmId));
     const vms: PlanReadiness['vms'] = [];
     for (let i = 0; i < vmIds.length; i += READINESS_PARALLEL) {
@@ -105,7 +121,11 @@ export class RecoveryPlanResolver {
 }
 
 /** A wave's status, from its times and its VMs. */
-function waveStatus(execution: PlanExecution, wave: { startedAt?: Date | null; completedAt?: Date | null; unwindStartedAt?: Date | null; unwindCompletedAt?: Date | null }, vms: readonly PlanExecutionVmRow[]): PlanWaveStatus {
+function waveStatus(
+  execution: PlanExecution,
+  wave: { startedAt?: Date | null; completedAt?: Date | null; unwindStartedAt?: Date | null; unwindCompletedAt?: Date | null },
+  vms: readonly PlanExecutionVmRow[],
+): PlanWaveStatus {
   if (wave.unwindCompletedAt) return PlanWaveStatus.UNWOUND;
   if (wave.unwindStartedAt) return PlanWaveStatus.UNWINDING;
   const states = vms.map((vm) => vm.state as PlanVmState);
@@ -137,7 +157,9 @@ export class PlanExecutionResolver {
   }
 
   @AuditedMutation(Role.OPERATOR)
-  @Mutation(() => PlanExecution, { description: 'Cancels an execution: no new launches, running jobs finish, then CANCELLED. Refused: INVALID_PLAN_TRANSITION, NOT_FOUND.' })
+  @Mutation(() => PlanExecution, {
+    description: 'Cancels an execution: no new launches, running jobs finish, then CANCELLED. Refused: INVALID_PLAN_TRANSITION, NOT_FOUND.',
+  })
   async cancelPlanExecution(@Arg('id', () => ID) id: string, @Ctx() ctx: Context): Promise<PlanExecution> {
     return asExecution(await ctx.services.plans.cancel(id, ctx.audit.change));
   }
@@ -153,7 +175,8 @@ export class PlanExecutionResolver {
 
   @AuditedMutation(Role.OPERATOR)
   @Mutation(() => PlanExecution, {
-    description: 'Reverts a live execution: its waves in reverse, within maxInFlight; resumable like a cleanup. Refused: INVALID_PLAN_TRANSITION, JOB_CONFLICT, NOT_FOUND.',
+    description:
+      'Reverts a live execution: its waves in reverse, within maxInFlight; resumable like a cleanup. Refused: INVALID_PLAN_TRANSITION, JOB_CONFLICT, NOT_FOUND.',
   })
   async revertPlanExecution(@Arg('id', () => ID) id: string, @Ctx() ctx: Context): Promise<PlanExecution> {
     return asExecution(await ctx.services.plans.revert(id, ctx.audit.change));
@@ -185,7 +208,8 @@ export class PlanExecutionResolver {
   }
 
   @FieldResolver(() => Int, {
-    description: 'The jobs’ progress aggregated: each VM counts its job’s progress, 100 once it ended, 0 before it started; during a cleanup or revert, that of its unwind.',
+    description:
+      'The jobs’ progress aggregated: each VM counts its job’s progress, 100 once it ended, 0 before it started; during a cleanup or revert, that of its unwind.',
   })
   async progressPercent(@Root() execution: PlanExecution, @Ctx() { loaders }: Context): Promise<number> {
     const row = execution as unknown as PlanExecutionRow;
@@ -221,4 +245,3 @@ export class PlanExecutionVmResolver {
     return vm.jobId ? loaders.jobs.load(vm.jobId) : null;
   }
 }
-

@@ -272,7 +272,8 @@ export class StartPlanExecutionInput {
 
   @Field(() => String, {
     nullable: true,
-    description: '1–100 printable characters: the same key with the same input returns the same execution for 24 hours; with another input, IDEMPOTENCY_MISMATCH.',
+    description:
+      '1–100 printable characters: the same key with the same input returns the same execution for 24 hours; with another input, IDEMPOTENCY_MISMATCH.',
   })
   idempotencyKey?: string | null;
 }

@@ -59,7 +59,10 @@ export async function checkPlanInput(em: EntityManager, input: RecoveryPlanInput
       requireText(`waves[${w}].vmIds[${i}]`, vmId, { label: 'a vmId' });
       const other = seen.get(vmId);
       if (other !== undefined) {
-        throw badInput(`waves[${w}].vmIds[${i}]`, `VM ${vmId} is in wave ${other + 1}${other === w ? ' twice' : ` and wave ${w + 1}`}: a VM is in at most one wave of a plan`);
+        throw badInput(
+          `waves[${w}].vmIds[${i}]`,
+          `VM ${vmId} is in wave ${other + 1}${other === w ? ' twice' : ` and wave ${w + 1}`}: a VM is in at most one wave of a plan`,
+        );
       }
       seen.set(vmId, w);
       return vmId;
@@ -68,7 +71,8 @@ export async function checkPlanInput(em: EntityManager, input: RecoveryPlanInput
   if (seen.size > PLAN_LIMITS.vms) throw badInput('waves', `a plan holds at most ${PLAN_LIMITS.vms} VMs (got ${seen.size})`);
   const { min, max } = PLAN_LIMITS.maxInFlight;
   const maxInFlight = input.maxInFlight ?? PLAN_LIMITS.maxInFlight.default;
-  if (!Number.isInteger(maxInFlight) || maxInFlight < min || maxInFlight > max) throw badInput('maxInFlight', `maxInFlight must be a whole number from ${min} to ${max}`);
+  if (!Number.isInteger(maxInFlight) || maxInFlight < min || maxInFlight > max)
+    throw badInput('maxInFlight', `maxInFlight must be a whole number from ${min} to ${max}`);
   const known = await knownVms(em, [...seen.keys()]);
   const unknown = [...seen.keys()].filter((vmId) => !known.has(vmId));
   if (unknown.length > 0) {
@@ -154,7 +158,14 @@ export async function updatePlan(
       await tx.nativeUpdate(
         RecoveryPlanRow,
         { id: planId },
-        { name: plan.name, nameLock: plan.name, description: plan.description, maxInFlight: plan.maxInFlight, failurePolicy: plan.failurePolicy, updatedAt: new Date() },
+        {
+          name: plan.name,
+          nameLock: plan.name,
+          description: plan.description,
+          maxInFlight: plan.maxInFlight,
+          failurePolicy: plan.failurePolicy,
+          updatedAt: new Date(),
+        },
       );
       await writeWaves(tx, planId, plan.waves);
       await record.inTransaction(tx, id);
@@ -222,7 +233,11 @@ export async function executionWaves(
   em: EntityManager,
   executionIds: readonly number[],
 ): Promise<Map<number, { wave: PlanExecutionWaveRow; vms: PlanExecutionVmRow[] }[]>> {
-  const waves = await em.find(PlanExecutionWaveRow, { executionId: { $in: [...executionIds] } }, { orderBy: { executionId: 'asc', position: 'asc' }, disableIdentityMap: true });
+  const waves = await em.find(
+    PlanExecutionWaveRow,
+    { executionId: { $in: [...executionIds] } },
+    { orderBy: { executionId: 'asc', position: 'asc' }, disableIdentityMap: true },
+  );
   const vms = await em.find(
     PlanExecutionVmRow,
     { executionId: { $in: [...executionIds] } },
@@ -231,6 +246,10 @@ export async function executionWaves(
   const out = new Map<number, { wave: PlanExecutionWaveRow; vms: PlanExecutionVmRow[] }[]>();
   for (const id of executionIds) out.set(id, []);
   for (const wave of waves) out.get(wave.executionId)!.push({ wave, vms: [] });
-  for (const vm of vms) out.get(vm.executionId)?.find((w) => w.wave.position === vm.wavePosition)?.vms.push(vm);
+  for (const vm of vms)
+    out
+      .get(vm.executionId)
+      ?.find((w) => w.wave.position === vm.wavePosition)
+      ?.vms.push(vm);
   return out;
 }

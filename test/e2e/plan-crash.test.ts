@@ -81,8 +81,7 @@ describe('a plan execution and its cleanup killed with SIGKILL and restarted, on
   }
 
   /** Kill points spread over `total` events: one per stretch, at a random place within it. */
-  const killPoints = (total: number, kills: number) =>
-    Array.from({ length: kills }, (_v, i) => Math.max(1, Math.floor((total / kills) * (i + Math.random()))));
+  const killPoints = (total: number, kills: number) => Array.from({ length: kills }, (_v, i) => Math.max(1, Math.floor((total / kills) * (i + Math.random()))));
 
   it('ends COMPLETED then CLEANED_UP; every VM failed over exactly once; the cloud as before', async () => {
     const before = cloudView(sim.getState());
@@ -121,7 +120,9 @@ describe('a plan execution and its cleanup killed with SIGKILL and restarted, on
     expect((await execution(id)).status).toBe('cleaned_up');
     const after = await db.orm.em.fork().find(FailoverJob, { vmId: { $in: vmIds } }, { disableIdentityMap: true });
     expect(after.map((j) => j.status)).toEqual(vmIds.map(() => 'cleaned_up'));
-    const settled = await db.orm.em.fork().find(FailoverLedgerEntry, { jobId: { $in: jobs.map((j) => j.jobId) }, state: LedgerState.INTENT }, { disableIdentityMap: true });
+    const settled = await db.orm.em
+      .fork()
+      .find(FailoverLedgerEntry, { jobId: { $in: jobs.map((j) => j.jobId) }, state: LedgerState.INTENT }, { disableIdentityMap: true });
     expect(settled).toEqual([]);
     expect(cloudView(sim.getState())).toEqual(before);
   });

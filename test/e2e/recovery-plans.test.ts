@@ -43,7 +43,10 @@ describe.each(DATABASE_KINDS)('recovery plan CRUD and bounds on %s', (kind) => {
   const refusal = async (promise: Promise<{ errors?: readonly Json[] }>) => (await promise).errors?.[0]?.extensions as Json | undefined;
 
   it('the demo data holds a plan over the demo VMs', async () => {
-    const { recoveryPlans } = await gqlData<Json>(api.url, `{ recoveryPlans(first: 10) { edges { node { name maxInFlight failurePolicy waves { order vms { name } } } } } }`);
+    const { recoveryPlans } = await gqlData<Json>(
+      api.url,
+      `{ recoveryPlans(first: 10) { edges { node { name maxInFlight failurePolicy waves { order vms { name } } } } } }`,
+    );
     const demo = recoveryPlans.edges.map((e: Json) => e.node).find((p: Json) => p.name === DEMO_PLAN.name);
     expect(demo.waves).toEqual(DEMO_PLAN.waves.map((names, i) => ({ order: i + 1, vms: names.map((name) => ({ name })) })));
     expect(demo).toMatchObject({ maxInFlight: DEMO_PLAN.maxInFlight, failurePolicy: 'HALT' });
@@ -55,16 +58,32 @@ describe.each(DATABASE_KINDS)('recovery plan CRUD and bounds on %s', (kind) => {
     expect(plan).toMatchObject({ name: 'crud-app', description: 'an app', maxInFlight: 10, failurePolicy: 'HALT' });
     expect(plan.waves).toEqual([
       { order: 1, vms: [{ vmId: demoVm('db-01').vmId, name: 'db-01' }] },
-      { order: 2, vms: [{ vmId: demoVm('web-01').vmId, name: 'web-01' }, { vmId: demoVm('app-01').vmId, name: 'app-01' }] },
+      {
+        order: 2,
+        vms: [
+          { vmId: demoVm('web-01').vmId, name: 'web-01' },
+          { vmId: demoVm('app-01').vmId, name: 'app-01' },
+        ],
+      },
     ]);
-    const { recoveryPlan } = await gqlData<Json>(api.url, 'query ($id: ID!) { recoveryPlan(id: $id) { id name latestExecution { id } executions(first: 5) { edges { cursor } } } }', { id: plan.id });
+    const { recoveryPlan } = await gqlData<Json>(
+      api.url,
+      'query ($id: ID!) { recoveryPlan(id: $id) { id name latestExecution { id } executions(first: 5) { edges { cursor } } } }',
+      { id: plan.id },
+    );
     expect(recoveryPlan).toEqual({ id: plan.id, name: 'crud-app', latestExecution: null, executions: { edges: [] } });
 
     // Keyset pages: one at a time, the cursor of each page leads to the next, nothing twice.
     const seen: string[] = [];
     let after: string | null = null;
     for (;;) {
-      const page: Json = (await gqlData<Json>(api.url, 'query ($after: String) { recoveryPlans(first: 1, after: $after) { edges { node { name } } pageInfo { hasNextPage endCursor } } }', { after })).recoveryPlans;
+      const page: Json = (
+        await gqlData<Json>(
+          api.url,
+          'query ($after: String) { recoveryPlans(first: 1, after: $after) { edges { node { name } } pageInfo { hasNextPage endCursor } } }',
+          { after },
+        )
+      ).recoveryPlans;
       seen.push(...page.edges.map((e: Json) => e.node.name));
       if (!page.pageInfo.hasNextPage) break;
       after = page.pageInfo.endCursor;
@@ -89,20 +108,62 @@ describe.each(DATABASE_KINDS)('recovery plan CRUD and bounds on %s', (kind) => {
   it('refuses what is out of bounds, each with a code and the field', async () => {
     const ok = { name: 'bounds', waves: waves(['web-01']) };
     const cases: [Json, Json][] = [
-      [{ ...ok, name: '' }, { code: 'BAD_USER_INPUT', field: 'name' }],
-      [{ ...ok, name: '   ' }, { code: 'BAD_USER_INPUT', field: 'name' }],
-      [{ ...ok, name: 'x'.repeat(101) }, { code: 'BAD_USER_INPUT', field: 'name' }],
-      [{ ...ok, description: 'd'.repeat(1001) }, { code: 'BAD_USER_INPUT', field: 'description' }],
-      [{ ...ok, waves: [] }, { code: 'BAD_USER_INPUT', field: 'waves' }],
-      [{ ...ok, waves: Array.from({ length: 21 }, () => ({ vmIds: ids('web-01') })) }, { code: 'BAD_USER_INPUT', field: 'waves' }],
-      [{ ...ok, waves: [{ vmIds: [] }] }, { code: 'BAD_USER_INPUT', field: 'waves[0].vmIds' }],
-      [{ ...ok, waves: waves(['web-01'], ['db-01', 'web-01']) }, { code: 'BAD_USER_INPUT', field: 'waves[1].vmIds[1]' }],
-      [{ ...ok, waves: waves(['web-01', 'web-01']) }, { code: 'BAD_USER_INPUT', field: 'waves[0].vmIds[1]' }],
-      [{ ...ok, waves: [{ vmIds: ['no-such-vm'] }] }, { code: 'NOT_FOUND', field: 'waves', vmIds: ['no-such-vm'] }],
-      [{ ...ok, waves: [{ vmIds: Array.from({ length: 2001 }, (_v, i) => `vm-${i}`) }] }, { code: 'BAD_USER_INPUT', field: 'waves[0].vmIds' }],
-      [{ ...ok, maxInFlight: 0 }, { code: 'BAD_USER_INPUT', field: 'maxInFlight' }],
-      [{ ...ok, maxInFlight: 101 }, { code: 'BAD_USER_INPUT', field: 'maxInFlight' }],
-      [{ ...ok, name: DEMO_PLAN.name }, { code: 'BAD_USER_INPUT', field: 'name' }],
+      [
+        { ...ok, name: '' },
+        { code: 'BAD_USER_INPUT', field: 'name' },
+      ],
+      [
+        { ...ok, name: '   ' },
+        { code: 'BAD_USER_INPUT', field: 'name' },
+      ],
+      [
+        { ...ok, name: 'x'.repeat(101) },
+        { code: 'BAD_USER_INPUT', field: 'name' },
+      ],
+      [
+        { ...ok, description: 'd'.repeat(1001) },
+        { code: 'BAD_USER_INPUT', field: 'description' },
+      ],
+      [
+        { ...ok, waves: [] },
+        { code: 'BAD_USER_INPUT', field: 'waves' },
+      ],
+      [
+        { ...ok, waves: Array.from({ length: 21 }, () => ({ vmIds: ids('web-01') })) },
+        { code: 'BAD_USER_INPUT', field: 'waves' },
+      ],
+      [
+        { ...ok, waves: [{ vmIds: [] }] },
+        { code: 'BAD_USER_INPUT', field: 'waves[0].vmIds' },
+      ],
+      [
+        { ...ok, waves: waves(['web-01'], ['db-01', 'web-01']) },
+        { code: 'BAD_USER_INPUT', field: 'waves[1].vmIds[1]' },
+      ],
+      [
+        { ...ok, waves: waves(['web-01', 'web-01']) },
+        { code: 'BAD_USER_INPUT', field: 'waves[0].vmIds[1]' },
+      ],
+      [
+        { ...ok, waves: [{ vmIds: ['no-such-vm'] }] },
+        { code: 'NOT_FOUND', field: 'waves', vmIds: ['no-such-vm'] },
+      ],
+      [
+        { ...ok, waves: [{ vmIds: Array.from({ length: 2001 }, (_v, i) => `vm-${i}`) }] },
+        { code: 'BAD_USER_INPUT', field: 'waves[0].vmIds' },
+      ],
+      [
+        { ...ok, maxInFlight: 0 },
+        { code: 'BAD_USER_INPUT', field: 'maxInFlight' },
+      ],
+      [
+        { ...ok, maxInFlight: 101 },
+        { code: 'BAD_USER_INPUT', field: 'maxInFlight' },
+      ],
+      [
+        { ...ok, name: DEMO_PLAN.name },
+        { code: 'BAD_USER_INPUT', field: 'name' },
+      ],
     ];
     for (const [input, expected] of cases) expect(await refusal(create(input)), JSON.stringify(input).slice(0, 120)).toMatchObject(expected);
     // Two waves of 1,500 VMs each pass the per-list bound and are refused as a plan of more than 2,000.
@@ -123,7 +184,8 @@ function collectJobEvents(client: Client, afterSequence: number) {
   const errors: unknown[] = [];
   const dispose = client.subscribe<Json>(
     {
-      query: 'subscription ($after: Int) { failoverJobEvents(afterSequence: $after) { sequence jobId vmId status previousStatus planExecutionId requestedBy } }',
+      query:
+        'subscription ($after: Int) { failoverJobEvents(afterSequence: $after) { sequence jobId vmId status previousStatus planExecutionId requestedBy } }',
       variables: { after: afterSequence },
     },
     { next: (v) => (v.errors ? errors.push(v.errors) : events.push(v.data!.failoverJobEvents)), error: (e) => errors.push(e), complete: () => {} },
@@ -136,7 +198,8 @@ function spans(events: readonly Json[], endStatuses: readonly string[], startSta
   const out = new Map<string, { vmId: string; start: number; end: number }>();
   for (const e of events) {
     const span = out.get(e.jobId);
-    if (!span && startStatuses.includes(e.status) && e.status !== e.previousStatus) out.set(e.jobId, { vmId: e.vmId, start: e.sequence, end: Number.POSITIVE_INFINITY });
+    if (!span && startStatuses.includes(e.status) && e.status !== e.previousStatus)
+      out.set(e.jobId, { vmId: e.vmId, start: e.sequence, end: Number.POSITIVE_INFINITY });
     else if (span && endStatuses.includes(e.status) && e.status !== e.previousStatus && span.end === Number.POSITIVE_INFINITY) span.end = e.sequence;
   }
   return out;
@@ -191,11 +254,21 @@ describe('recovery plan executions on MariaDB', () => {
     expect(stream.errors).toEqual([]);
     expect(jobs.errors).toEqual([]);
     const { planExecution } = await gqlData<Json>(api.url, EXECUTION, { id: execution.id });
-    return { started: execution, end, planEvents: [...stream.events], jobEvents: jobs.events.filter((e) => e.planExecutionId === execution.id), execution: planExecution };
+    return {
+      started: execution,
+      end,
+      planEvents: [...stream.events],
+      jobEvents: jobs.events.filter((e) => e.planExecutionId === execution.id),
+      execution: planExecution,
+    };
   }
 
   it('a three-wave test plan: waves in order, never more than maxInFlight at once, cleanup in reverse, the cloud as before', async () => {
-    const planWaves = [['db-01', 'cache-01'], ['app-01', 'app-02', 'mq-01'], ['web-01', 'api-gw-01']];
+    const planWaves = [
+      ['db-01', 'cache-01'],
+      ['app-01', 'app-02', 'mq-01'],
+      ['web-01', 'api-gw-01'],
+    ];
     const planId = await createPlan('three-waves', planWaves, { maxInFlight: 2 });
     const before = cloudView(api.sim.getState());
 
@@ -221,7 +294,9 @@ describe('recovery plan executions on MariaDB', () => {
       [3, 'COMPLETED', 2],
     ]);
     const jobs = run.execution.waves.flatMap((w: Json) => w.jobs);
-    expect(jobs.every((j: Json) => j.status === 'COMPLETED' && j.requestedBy === run.execution.requestedBy && j.planExecutionId === run.execution.id)).toBe(true);
+    expect(jobs.every((j: Json) => j.status === 'COMPLETED' && j.requestedBy === run.execution.requestedBy && j.planExecutionId === run.execution.id)).toBe(
+      true,
+    );
 
     // The job events: wave N+1's first job started after wave N's last job ended; at most 2 at once.
     const failovers = spans(run.jobEvents, ['COMPLETED', 'FAILED'], ['PENDING']);
@@ -264,7 +339,10 @@ describe('recovery plan executions on MariaDB', () => {
     expect(cloudView(api.sim.getState())).toEqual(before);
 
     // Done: a second cleanup is refused; the plan may be edited again.
-    expect((await gql(api.url, CLEANUP_PLAN, { id: run.execution.id })).errors?.[0]?.extensions).toMatchObject({ code: 'INVALID_PLAN_TRANSITION', status: 'CLEANED_UP' });
+    expect((await gql(api.url, CLEANUP_PLAN, { id: run.execution.id })).errors?.[0]?.extensions).toMatchObject({
+      code: 'INVALID_PLAN_TRANSITION',
+      status: 'CLEANED_UP',
+    });
     expect((await gql(api.url, REVERT_PLAN, { id: run.execution.id })).errors?.[0]?.extensions).toMatchObject({ code: 'INVALID_PLAN_TRANSITION' });
     expect((await gql(api.url, UPDATE_PLAN, { id: planId, input: { name: 'three-waves', waves: waves(['web-01']) } })).errors).toBeUndefined();
   });
@@ -276,7 +354,14 @@ describe('recovery plan executions on MariaDB', () => {
     const planId = await createPlan(`fault-${policy}`, [['app-01', 'app-02'], ['cache-01']], { maxInFlight: 1, failurePolicy: policy });
     const before = cloudView(api.sim.getState());
     // maxInFlight 1: the first deploy is app-01's (the first VM of the first wave); refused for good.
-    api.sim.faults.add({ command: 'deployVirtualMachine', kind: 'error', nth: 1, count: 1, errorCode: 431, errorText: `INJECTED-${policy}: the cloud refuses` });
+    api.sim.faults.add({
+      command: 'deployVirtualMachine',
+      kind: 'error',
+      nth: 1,
+      count: 1,
+      errorCode: 431,
+      errorText: `INJECTED-${policy}: the cloud refuses`,
+    });
     const run = await follow(START_PLAN, { input: { planId, type: 'TEST' } }, ['COMPLETED', 'FAILED', 'PARTIALLY_COMPLETED']);
     expect(run.end.status).toBe(status);
     expect(run.execution.vms.map((vm: Json) => vm.state)).toEqual(states);
@@ -305,7 +390,9 @@ describe('recovery plan executions on MariaDB', () => {
     await stream.until(planSettled(['COMPLETED']));
     stream.dispose();
     // Still the same execution once it ended.
-    expect((await gqlData<Json>(api.url, START_PLAN, { input: { planId, type: 'TEST', idempotencyKey: key } })).startPlanExecution.id).toBe(first.startPlanExecution.id);
+    expect((await gqlData<Json>(api.url, START_PLAN, { input: { planId, type: 'TEST', idempotencyKey: key } })).startPlanExecution.id).toBe(
+      first.startPlanExecution.id,
+    );
     const cleanup = await follow(CLEANUP_PLAN, { id: first.startPlanExecution.id }, ['CLEANED_UP', 'COMPLETED']);
     expect(cleanup.end.status).toBe('CLEANED_UP');
 
@@ -316,7 +403,9 @@ describe('recovery plan executions on MariaDB', () => {
     expect(b.startTestFailover.jobId).toBe(a.startTestFailover.jobId);
     const c = await gql(api.url, START_TEST, { input: { vmId: demoVm('app-01').vmId, idempotencyKey: jobKey } });
     expect(c.errors?.[0]?.extensions).toMatchObject({ code: 'IDEMPOTENCY_MISMATCH' });
-    const d = await gql(api.url, `mutation ($input: StartFailoverInput!) { startLiveFailover(input: $input) { jobId } }`, { input: { vmId: demoVm('files-01').vmId, idempotencyKey: jobKey } });
+    const d = await gql(api.url, `mutation ($input: StartFailoverInput!) { startLiveFailover(input: $input) { jobId } }`, {
+      input: { vmId: demoVm('files-01').vmId, idempotencyKey: jobKey },
+    });
     expect(d.errors?.[0]?.extensions).toMatchObject({ code: 'IDEMPOTENCY_MISMATCH' });
     await waitForJob(a.startTestFailover.jobId, 'COMPLETED');
     await gqlData(api.url, 'mutation ($jobId: String!) { cleanupTestFailover(jobId: $jobId) { jobId } }', { jobId: a.startTestFailover.jobId });
@@ -356,7 +445,11 @@ describe('recovery plan executions on MariaDB', () => {
     expect(extensions.code).toBe('VM_NOT_READY');
     expect(extensions.vms.map((vm: Json) => vm.vmId)).toEqual([demoVm('legacy-app-01').vmId]);
     expect(extensions.vms[0].checks.map((c: Json) => c.name)).toEqual(expect.arrayContaining(['replication_completed', 'cbt_change_id']));
-    const { recoveryPlan } = await gqlData<Json>(api.url, 'query ($id: ID!) { recoveryPlan(id: $id) { readiness(type: TEST) { ready vms { vmId ready checks { name passed message } } } latestExecution { id } } }', { id: planId });
+    const { recoveryPlan } = await gqlData<Json>(
+      api.url,
+      'query ($id: ID!) { recoveryPlan(id: $id) { readiness(type: TEST) { ready vms { vmId ready checks { name passed message } } } latestExecution { id } } }',
+      { id: planId },
+    );
     expect(recoveryPlan.readiness.ready).toBe(false);
     expect(recoveryPlan.readiness.vms.map((vm: Json) => vm.ready)).toEqual([true, false]);
     expect(recoveryPlan.latestExecution).toBeNull();

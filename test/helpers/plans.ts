@@ -81,7 +81,12 @@ export function subscribePlanEvents(client: Client, variables: { executionId?: s
       if (seen) return Promise.resolve(seen);
       return new Promise((resolve, reject) => {
         const timer = setTimeout(
-          () => reject(new Error(`no matching plan event within ${timeoutMs} ms; got ${JSON.stringify(events.map((e) => [e.sequence, e.kind, e.status, e.vmId, e.message]))} errors ${JSON.stringify(errors)}`)),
+          () =>
+            reject(
+              new Error(
+                `no matching plan event within ${timeoutMs} ms; got ${JSON.stringify(events.map((e) => [e.sequence, e.kind, e.status, e.vmId, e.message]))} errors ${JSON.stringify(errors)}`,
+              ),
+            ),
           timeoutMs,
         );
         waiters.push({

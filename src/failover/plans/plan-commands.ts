@@ -1,14 +1,7 @@
 import { UniqueConstraintViolationException, type EntityManager } from '@mikro-orm/core';
 import { systemChange, type ChangeRecord } from '../../access/audit.js';
 import { CloudStackError } from '../../cloudstack/errors.js';
-import {
-  FailoverType,
-  PlanExecutionRow,
-  PlanExecutionStatus,
-  PlanPhase,
-  RecoveryPlanRow,
-  readPlanStatus,
-} from '../../entities/index.js';
+import { FailoverType, PlanExecutionRow, PlanExecutionStatus, PlanPhase, RecoveryPlanRow, readPlanStatus } from '../../entities/index.js';
 import { AppError, ErrorCode, notFound } from '../../errors.js';
 import { query } from '../../inventory/sql.js';
 import { loadVmFacts } from '../../inventory/vm-facts.js';
@@ -68,7 +61,11 @@ export class PlanCommands {
     if (!plan) throw notFound('Recovery plan', request.planId);
     await this.refuseIfActive(planId);
     const waves = (await planWaves(this.em.fork(), [planId])).get(planId) ?? [];
-    await this.requireReady(waves.flatMap((w) => w.vms.map((vm) => vm.vmId)), request.type, planId);
+    await this.requireReady(
+      waves.flatMap((w) => w.vms.map((vm) => vm.vmId)),
+      request.type,
+      planId,
+    );
     let id: number | CreateRefusal;
     try {
       id = await createExecution(this.em, {
@@ -120,14 +117,24 @@ export class PlanCommands {
       answers.push(...(await Promise.all(vmIds.slice(i, i + READINESS_PARALLEL).map((vmId) => this.options.readiness.full(facts.get(vmId)!, type)))));
     }
     const unreachable = answers.flatMap((a) => a.checks).find((c) => !c.passed && c.error instanceof CloudStackError);
-    if (unreachable) throw new AppError(ErrorCode.CLOUD_UNAVAILABLE, `CloudStack could not be asked whether the plan's VMs are ready: ${unreachable.message}`, {});
+    if (unreachable)
+      throw new AppError(ErrorCode.CLOUD_UNAVAILABLE, `CloudStack could not be asked whether the plan's VMs are ready: ${unreachable.message}`, {});
     const failing = answers
       .map((a) => ({
         vmId: a.vmId,
         checks: [
-          ...a.checks.filter((c) => !c.passed).map((c) => ({ name: c.name, kind: c.kind.toUpperCase(), message: c.message, blockingJobId: c.blockingJobId ?? null })),
+          ...a.checks
+            .filter((c) => !c.passed)
+            .map((c) => ({ name: c.name, kind: c.kind.toUpperCase(), message: c.message, blockingJobId: c.blockingJobId ?? null })),
           ...(inOtherPlans.has(a.vmId)
-            ? [{ name: 'no_active_plan', kind: 'DATABASE', message: `in the active execution ${inOtherPlans.get(a.vmId)!} of another plan`, blockingJobId: null }]
+            ? [
+                {
+                  name: 'no_active_plan',
+                  kind: 'DATABASE',
+                  message: `in the active execution ${inOtherPlans.get(a.vmId)!} of another plan`,
+                  blockingJobId: null,
+                },
+              ]
             : []),
         ],
       }))
@@ -228,4 +235,3 @@ export class PlanCommands {
 function invalidPlanTransition(execution: PlanExecutionRow, message: string): AppError {
   return new AppError(ErrorCode.INVALID_PLAN_TRANSITION, message, { executionId: String(execution.id), status: execution.status.toUpperCase() });
 }
-

@@ -1,18 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { EntityManager } from '@mikro-orm/core';
-import type { Logger } from '../../logger.js';
 import { classify, FailureClass } from '../engine/errors.js';
 import { runPass, PassResult, type PlanExecutorDeps } from './plan-executor.js';
-import {
-  claimableExecutions,
-  claimPlanLease,
-  loadPlanExecution,
-  PlanLeaseLost,
-  PlanLifecycle,
-  releasePlanLease,
-  renewPlanLease,
-} from './plan-lifecycle.js';
+import { claimableExecutions, claimPlanLease, loadPlanExecution, PlanLeaseLost, PlanLifecycle, releasePlanLease, renewPlanLease } from './plan-lifecycle.js';
 
 /** Options of {@link PlanEngine}. */
 export interface PlanEngineOptions extends Omit<PlanExecutorDeps, 'root'> {

@@ -68,7 +68,13 @@ export async function readExecutionVms(em: EntityManager, executionId: number): 
   }));
 }
 
-const FAILOVER_ENDED_OK = new Set([FailoverStatus.COMPLETED, FailoverStatus.CLEANUP, FailoverStatus.CLEANED_UP, FailoverStatus.REVERTING, FailoverStatus.REVERTED]);
+const FAILOVER_ENDED_OK = new Set([
+  FailoverStatus.COMPLETED,
+  FailoverStatus.CLEANUP,
+  FailoverStatus.CLEANED_UP,
+  FailoverStatus.REVERTING,
+  FailoverStatus.REVERTED,
+]);
 const RUN_TERMINAL = new Set([PlanVmState.COMPLETED, PlanVmState.FAILED, PlanVmState.SKIPPED]);
 const UNWIND_TERMINAL = new Set([PlanUnwindState.DONE, PlanUnwindState.FAILED, PlanUnwindState.NONE]);
 const UNWIND_FLOWS = new Set([FlowName.CLEANUP, FlowName.REVERT]);
@@ -159,7 +165,11 @@ async function runForward(deps: PlanExecutorDeps, lifecycle: PlanLifecycle): Pro
       .fork()
       .find(FailoverExecution, { planExecutionId: execution.id, vmId: { $in: launching.map((vm) => vm.vmId) } }, { disableIdentityMap: true });
     for (const orphan of orphans) {
-      await lifecycle.adoptJob(launching.find((vm) => vm.vmId === orphan.vmId)!, orphan.jobId, progress());
+      await lifecycle.adoptJob(
+        launching.find((vm) => vm.vmId === orphan.vmId)!,
+        orphan.jobId,
+        progress(),
+      );
       changed = true;
     }
   }
@@ -258,7 +268,11 @@ async function runUnwind(deps: PlanExecutorDeps, lifecycle: PlanLifecycle): Prom
   const failedHere = wave.filter((vm) => vm.unwindState === PlanUnwindState.FAILED);
   const free = limitOf(deps, execution) - inFlight.length;
   const next = failedHere.length > 0 ? [] : wave.filter((vm) => vm.unwindState === PlanUnwindState.PENDING).slice(0, Math.max(0, free));
-  if (execution.wave === 0 && inFlight.length === 0 && wave.every((vm) => vm.unwindState === PlanUnwindState.PENDING || vm.unwindState === PlanUnwindState.NONE)) {
+  if (
+    execution.wave === 0 &&
+    inFlight.length === 0 &&
+    wave.every((vm) => vm.unwindState === PlanUnwindState.PENDING || vm.unwindState === PlanUnwindState.NONE)
+  ) {
     const started = await deps.root.fork().findOne(PlanExecutionWaveRow, { executionId: execution.id, position }, { disableIdentityMap: true });
     if (!started?.unwindStartedAt) await lifecycle.waveStarted(position, true, progress());
   }

@@ -426,7 +426,12 @@ export class PlanLifecycle {
   }
 
   /** A VM ended in the run: its job completed or failed, or it could not be started (`message` says why). */
-  vmEnded(vm: { vmId: string; wavePosition: number; jobId?: string | null }, state: PlanVmState.COMPLETED | PlanVmState.FAILED, message: string, progressPercent: number): Promise<void> {
+  vmEnded(
+    vm: { vmId: string; wavePosition: number; jobId?: string | null },
+    state: PlanVmState.COMPLETED | PlanVmState.FAILED,
+    message: string,
+    progressPercent: number,
+  ): Promise<void> {
     const now = new Date();
     return this.write({
       also: async (tx) => {
