@@ -438,6 +438,44 @@ describe('recovery plan executions on MariaDB', () => {
     expect(cloudView(api.sim.getState())).toEqual(before);
   });
 
+  it('a cleanup that fails part-way goes back to how the run ended; run again, it resumes and never redoes a VM', async () => {
+    const planId = await createPlan('unwind-resume', [['app-01'], ['app-02', 'cache-01']], { maxInFlight: 1 });
+    const before = cloudView(api.sim.getState());
+    const run = await follow(START_PLAN, { input: { planId, type: 'TEST' } }, ['COMPLETED', 'FAILED', 'PARTIALLY_COMPLETED']);
+    expect(run.end.status).toBe('COMPLETED');
+    // In reverse, one at a time: app-02's revert goes through, cache-01's is refused for good.
+    api.sim.faults.add({ command: 'revertSnapshot', kind: 'jobFailure', nth: 2, count: 1, errorCode: 431, errorText: 'INJECTED-unwind: the cloud refuses' });
+    const failed = await follow(CLEANUP_PLAN, { id: run.execution.id }, ['CLEANED_UP', 'COMPLETED']);
+    expect(failed.end.status).toBe('COMPLETED');
+    expect(failed.execution.errorMessage).toContain('cleanupPlanExecution again');
+    expect(failed.execution.vms.map((vm: Json) => [vm.vmId, vm.unwindState])).toEqual([
+      [demoVm('app-01').vmId, 'PENDING'],
+      [demoVm('app-02').vmId, 'DONE'],
+      [demoVm('cache-01').vmId, 'FAILED'],
+    ]);
+    const resumed = await follow(CLEANUP_PLAN, { id: run.execution.id }, ['CLEANED_UP', 'COMPLETED']);
+    expect(resumed.end.status).toBe('CLEANED_UP');
+    // app-02 was cleaned up once: the re-run began no cleanup of it.
+    const app02 = failed.execution.vms[1].jobId;
+    expect(resumed.jobEvents.filter((e) => e.jobId === app02)).toEqual([]);
+    expect(resumed.planEvents.filter((e) => e.kind === 'vm_unwind_started').map((e) => e.vmId)).toEqual([demoVm('cache-01').vmId, demoVm('app-01').vmId]);
+    expect(cloudView(api.sim.getState())).toEqual(before);
+  });
+
+  it('a live plan is reverted in reverse; cleanupPlanExecution is refused for it', async () => {
+    const planId = await createPlan('live-plan', [['api-gw-01'], ['web-01']]);
+    const before = cloudView(api.sim.getState());
+    const run = await follow(START_PLAN, { input: { planId, type: 'LIVE' } }, ['COMPLETED', 'FAILED', 'PARTIALLY_COMPLETED']);
+    expect(run.end.status).toBe('COMPLETED');
+    expect((await gql(api.url, CLEANUP_PLAN, { id: run.execution.id })).errors?.[0]?.extensions).toMatchObject({ code: 'INVALID_PLAN_TRANSITION' });
+    const revert = await follow(REVERT_PLAN, { id: run.execution.id }, ['REVERTED', 'COMPLETED']);
+    expect(revert.started.status).toBe('REVERTING');
+    expect(revert.end.status).toBe('REVERTED');
+    const order = revert.planEvents.filter((e) => e.kind === 'vm_unwind_started').map((e) => e.vmId);
+    expect(order).toEqual(ids('web-01', 'api-gw-01'));
+    expect(cloudView(api.sim.getState())).toEqual(before);
+  });
+
   it('a plan with a VM that is not ready is refused with VM_NOT_READY listing each VM and its failing checks', async () => {
     const planId = await createPlan('not-ready', [['web-01'], ['legacy-app-01']]);
     const refused = await gql(api.url, START_PLAN, { input: { planId, type: 'TEST' } });
