@@ -18,6 +18,12 @@ export interface PlanEngineOptions extends Omit<PlanExecutorDeps, 'root'> {
 
 /** The longest an execution waits between passes without being woken. */
 const MAX_IDLE_MS = 1_000;
+/**
+ * The least time between two passes of one execution: wake-ups (every committed job event, progress
+ * included) that come sooner are coalesced into the next pass, so a pass over a large execution's
+ * VMs is not repeated for each of its jobs' progress updates.
+ */
+const MIN_PASS_GAP_MS = 50;
 /** After a pass that broke off (the database away), when the next is tried. */
 const RETRY_MS = 1_000;
 
@@ -164,7 +170,10 @@ export class PlanEngine {
             release = false;
             return;
           }
+          const passedAt = Date.now();
           await idle(Math.min(this.scanIntervalMs, MAX_IDLE_MS));
+          const early = MIN_PASS_GAP_MS - (Date.now() - passedAt);
+          if (early > 0 && !controller.signal.aborted) await new Promise((resolve) => setTimeout(resolve, early));
         }
       } catch (error) {
         release = false;
