@@ -55,7 +55,7 @@ export function createFailoverRuntime(
   const late: { plans?: PlanEngine } = {};
   const jobEventsCommitted = () => {
     events.notify();
-    late.plans?.wake();
+    late.plans?.nudge();
   };
   const readiness = new ReadinessService(orm.em, { cloudStack: cloud.cloudStack, ids: cloud.ids }, readinessShareMs);
   const worker = new Engine({

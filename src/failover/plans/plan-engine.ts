@@ -61,11 +61,17 @@ export class PlanEngine {
     this.scan();
   }
 
-  /** Something changed (a job's event, a new execution, a cancel): running executions look again, and the scan runs. */
+  /** An execution was created, cancelled or moved into its cleanup/revert: the scan runs, and running executions look again. */
   wake(): void {
     if (this.stopping) return;
-    for (const run of this.running.values()) run.wake();
+    this.nudge();
     this.scan();
+  }
+
+  /** A job's event was committed: the executions running here look at their jobs again (no scan). */
+  nudge(): void {
+    if (this.stopping) return;
+    for (const run of this.running.values()) run.wake();
   }
 
   /** Executions running in this instance. */
