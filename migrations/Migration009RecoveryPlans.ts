@@ -38,12 +38,12 @@ export class Migration009RecoveryPlans extends Migration {
       UNIQUE INDEX idx_recovery_plans_name_lock (name_lock)
     ) ENGINE = InnoDB`);
     this.addSql(`CREATE TABLE IF NOT EXISTS recovery_plan_waves (
-      plan_id  INT NOT NULL,
-      position INT NOT NULL,
+      plan_id  INT UNSIGNED NOT NULL,
+      position INT UNSIGNED NOT NULL,
       PRIMARY KEY (plan_id, position)
     ) ENGINE = InnoDB`);
     this.addSql(`CREATE TABLE IF NOT EXISTS recovery_plan_vms (
-      plan_id       INT NOT NULL,
+      plan_id       INT UNSIGNED NOT NULL,
       vm_id         VARCHAR(255) NOT NULL,
       wave_position INT NOT NULL,
       position      INT NOT NULL,
@@ -82,8 +82,8 @@ export class Migration009RecoveryPlans extends Migration {
       INDEX idx_plan_executions_phase (phase, lease_expires_at)
     ) ENGINE = InnoDB`);
     this.addSql(`CREATE TABLE IF NOT EXISTS plan_execution_waves (
-      execution_id        INT NOT NULL,
-      position            INT NOT NULL,
+      execution_id        INT UNSIGNED NOT NULL,
+      position            INT UNSIGNED NOT NULL,
       started_at          DATETIME(3) NULL,
       completed_at        DATETIME(3) NULL,
       unwind_started_at   DATETIME(3) NULL,
@@ -91,7 +91,7 @@ export class Migration009RecoveryPlans extends Migration {
       PRIMARY KEY (execution_id, position)
     ) ENGINE = InnoDB`);
     this.addSql(`CREATE TABLE IF NOT EXISTS plan_execution_vms (
-      execution_id  INT NOT NULL,
+      execution_id  INT UNSIGNED NOT NULL,
       vm_id         VARCHAR(255) NOT NULL,
       vm_name       VARCHAR(255) NULL,
       wave_position INT NOT NULL,
@@ -109,7 +109,7 @@ export class Migration009RecoveryPlans extends Migration {
       INDEX idx_plan_execution_vms_job (job_id)
     ) ENGINE = InnoDB`);
     this.addSql(`CREATE TABLE IF NOT EXISTS plan_execution_events (
-      sequence           BIGINT NOT NULL,
+      sequence           BIGINT UNSIGNED NOT NULL,
       execution_id       INT NOT NULL,
       plan_id            INT NOT NULL,
       execution_sequence INT NOT NULL,
