@@ -313,22 +313,30 @@ export class PlanLifecycle {
     if (change.event) this.notify();
   }
 
-  /** PENDING → RUNNING: the run begins at its first wave. */
+  /** PENDING → RUNNING: the run begins at its first wave (whose start time is written with it). */
   start(progressPercent: number): Promise<void> {
     const now = new Date();
     return this.write({
       execution: { status: PlanExecutionStatus.RUNNING, startedAt: now },
+      also: (tx) => this.markWaveStarted(tx, 1, false, now),
       event: { kind: PlanEventKind.STATUS, status: PlanExecutionStatus.RUNNING, previousStatus: this.status, progressPercent, message: 'execution started' },
     });
   }
 
-  /** A wave begins (its start time is kept; the run's waves forward, an unwind's in reverse). */
+  /** Writes a wave's start time, unless it has one. */
+  private async markWaveStarted(tx: EntityManager, position: number, unwind: boolean, now: Date): Promise<void> {
+    await tx.nativeUpdate(
+      PlanExecutionWaveRow,
+      unwind ? { executionId: this.execution.id, position, unwindStartedAt: null } : { executionId: this.execution.id, position, startedAt: null },
+      unwind ? { unwindStartedAt: now } : { startedAt: now },
+    );
+  }
+
+  /** A wave begins (the run's waves forward, an unwind's in reverse); its start time is kept when it has one. */
   waveStarted(position: number, unwind: boolean, progressPercent: number): Promise<void> {
     const now = new Date();
     return this.write({
-      also: async (tx) => {
-        await tx.nativeUpdate(PlanExecutionWaveRow, { executionId: this.execution.id, position }, unwind ? { unwindStartedAt: now } : { startedAt: now });
-      },
+      also: (tx) => this.markWaveStarted(tx, position, unwind, now),
       event: {
         kind: PlanEventKind.WAVE_STARTED,
         status: this.status,
@@ -340,13 +348,19 @@ export class PlanLifecycle {
     });
   }
 
-  /** A wave's every job ended: the cursor moves to the next wave (in the phase's order). */
+  /**
+   * A wave's every job ended: the cursor moves to the next wave (in the phase's order), whose start
+   * time is written with it, so a crash before its own event leaves no wave without a start.
+   */
   waveCompleted(position: number, unwind: boolean, nextCursor: number, progressPercent: number): Promise<void> {
     const now = new Date();
+    const next = unwind ? position - 1 : position + 1;
+    const last = nextCursor === this.execution.wave;
     return this.write({
       execution: { wave: nextCursor },
       also: async (tx) => {
         await tx.nativeUpdate(PlanExecutionWaveRow, { executionId: this.execution.id, position }, unwind ? { unwindCompletedAt: now } : { completedAt: now });
+        if (!last) await this.markWaveStarted(tx, next, unwind, now);
       },
       event: {
         kind: PlanEventKind.WAVE_COMPLETED,
