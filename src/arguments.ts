@@ -62,3 +62,10 @@ export function requireKeyName(field: string, name: string): string {
     throw badInput(field, `A key name is 1 to ${MAX_KEY_NAME_LENGTH} letters, digits, dots, dashes or underscores, starting with a letter or digit`);
   return name;
 }
+
+/** An id argument (`ID`): a positive whole number as text. */
+export function parseId(field: string, value: string): number {
+  requireText(field, value, { max: 20 });
+  if (!/^[1-9]\d{0,9}$/.test(value) || Number(value) > 2_147_483_647) throw badInput(field, `${field} is not an id this service issued`);
+  return Number(value);
+}

@@ -7,6 +7,12 @@ export enum ErrorCode {
   VM_NOT_READY = 'VM_NOT_READY',
   JOB_CONFLICT = 'JOB_CONFLICT',
   INVALID_JOB_TRANSITION = 'INVALID_JOB_TRANSITION',
+  /** A plan execution cannot make that move now (`extensions.executionId`, `extensions.status`). */
+  INVALID_PLAN_TRANSITION = 'INVALID_PLAN_TRANSITION',
+  /** The plan has an active execution: it cannot be edited or deleted now (`extensions.executionId`). */
+  PLAN_RUNNING = 'PLAN_RUNNING',
+  /** The idempotency key was used within 24 hours for a different request. */
+  IDEMPOTENCY_MISMATCH = 'IDEMPOTENCY_MISMATCH',
   UNAUTHENTICATED = 'UNAUTHENTICATED',
   FORBIDDEN = 'FORBIDDEN',
   CLOUD_UNAVAILABLE = 'CLOUD_UNAVAILABLE',

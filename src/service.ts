@@ -5,9 +5,12 @@ import type { Config } from './config.js';
 import { createOrm, prepareSchema } from './db/orm.js';
 import { seedDemoData } from './demo/seed-demo-data.js';
 import { EventBus } from './events/event-bus.js';
-import { RedisWakeUp } from './events/redis-wake-up.js';
+import { PLAN_WAKE_UP_CHANNEL, RedisWakeUp, WAKE_UP_CHANNEL } from './events/redis-wake-up.js';
 import { Engine } from './failover/engine/engine.js';
 import { FailoverService } from './failover/failover.service.js';
+import { PlanCommands } from './failover/plans/plan-commands.js';
+import { PlanEngine } from './failover/plans/plan-engine.js';
+import { PLAN_EVENTS, type PlanEvent, type PlanEventFilter } from './events/plan-event-store.js';
 import { ReadinessService } from './failover/readiness/readiness.service.js';
 import type { AppServices } from './server/context.js';
 import type { Logger } from './logger.js';
@@ -20,15 +23,21 @@ export interface Service {
   readonly url: string;
   readonly cloud: CloudConnection;
   readonly engine: Engine;
+  readonly plans: PlanEngine;
   stop(): Promise<void>;
 }
 
-/** The failover machinery on one ORM and cloud: event bus, readiness, engine (not yet started), commands. */
+/** The failover machinery on one ORM and cloud: event buses, readiness, engines (not yet started), commands. */
 export interface FailoverRuntime {
   readonly events: EventBus;
+  /** The plan executions' events. */
+  readonly planEvents: EventBus<PlanEvent, PlanEventFilter>;
   readonly readiness: ReadinessService;
   readonly engine: Engine;
+  /** The plan executor (start it after the engine, stop it before). */
+  readonly plans: PlanEngine;
   readonly failover: FailoverService;
+  readonly planCommands: PlanCommands;
   /** What the API's resolvers are given. */
   readonly services: AppServices;
 }
@@ -41,20 +50,30 @@ export function createFailoverRuntime(
   engine: Config['engine'],
   { readinessShareMs }: { readinessShareMs?: number } = {},
 ): FailoverRuntime {
-  const events = new EventBus({
+  const wakeUp = (channel: string) => (engine.eventRedis ? { wakeUp: new RedisWakeUp({ ...engine.eventRedis, logger, channel }) } : {});
+  const wakeUpPoll = engine.eventRedisPollIntervalMs === undefined ? {} : { wakeUpPollIntervalMs: engine.eventRedisPollIntervalMs };
+  const events = new EventBus({ em: orm.em, logger, pollIntervalMs: engine.eventPollIntervalMs, ...wakeUp(WAKE_UP_CHANNEL), ...wakeUpPoll });
+  const planEvents = new EventBus<PlanEvent, PlanEventFilter>({
     em: orm.em,
     logger,
     pollIntervalMs: engine.eventPollIntervalMs,
-    ...(engine.eventRedis ? { wakeUp: new RedisWakeUp({ ...engine.eventRedis, logger }) } : {}),
-    ...(engine.eventRedisPollIntervalMs === undefined ? {} : { wakeUpPollIntervalMs: engine.eventRedisPollIntervalMs }),
+    source: PLAN_EVENTS,
+    ...wakeUp(PLAN_WAKE_UP_CHANNEL),
+    ...wakeUpPoll,
   });
+  // Every committed job event may move a plan execution on: the plan executor looks again.
+  const late: { plans?: PlanEngine } = {};
+  const jobEventsCommitted = () => {
+    events.notify();
+    late.plans?.nudge();
+  };
   const readiness = new ReadinessService(orm.em, { cloudStack: cloud.cloudStack, ids: cloud.ids }, readinessShareMs);
   const worker = new Engine({
     em: orm.em,
     cloud: cloud.cloudStack,
     ids: cloud.ids,
     logger: logger.child({ component: 'engine' }),
-    notify: () => events.notify(),
+    notify: jobEventsCommitted,
     checkReadiness: (plan) => readiness.forPlan(plan),
     leaseMs: engine.leaseMs,
     scanIntervalMs: engine.scanIntervalMs,
@@ -64,10 +83,36 @@ export function createFailoverRuntime(
     em: orm.em,
     readiness,
     logger: logger.child({ component: 'failover' }),
-    notify: () => events.notify(),
+    notify: jobEventsCommitted,
     wake: () => worker.wake(),
   });
-  return { events, readiness, engine: worker, failover, services: { failover, readiness, events } };
+  const planEngine = new PlanEngine({
+    em: orm.em,
+    failover,
+    engineConcurrency: engine.concurrency,
+    logger: logger.child({ component: 'plans' }),
+    notify: () => planEvents.notify(),
+    leaseMs: engine.leaseMs,
+    scanIntervalMs: engine.scanIntervalMs,
+  });
+  late.plans = planEngine;
+  const planCommands = new PlanCommands({
+    em: orm.em,
+    readiness,
+    logger: logger.child({ component: 'plans' }),
+    notify: () => planEvents.notify(),
+    wake: () => planEngine.wake(),
+  });
+  return {
+    events,
+    planEvents,
+    readiness,
+    engine: worker,
+    plans: planEngine,
+    failover,
+    planCommands,
+    services: { failover, readiness, events, plans: planCommands, planEvents },
+  };
 }
 
 /** Composition root: config → ORM → schema (+ demo data) → cloud → events, engine → HTTP + WebSocket. */
@@ -85,6 +130,7 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
     }
     runtime = createFailoverRuntime(orm, cloud, logger, config.engine, { readinessShareMs: config.readinessShareMs });
     await runtime.events.start();
+    await runtime.planEvents.start();
     const server = await startServer({
       schema: await buildAppSchema(),
       em: orm.em,
@@ -105,26 +151,31 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
     });
     // Jobs a crashed instance left resume now (once their lease has run out).
     runtime.engine.start();
+    runtime.plans.start();
     if (config.allowAnonymous && !isLoopback(config.host)) {
       logger.warn({ host: config.host }, 'ALLOW_ANONYMOUS=true: while no API key or token exists, anyone who can reach this address can run failovers');
     }
-    const { engine, events } = runtime;
+    const { engine, events, plans, planEvents } = runtime;
     return {
       url: server.url,
       cloud,
       engine,
+      plans,
       async stop() {
-        // Stop taking work first (running jobs stop at their next call and release their leases),
-        // then the API, then the subscribers, the cloud and the database.
+        // Stop taking work first (plan executions and running jobs stop at their next step and
+        // release their leases), then the API, then the subscribers, the cloud and the database.
+        await plans.stop();
         await engine.stop();
         await server.close();
         await events.close();
+        await planEvents.close();
         await cloud!.close();
         await orm.close();
       },
     };
   } catch (error) {
     await runtime?.events.close();
+    await runtime?.planEvents.close();
     await cloud?.close();
     await orm.close();
     throw error;

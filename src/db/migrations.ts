@@ -8,6 +8,7 @@ import { Migration005NetworkMappingsUniquePerKind } from '../../migrations/Migra
 import { Migration006FailoverEngine } from '../../migrations/Migration006FailoverEngine.js';
 import { Migration007DashboardIndexes } from '../../migrations/Migration007DashboardIndexes.js';
 import { Migration008ApiKeysAndAudit } from '../../migrations/Migration008ApiKeysAndAudit.js';
+import { Migration009RecoveryPlans } from '../../migrations/Migration009RecoveryPlans.js';
 
 /**
  * Every migration, in order, each under a fixed name (the name recorded in `mikro_orm_migrations`, so it must
@@ -22,6 +23,7 @@ export const migrationsList = [
   { name: 'Migration006FailoverEngine', class: Migration006FailoverEngine },
   { name: 'Migration007DashboardIndexes', class: Migration007DashboardIndexes },
   { name: 'Migration008ApiKeysAndAudit', class: Migration008ApiKeysAndAudit },
+  { name: 'Migration009RecoveryPlans', class: Migration009RecoveryPlans },
 ];
 
 /**

@@ -1,11 +1,27 @@
 import type { EntityManager } from '@mikro-orm/core';
 import { CbtHistory, NetworkMapping, OsseaVolume, ReplicationJob, VmDisk } from '../entities/index.js';
+import { FailurePolicy } from '../entities/plan.codec.js';
+import { createPlan } from '../services/plans.js';
 import { DEMO_VMS, demoNetwork } from './demo-world.js';
+
+/** The demo recovery plan: the ready demo VMs as a three-tier application, back ends first. */
+export const DEMO_PLAN = {
+  name: 'demo-application',
+  description: 'The demo VMs as one application: data and messaging first, then the application servers, then the front ends.',
+  waves: [
+    ['db-01', 'cache-01', 'mq-01'],
+    ['app-01', 'app-02', 'files-01'],
+    ['web-01', 'api-gw-01'],
+  ],
+  maxInFlight: 4,
+  failurePolicy: FailurePolicy.HALT,
+} as const;
 
 /**
  * Writes the demo VMs (see demo-world.ts) into an empty appliance database: replication jobs,
  * disks with the VM spec on the first, volumes, CBT history and network mappings. Returns false
- * and writes nothing when the database already has replication jobs.
+ * and writes nothing when the database already has replication jobs. Also creates the demo recovery
+ * plan ({@link DEMO_PLAN}), so a plan can be run at once.
  */
 export async function seedDemoData(root: EntityManager): Promise<boolean> {
   const em = root.fork();
@@ -75,5 +91,11 @@ export async function seedDemoData(root: EntityManager): Promise<boolean> {
       }
     }
   });
+  const byName = new Map(DEMO_VMS.map((vm) => [vm.name, vm.vmId]));
+  await createPlan(
+    root,
+    { ...DEMO_PLAN, waves: DEMO_PLAN.waves.map((names) => ({ vmIds: names.map((name) => byName.get(name)!) })) },
+    { requestedBy: 'system:demo-data', inTransaction: async () => {} },
+  );
   return true;
 }

@@ -30,6 +30,7 @@ export enum ExecutionPhase {
 @Index({ name: 'idx_failover_executions_vm_id', properties: ['vmId'] })
 @Index({ name: 'idx_failover_executions_phase', properties: ['phase', 'leaseExpiresAt'] })
 @Index({ name: 'idx_failover_executions_auto_cleanup', properties: ['autoCleanupAt'] })
+@Index({ name: 'idx_failover_executions_plan_execution', properties: ['planExecutionId'] })
 export class FailoverExecution {
   @PrimaryKey({ type: 'string', length: 255 })
   jobId!: string;
@@ -85,6 +86,10 @@ export class FailoverExecution {
   /** Who asked for the current flow: the start, then the cleanup or revert (its events carry it). */
   @Property({ type: 'string', length: 128, nullable: true })
   flowRequestedBy?: string | null;
+
+  /** The plan execution that started the job, if one did (added by Migration009). */
+  @Property({ type: 'integer', nullable: true })
+  planExecutionId?: number | null;
 
   @Property({ type: 'datetime', length: 3, onCreate: () => new Date() })
   createdAt: Date & Opt = new Date();

@@ -10,6 +10,16 @@ import { OsseaVolume } from './ossea-volume.entity.js';
 import { ReplicationJob } from './replication-job.entity.js';
 import { VmDirectoryEntry, VmDirectoryTotals } from './vm-directory.entity.js';
 import { VmDisk } from './vm-disk.entity.js';
+import {
+  IdempotencyKeyRow,
+  PlanExecutionEventRow,
+  PlanExecutionRow,
+  PlanExecutionVmRow,
+  PlanExecutionWaveRow,
+  RecoveryPlanRow,
+  RecoveryPlanVmRow,
+  RecoveryPlanWaveRow,
+} from './recovery-plan.entity.js';
 
 export * from './enums.js';
 export { ExecutionPhase, FlowName } from './failover-execution.entity.js';
@@ -23,8 +33,16 @@ export {
   FailoverJob,
   FailoverLedgerEntry,
   FailoverSequence,
+  IdempotencyKeyRow,
   NetworkMapping,
   OsseaVolume,
+  PlanExecutionEventRow,
+  PlanExecutionRow,
+  PlanExecutionVmRow,
+  PlanExecutionWaveRow,
+  RecoveryPlanRow,
+  RecoveryPlanVmRow,
+  RecoveryPlanWaveRow,
   ReplicationJob,
   VmDirectoryEntry,
   VmDirectoryTotals,
@@ -47,5 +65,14 @@ export const ENTITIES = [
   AuditEntry,
   VmDirectoryEntry,
   VmDirectoryTotals,
+  RecoveryPlanRow,
+  RecoveryPlanWaveRow,
+  RecoveryPlanVmRow,
+  PlanExecutionRow,
+  PlanExecutionWaveRow,
+  PlanExecutionVmRow,
+  PlanExecutionEventRow,
+  IdempotencyKeyRow,
 ];
 export * from './failover-job.codec.js';
+export * from './plan.codec.js';

@@ -4,8 +4,27 @@ import type { WakeUpChannel } from './redis-wake-up.js';
 import { latestSequence, readDeliveries } from './event-store.js';
 import { matches, type DeliveredEvent, type EventFilter } from './event.types.js';
 
+/** Where a bus reads its events: a table with a dense sequence that commits in order. */
+export interface EventSource<E extends { readonly sequence: number }, F> {
+  /** The highest sequence committed so far (0 when none). */
+  latest(em: EntityManager): Promise<number>;
+  /** Stored events with `after < sequence <= upTo` that pass `filter`, in sequence order, at most `limit`. */
+  read(em: EntityManager, options: { after: number; upTo?: number; filter?: F; limit: number }): Promise<E[]>;
+  /** Whether an event passes a subscriber's filter. */
+  matches(filter: F, event: E): boolean;
+}
+
+/** The job events (`failover_job_events`), delivered with their jobs' rows. */
+export const JOB_EVENTS: EventSource<DeliveredEvent, EventFilter> = {
+  latest: (em) => latestSequence(em),
+  read: (em, options) => readDeliveries(em, options),
+  matches,
+};
+
 /** Options of {@link EventBus}. */
-export interface EventBusOptions {
+export interface EventBusOptions<E extends { readonly sequence: number } = DeliveredEvent, F = EventFilter> {
+  /** Which events (default: the job events). */
+  readonly source?: EventSource<E, F>;
   /** The ORM's root EntityManager (the bus forks it for every read). */
   readonly em: EntityManager;
   readonly logger: Logger;
@@ -19,11 +38,11 @@ export interface EventBusOptions {
   readonly maxBuffered?: number;
 }
 
-/** What {@link EventBus.subscribe} takes. */
-export interface SubscribeOptions extends EventFilter {
+/** What {@link EventBus.subscribe} takes: the filter, and where to start. */
+export type SubscribeOptions<F = EventFilter> = F & {
   /** Replay the stored events after this sequence first, then continue live. */
   readonly afterSequence?: number | null;
-}
+};
 
 /** Events per read: live reads and each replay read at most this many rows at once. */
 export const EVENT_BATCH = 500;
@@ -44,14 +63,15 @@ export const EVENT_BATCH = 500;
  * stored events in `(afterSequence, registered-at]` are replayed, then the held-back live events
  * follow: the seam has neither a gap nor a duplicate.
  */
-export class EventBus {
+export class EventBus<E extends { readonly sequence: number } = DeliveredEvent, F = EventFilter> {
   private readonly em: EntityManager;
+  private readonly source: EventSource<E, F>;
   private readonly logger: Logger;
   private readonly pollIntervalMs: number;
   private readonly wakeUp: WakeUpChannel | undefined;
   private readonly wakeUpPollIntervalMs: number;
   private readonly maxBuffered: number;
-  private readonly subscribers = new Set<Subscription>();
+  private readonly subscribers = new Set<Subscription<E, F>>();
   private lastSeen = 0;
   private chain: Promise<void> = Promise.resolve();
   private pending = false;
@@ -60,8 +80,9 @@ export class EventBus {
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
 
-  constructor({ em, logger, pollIntervalMs = 1_000, wakeUp, wakeUpPollIntervalMs = 10_000, maxBuffered = 10_000 }: EventBusOptions) {
+  constructor({ em, logger, pollIntervalMs = 1_000, wakeUp, wakeUpPollIntervalMs = 10_000, maxBuffered = 10_000, source }: EventBusOptions<E, F>) {
     this.em = em;
+    this.source = source ?? (JOB_EVENTS as unknown as EventSource<E, F>);
     this.logger = logger.child({ component: 'events' });
     this.pollIntervalMs = pollIntervalMs;
     this.wakeUp = wakeUp;
@@ -71,7 +92,7 @@ export class EventBus {
 
   /** Learns where the stored events end, starts polling while anyone listens, and connects the wake-up channel. */
   async start(): Promise<void> {
-    this.lastSeen = await latestSequence(this.em.fork());
+    this.lastSeen = await this.source.latest(this.em.fork());
     this.poll(this.pollIntervalMs);
     this.wakeUp?.start({
       wake: () => this.read(),
@@ -134,8 +155,8 @@ export class EventBus {
   }
 
   /** A stream of events: replayed after `afterSequence` when given, then live. `return()` ends it. */
-  subscribe({ jobId, vmId, afterSequence }: SubscribeOptions = {}): AsyncIterableIterator<DeliveredEvent> {
-    const subscription = new Subscription({ jobId, vmId }, this.maxBuffered, (s) => this.subscribers.delete(s));
+  subscribe({ afterSequence, ...filter }: SubscribeOptions<F> = {} as SubscribeOptions<F>): AsyncIterableIterator<E> {
+    const subscription = new Subscription<E, F>(filter as F, this.maxBuffered, this.source.matches, (s) => this.subscribers.delete(s));
     if (this.closed) {
       subscription.end();
       return subscription;
@@ -173,13 +194,13 @@ export class EventBus {
     await this.wakeUp?.close();
   }
 
-  private async replay(subscription: Subscription, after: number, upTo: number): Promise<void> {
+  private async replay(subscription: Subscription<E, F>, after: number, upTo: number): Promise<void> {
     try {
       // One batch at a time: the next is read once the subscriber has taken this one, so a long
       // history is never all in memory (a subscriber that stops reading holds one batch).
       let cursor = after;
       for (;;) {
-        const batch = await readDeliveries(this.em.fork(), { after: cursor, upTo, filter: subscription.filter, limit: EVENT_BATCH });
+        const batch = await this.source.read(this.em.fork(), { after: cursor, upTo, filter: subscription.filter, limit: EVENT_BATCH });
         for (const event of batch) subscription.push(event);
         if (batch.length < EVENT_BATCH || subscription.ended) break;
         cursor = batch[batch.length - 1]!.sequence;
@@ -202,12 +223,12 @@ export class EventBus {
   /** Reads everything after `lastSeen` and hands it to the subscribers. */
   private async pump(): Promise<void> {
     if (this.subscribers.size === 0) {
-      this.lastSeen = Math.max(this.lastSeen, await latestSequence(this.em.fork()));
+      this.lastSeen = Math.max(this.lastSeen, await this.source.latest(this.em.fork()));
       return;
     }
     for (;;) {
       // One read per batch of events (with their jobs), whoever listens and whatever they select.
-      const batch = await readDeliveries(this.em.fork(), { after: this.lastSeen, limit: EVENT_BATCH });
+      const batch = await this.source.read(this.em.fork(), { after: this.lastSeen, limit: EVENT_BATCH });
       for (const event of batch) {
         this.lastSeen = event.sequence;
         for (const subscription of this.subscribers) subscription.offer(event);
@@ -221,30 +242,31 @@ export class EventBus {
  * One subscriber's stream: an async iterator whose `return()` ends it at once (also while a
  * `next()` is waiting), unlike an async generator suspended in an `await`.
  */
-class Subscription implements AsyncIterableIterator<DeliveredEvent> {
-  readonly filter: EventFilter;
+class Subscription<E extends { readonly sequence: number }, F> implements AsyncIterableIterator<E> {
+  readonly filter: F;
   ended = false;
-  private readonly queue: DeliveredEvent[] = [];
-  private readonly heldBack: DeliveredEvent[] = [];
+  private readonly queue: E[] = [];
+  private readonly heldBack: E[] = [];
   private live = false;
   /** Live events at or below this were replayed already. */
   private floor = Number.MAX_SAFE_INTEGER;
-  private waiter: { resolve: (r: IteratorResult<DeliveredEvent>) => void; reject: (e: Error) => void } | undefined;
+  private waiter: { resolve: (r: IteratorResult<E>) => void; reject: (e: Error) => void } | undefined;
   /** Woken when the queue is empty (or the stream ended). */
   private onDrained: (() => void) | undefined;
   private error: Error | undefined;
 
   constructor(
-    filter: EventFilter,
+    filter: F,
     private readonly maxBuffered: number,
-    private readonly onEnd: (s: Subscription) => void,
+    private readonly matches: (filter: F, event: E) => boolean,
+    private readonly onEnd: (s: Subscription<E, F>) => void,
   ) {
     this.filter = filter;
   }
 
   /** A live event from the bus. */
-  offer(event: DeliveredEvent): void {
-    if (this.ended || !matches(this.filter, event)) return;
+  offer(event: E): void {
+    if (this.ended || !this.matches(this.filter, event)) return;
     if (!this.live) {
       this.heldBack.push(event);
       if (this.heldBack.length > this.maxBuffered)
@@ -259,7 +281,7 @@ class Subscription implements AsyncIterableIterator<DeliveredEvent> {
     for (const event of this.heldBack.splice(0)) if (event.sequence > floor) this.push(event);
   }
 
-  push(event: DeliveredEvent): void {
+  push(event: E): void {
     if (this.ended) return;
     if (this.waiter) {
       const { resolve } = this.waiter;
@@ -293,7 +315,7 @@ class Subscription implements AsyncIterableIterator<DeliveredEvent> {
     this.finish();
   }
 
-  next(): Promise<IteratorResult<DeliveredEvent>> {
+  next(): Promise<IteratorResult<E>> {
     const event = this.queue.shift();
     if (this.queue.length === 0) this.wakeDrained();
     if (event) return Promise.resolve({ value: event, done: false });
@@ -308,13 +330,13 @@ class Subscription implements AsyncIterableIterator<DeliveredEvent> {
     });
   }
 
-  return(): Promise<IteratorResult<DeliveredEvent>> {
+  return(): Promise<IteratorResult<E>> {
     this.queue.length = 0;
     this.finish();
     return Promise.resolve({ value: undefined, done: true });
   }
 
-  [Symbol.asyncIterator](): AsyncIterableIterator<DeliveredEvent> {
+  [Symbol.asyncIterator](): AsyncIterableIterator<E> {
     return this;
   }
 

@@ -19,6 +19,8 @@ export interface WakeUpChannel {
 
 /** The Redis channel the wake-ups go on (every instance of one database must use the same). */
 export const WAKE_UP_CHANNEL = 'failover-api:job-events';
+/** The channel of the plan executions' events (a bus of its own). */
+export const PLAN_WAKE_UP_CHANNEL = 'failover-api:plan-events';
 
 /** Options of {@link RedisWakeUp}. */
 export interface RedisWakeUpOptions {

@@ -10,6 +10,8 @@ import type { Logger } from '../logger.js';
 import { beginUnwind, createJob, type UnwindFlow } from './engine/lifecycle.js';
 import { planJob, withOverrides, type NetworkOverride } from './engine/plan.js';
 import type { ReadinessService } from './readiness/readiness.service.js';
+import { checkIdempotencyKey, findKeyed, recordKey, requestHash, type KeyedRequest } from './idempotency.js';
+import { query } from '../inventory/sql.js';
 
 /** What a start asks for. */
 export interface StartFailoverRequest {
@@ -17,6 +19,13 @@ export interface StartFailoverRequest {
   readonly networkOverrides?: readonly NetworkOverride[] | null;
   /** Test failover only: clean up automatically this many minutes after it completed. */
   readonly autoCleanupAfterMinutes?: number | null;
+  /** The same key with the same request returns the same job for 24 hours (per caller). */
+  readonly idempotencyKey?: string | null;
+}
+
+/** How a start is made: by a caller on its own, or by a plan execution (whose VMs no one else may start). */
+export interface StartOptions {
+  readonly planExecutionId?: number | null;
 }
 
 /** Options of {@link FailoverService}. */
@@ -53,13 +62,35 @@ export class FailoverService {
    * JOB_CONFLICT (and the active job's id), or CLOUD_UNAVAILABLE; of many concurrent starts for one
    * VM exactly one creates a job (the unique `vm_lock` decides).
    */
-  async start(type: FailoverType, request: StartFailoverRequest, record: ChangeRecord = systemChange('unattributed')): Promise<FailoverJob> {
+  async start(
+    type: FailoverType,
+    request: StartFailoverRequest,
+    record: ChangeRecord = systemChange('unattributed'),
+    { planExecutionId = null }: StartOptions = {},
+  ): Promise<FailoverJob> {
     const { vmId } = request;
+    const key = checkIdempotencyKey('idempotencyKey', request.idempotencyKey);
     const overrides = this.validateStart(type, request);
+    const operation = type === FailoverType.TEST ? 'startTestFailover' : 'startLiveFailover';
+    const keyed: KeyedRequest | null = key
+      ? {
+          caller: record.requestedBy,
+          key,
+          operation,
+          hash: requestHash(operation, {
+            vmId,
+            networkOverrides: [...overrides].sort((a, b) => a.sourceNetworkName.localeCompare(b.sourceNetworkName)),
+            autoCleanupAfterMinutes: request.autoCleanupAfterMinutes ?? null,
+          }),
+        }
+      : null;
+    const earlier = keyed ? await this.keyedJob(keyed) : null;
+    if (earlier) return earlier;
     const stored = (await loadVmFacts(this.em.fork(), [vmId])).get(vmId)!;
     this.validateOverrides(stored, overrides);
     for (const o of overrides) await requireNetworkOfKind(this.em, 'networkOverrides', o.destinationNetworkId, type === FailoverType.TEST);
     if (stored.activeJob) throw conflict(stored.activeJob);
+    if (planExecutionId === null) await this.refuseIfInActivePlan(vmId);
     const facts = withOverrides(stored, type, overrides);
     const readiness = await this.options.readiness.full(facts, type);
     const failing = readiness.checks.filter((c) => !c.passed);
@@ -75,7 +106,29 @@ export class FailoverService {
       throw new AppError(ErrorCode.CLOUD_UNAVAILABLE, `CloudStack could not be asked whether VM ${vmId} is ready: ${unreachable.message}`, { vmId });
     }
     if (failing.length > 0) throw notReady(vmId, type, failing);
-    return this.createJob(type, facts, request.autoCleanupAfterMinutes ?? null, record, stored);
+    return this.createJob(type, facts, request.autoCleanupAfterMinutes ?? null, record, stored, planExecutionId, keyed);
+  }
+
+  /** The job an earlier request with the same key made (IDEMPOTENCY_MISMATCH when the key was used for another request). */
+  private async keyedJob(keyed: KeyedRequest): Promise<FailoverJob | null> {
+    const jobId = await findKeyed(this.em, keyed);
+    return jobId === null ? null : this.em.fork().findOneOrFail(FailoverJob, { jobId });
+  }
+
+  /** A VM of an active plan execution is started by that execution only (JOB_CONFLICT). */
+  private async refuseIfInActivePlan(vmId: string): Promise<void> {
+    const [row] = await query(
+      this.em.fork(),
+      'SELECT e.id, e.plan_name FROM plan_execution_vms v JOIN plan_executions e ON e.id = v.execution_id WHERE v.vm_id = ? AND e.active_lock IS NOT NULL LIMIT 1',
+      [vmId],
+    );
+    if (row) {
+      throw new AppError(
+        ErrorCode.JOB_CONFLICT,
+        `VM ${vmId} is in the active execution ${String(row.id)} of plan ${String(row.plan_name)}: that execution starts it`,
+        { planExecutionId: String(row.id) },
+      );
+    }
   }
 
   /** Cleans up a completed test failover (or resumes a cleanup that failed). */
@@ -123,6 +176,8 @@ export class FailoverService {
     autoCleanupAfterMinutes: number | null,
     record: ChangeRecord,
     seen: VmFacts,
+    planExecutionId: number | null,
+    keyed: KeyedRequest | null,
   ): Promise<FailoverJob> {
     const vmId = facts.vmId;
     // job_id is `{type}-failover-{vm_id}-{unix seconds}`: the later of now and one second after this
@@ -143,10 +198,17 @@ export class FailoverService {
           autoCleanupAfterMinutes,
           now: new Date(this.now()),
           requestedBy: record.requestedBy,
-          alsoWrite: (tx) => record.inTransaction(tx, jobId),
+          planExecutionId,
+          alsoWrite: async (tx) => {
+            await record.inTransaction(tx, jobId);
+            if (keyed) await recordKey(tx, keyed, jobId);
+          },
         });
       } catch (error) {
         if (!(error instanceof UniqueConstraintViolationException)) throw error;
+        // A concurrent request with the same key won: its job is this request's answer.
+        const earlier = keyed ? await this.keyedJob(keyed) : null;
+        if (earlier) return earlier;
         const holder = await this.em.fork().findOne(FailoverExecution, { vmLock: vmId }, { disableIdentityMap: true });
         if (holder) throw await this.holderError(holder, type, seen);
         continue;

@@ -24,4 +24,10 @@ export class StartFailoverInput {
     description: 'Test failover only: clean the test up automatically this many minutes after it completed (1–43200).',
   })
   autoCleanupAfterMinutes?: number | null;
+
+  @Field(() => String, {
+    nullable: true,
+    description: '1–100 printable characters: the same key with the same input returns the same job for 24 hours; with another input, IDEMPOTENCY_MISMATCH.',
+  })
+  idempotencyKey?: string | null;
 }

@@ -47,6 +47,7 @@ export class FailoverEventResolver {
       message: event.message,
       requestedBy: event.requestedBy,
       occurredAt: event.occurredAt,
+      planExecutionId: event.execution === undefined ? null : (event.execution?.planExecutionId ?? null),
       jobRow: event.job,
       executionRow: event.execution,
     };

@@ -1,4 +1,4 @@
-import { Field, GraphQLISODateTime, Int, ObjectType } from 'type-graphql';
+import { Field, GraphQLISODateTime, ID, Int, ObjectType } from 'type-graphql';
 import { FailoverStatus, FailoverType } from '../entities/enums.js';
 import type { FailoverExecution } from '../entities/failover-execution.entity.js';
 import type { FailoverJob } from '../entities/failover-job.entity.js';
@@ -38,6 +38,9 @@ export class FailoverJobEvent {
 
   @Field(() => GraphQLISODateTime)
   occurredAt!: Date;
+
+  @Field(() => ID, { nullable: true, description: 'The plan execution that started the job, if one did.' })
+  planExecutionId?: number | null;
 
   /** The job's row as the bus read it with the event (not a field: `job` answers from it). */
   jobRow?: FailoverJob | null;

@@ -1,5 +1,5 @@
 import { isActiveStatus, readJobType, readNetworkMappings, toFailoverStatus } from '../entities/failover-job.codec.js';
-import { Arg, Ctx, FieldResolver, GraphQLISODateTime, Int, Query, Resolver, Root } from 'type-graphql';
+import { Arg, Ctx, FieldResolver, GraphQLISODateTime, ID, Int, Query, Resolver, Root } from 'type-graphql';
 import { FailoverJob } from '../entities/failover-job.entity.js';
 import { FailoverLedgerEntry } from '../entities/failover-ledger-entry.entity.js';
 import { FailoverStatus, FailoverType } from '../entities/enums.js';
@@ -92,6 +92,11 @@ export class FailoverJobResolver {
   @FieldResolver(() => String, { nullable: true, description: 'Who asked for the job’s current flow: the start, then its cleanup or revert.' })
   async flowRequestedBy(@Root() job: FailoverJob, @Ctx() { loaders }: Context): Promise<string | null> {
     return (await loaders.executions.load(job.jobId))?.flowRequestedBy ?? null;
+  }
+
+  @FieldResolver(() => ID, { nullable: true, description: 'The plan execution that started the job, if one did.' })
+  async planExecutionId(@Root() job: FailoverJob, @Ctx() { loaders }: Context): Promise<number | null> {
+    return (await loaders.executions.load(job.jobId))?.planExecutionId ?? null;
   }
 
   @FieldResolver(() => [FailoverLedgerEntry], {

@@ -39,12 +39,20 @@ export const DEFAULT_STRING_BOUND = MAX_TEXT_LENGTH;
 export const DEFAULT_LIST_BOUND = 100;
 
 /** Bounds that differ from the default, by schema coordinate (`Type.field` of an input object, or `Parent.field(arg)`). */
-export const STRING_BOUNDS: Readonly<Record<string, number>> = {};
+export const STRING_BOUNDS: Readonly<Record<string, number>> = {
+  'RecoveryPlanInput.name': 100,
+  'RecoveryPlanInput.description': 1000,
+  'StartPlanExecutionInput.idempotencyKey': 100,
+  'StartFailoverInput.idempotencyKey': 100,
+};
 export const LIST_BOUNDS: Readonly<Record<string, number>> = {
   // A page of VMs by id: as many as a page holds (MAX_PAGE_SIZE is at most this).
   'VirtualMachineFilter.vmIds': 10_000,
   'FailoverJobFilter.statuses': 32,
   'StartFailoverInput.networkOverrides': 64,
+  // A plan: at most 20 waves, 2,000 VMs in all (the service counts the whole).
+  'RecoveryPlanInput.waves': 20,
+  'PlanWaveInput.vmIds': 2_000,
 };
 
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;

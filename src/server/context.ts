@@ -3,6 +3,8 @@ import { ActorKind, type RequestSource } from '../access/actor.js';
 import { RequestAudit } from '../access/audit.js';
 import type { EventBus } from '../events/event-bus.js';
 import type { FailoverService } from '../failover/failover.service.js';
+import type { PlanCommands } from '../failover/plans/plan-commands.js';
+import type { PlanEvent, PlanEventFilter } from '../events/plan-event-store.js';
 import type { ReadinessService } from '../failover/readiness/readiness.service.js';
 import type { Logger } from '../logger.js';
 import type { AuthContext, Principal } from './auth.js';
@@ -20,6 +22,9 @@ export interface AppServices {
   readonly failover: FailoverService;
   readonly readiness: ReadinessService;
   readonly events: EventBus;
+  /** The plan execution commands. */
+  readonly plans: PlanCommands;
+  readonly planEvents: EventBus<PlanEvent, PlanEventFilter>;
 }
 
 /** What every resolver receives: a request-scoped EntityManager, loaders, who asks, and the service's settings. */

@@ -7,6 +7,8 @@ import { FailoverEventResolver } from '../resolvers/failover-event.resolver.js';
 import { FailoverJobResolver } from '../resolvers/failover-job.resolver.js';
 import { NetworkMappingResolver } from '../resolvers/network-mapping.resolver.js';
 import { ReadinessResolver } from '../resolvers/readiness.resolver.js';
+import { PlanEventResolver } from '../resolvers/plan-event.resolver.js';
+import { PlanExecutionResolver, PlanExecutionVmResolver, PlanExecutionWaveResolver, RecoveryPlanResolver } from '../resolvers/recovery-plan.resolver.js';
 import { VirtualMachineResolver } from '../resolvers/virtual-machine.resolver.js';
 import { authChecker } from './auth.js';
 
@@ -19,6 +21,11 @@ export const RESOLVERS = [
   NetworkMappingResolver,
   ReadinessResolver,
   VirtualMachineResolver,
+  RecoveryPlanResolver,
+  PlanExecutionResolver,
+  PlanExecutionWaveResolver,
+  PlanExecutionVmResolver,
+  PlanEventResolver,
 ] as const;
 
 /**

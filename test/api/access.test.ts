@@ -150,6 +150,21 @@ const OPERATIONS: Record<string, { role: Role; document: string }> = {
   createApiKey: { role: Role.ADMIN, document: 'mutation { createApiKey(input: { name: "bad name!", role: VIEWER }) { key } }' },
   revokeApiKey: { role: Role.ADMIN, document: 'mutation { revokeApiKey(name: "nobody") { name } }' },
   auditLog: { role: Role.ADMIN, document: '{ auditLog(first: 1) { edges { node { id } } } }' },
+  recoveryPlans: { role: Role.VIEWER, document: '{ recoveryPlans(first: 1) { edges { cursor } } }' },
+  recoveryPlan: { role: Role.VIEWER, document: '{ recoveryPlan(id: "999999") { id } }' },
+  planExecution: { role: Role.VIEWER, document: '{ planExecution(id: "999999") { id } }' },
+  // A malformed id: the answer (BAD_USER_INPUT) comes at once for whoever may subscribe.
+  planExecutionEvents: { role: Role.VIEWER, document: 'subscription { planExecutionEvents(executionId: "nope") { sequence } }' },
+  createRecoveryPlan: { role: Role.OPERATOR, document: 'mutation { createRecoveryPlan(input: { name: "", waves: [] }) { id } }' },
+  updateRecoveryPlan: {
+    role: Role.OPERATOR,
+    document: 'mutation { updateRecoveryPlan(id: "999999", input: { name: "x", waves: [{ vmIds: ["nope"] }] }) { id } }',
+  },
+  deleteRecoveryPlan: { role: Role.OPERATOR, document: 'mutation { deleteRecoveryPlan(id: "999999") { id } }' },
+  startPlanExecution: { role: Role.OPERATOR, document: 'mutation { startPlanExecution(input: { planId: "999999", type: TEST }) { id } }' },
+  cancelPlanExecution: { role: Role.OPERATOR, document: 'mutation { cancelPlanExecution(id: "999999") { id } }' },
+  cleanupPlanExecution: { role: Role.OPERATOR, document: 'mutation { cleanupPlanExecution(id: "999999") { id } }' },
+  revertPlanExecution: { role: Role.OPERATOR, document: 'mutation { revertPlanExecution(id: "999999") { id } }' },
 };
 
 /** The code of the first error of one operation over a transport (null: no error), ended at its first answer. */

@@ -20,6 +20,7 @@ const APPLIED_LINES = [
   'applied Migration006FailoverEngine',
   'applied Migration007DashboardIndexes',
   'applied Migration008ApiKeysAndAudit',
+  'applied Migration009RecoveryPlans',
 ];
 
 /** The CLI's sources: the built file must be newer than every one of them. */

@@ -30,7 +30,7 @@ test('up() re-run is harmless; down() refuses while audit_log holds a record, ke
     await sql.query('DELETE FROM audit_log');
     expect((await orm.migrator.down()).map((m) => m.name)).toEqual(['Migration008ApiKeysAndAudit']);
     const left = await sql.query<{ TABLE_NAME: string; COLUMN_NAME: string }>(
-      `SELECT TABLE_NAME, COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND (TABLE_NAME IN ('api_keys', 'audit_log') OR COLUMN_NAME LIKE '%requested_by')`,
+      `SELECT TABLE_NAME, COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND (TABLE_NAME IN ('api_keys', 'audit_log') OR (TABLE_NAME LIKE 'failover_%' AND COLUMN_NAME LIKE '%requested_by'))`,
       [db.name],
     );
     expect(left).toEqual([]);

@@ -29,6 +29,7 @@ const ALL_MIGRATIONS = [
   'Migration006FailoverEngine',
   'Migration007DashboardIndexes',
   'Migration008ApiKeysAndAudit',
+  'Migration009RecoveryPlans',
 ];
 
 /** The tables whose schema an adopted database must share with a fresh one: the seed's and the engine's. */

@@ -4,6 +4,7 @@ import { migrateUp, migrationsList } from '../../src/db/migrations.js';
 import { createTestDatabase, openSql, type SqlSession, type TestDatabase } from '../helpers/mariadb.js';
 import {
   ACCESS_TABLES,
+  PLAN_TABLES,
   APPLIANCE_TABLES,
   describeSchema,
   DASHBOARD_TABLES,
@@ -22,7 +23,7 @@ import {
 const ALL_MIGRATIONS = migrationsList.map((migration) => migration.name);
 
 /** The tables the migrations create: the seed's, the engine's and access control's (the bookkeeping table aside). */
-const SCHEMA_TABLES = [...SEED_TABLES, ...ENGINE_TABLES, ...DASHBOARD_TABLES, ...ACCESS_TABLES];
+const SCHEMA_TABLES = [...SEED_TABLES, ...ENGINE_TABLES, ...DASHBOARD_TABLES, ...ACCESS_TABLES, ...PLAN_TABLES];
 
 /** The migrations up to the engine's, which the tests of Migration006 run on their own. */
 const UP_TO_006 = ALL_MIGRATIONS.slice(0, ALL_MIGRATIONS.indexOf('Migration006FailoverEngine') + 1);
@@ -81,7 +82,10 @@ describe('migrations: idempotence, seed examples, down()', () => {
     const log = await rowsOf(sql, `${db.name}\`.\`mikro_orm_migrations`);
     expect(log.map((row) => row.name)).toEqual(ALL_MIGRATIONS);
     expect(await tablesOf(db.name)).toEqual(MIGRATED_TABLES);
-    expect(await sequencesOf(db.name)).toEqual([{ name: 'failover_job_events', value: 0 }]);
+    expect(await sequencesOf(db.name)).toEqual([
+      { name: 'failover_job_events', value: 0 },
+      { name: 'plan_execution_events', value: 0 },
+    ]);
   });
 
   test('concurrent runs (instances starting at once) apply and record each migration once', async () => {
@@ -95,7 +99,10 @@ describe('migrations: idempotence, seed examples, down()', () => {
       for (const orm of orms) await orm.close(true);
     }
     expect((await rowsOf(sql, `${db.name}\`.\`mikro_orm_migrations`)).map((row) => row.name)).toEqual(ALL_MIGRATIONS);
-    expect(await sequencesOf(db.name)).toEqual([{ name: 'failover_job_events', value: 0 }]);
+    expect(await sequencesOf(db.name)).toEqual([
+      { name: 'failover_job_events', value: 0 },
+      { name: 'plan_execution_events', value: 0 },
+    ]);
   });
 
   test('a run that cannot get the migration lock in time fails with a clear message and applies nothing', async () => {

@@ -23,8 +23,20 @@ export const DASHBOARD_TABLES = ['vm_directory', 'vm_directory_totals'];
 /** Access control's own tables (Migration008ApiKeysAndAudit), in name order. Additive too. */
 export const ACCESS_TABLES = ['api_keys', 'audit_log'];
 
-/** Every table of a fully migrated database, in name order: the seed's, the engine's, the dashboard's, access control's, and the bookkeeping table. */
-export const MIGRATED_TABLES = [...SEED_TABLES, ...ENGINE_TABLES, ...DASHBOARD_TABLES, ...ACCESS_TABLES, 'mikro_orm_migrations'].sort();
+/** Recovery plans' own tables (Migration009RecoveryPlans), in name order. Additive too. */
+export const PLAN_TABLES = [
+  'idempotency_keys',
+  'plan_execution_events',
+  'plan_execution_vms',
+  'plan_execution_waves',
+  'plan_executions',
+  'recovery_plan_vms',
+  'recovery_plan_waves',
+  'recovery_plans',
+];
+
+/** Every table of a fully migrated database, in name order: the seed's, the engine's, the dashboard's, access control's, the plans', and the bookkeeping table. */
+export const MIGRATED_TABLES = [...SEED_TABLES, ...ENGINE_TABLES, ...DASHBOARD_TABLES, ...ACCESS_TABLES, ...PLAN_TABLES, 'mikro_orm_migrations'].sort();
 
 /** The tables of a database migrated up to Migration006FailoverEngine. */
 export const TABLES_UP_TO_006 = [...SEED_TABLES, ...ENGINE_TABLES, 'mikro_orm_migrations'].sort();

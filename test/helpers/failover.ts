@@ -40,6 +40,7 @@ export async function startFailoverApi(
   const client = new CloudStackClient({ url: sim.url, apiKey: sim.apiKey, secretKey: sim.secretKey, ...FAST_CLIENT, operationDeadlineMs: 20_000 });
   const runtime = createFailoverRuntime(db.orm, { cloudStack: client, ids: sim.ids }, logger, engine);
   await runtime.events.start();
+  await runtime.planEvents.start();
   const server = await startServer({
     schema: await buildAppSchema(),
     em: db.orm.em,
@@ -48,6 +49,7 @@ export async function startFailoverApi(
     services: runtime.services,
   });
   runtime.engine.start();
+  runtime.plans.start();
   return {
     kind,
     orm: db.orm,
@@ -58,9 +60,11 @@ export async function startFailoverApi(
     url: server.url,
     wsUrl: server.wsUrl,
     async close() {
+      await runtime.plans.stop();
       await runtime.engine.stop();
       await server.close();
       await runtime.events.close();
+      await runtime.planEvents.close();
       await sim.close();
       await db.close();
     },

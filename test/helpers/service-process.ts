@@ -38,7 +38,11 @@ function launch(env: Record<string, string>) {
 export async function startServiceProcess(env: Record<string, string>, timeoutMs = 30_000): Promise<ServiceProcess> {
   const { proc, output, exited } = launch(env);
   const url = await new Promise<string>((resolveUrl, reject) => {
-    const timer = setTimeout(() => reject(new Error(`service did not start in ${timeoutMs} ms:\n${output()}`)), timeoutMs);
+    const timer = setTimeout(() => {
+      // Never leave a child behind that the caller cannot stop (it has no handle on it yet).
+      proc.kill('SIGKILL');
+      reject(new Error(`service did not start in ${timeoutMs} ms:\n${output()}`));
+    }, timeoutMs);
     const onData = () => {
       const match = /failover-api listening on (http:\/\/\S+?)"/.exec(output());
       if (match) {

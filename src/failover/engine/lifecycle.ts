@@ -68,7 +68,7 @@ export function dbNowMs(em: EntityManager): number {
 }
 
 /** `now + ms` on the database's clock, as SQL. */
-function dbNowPlus(em: EntityManager, ms: number): number {
+export function dbNowPlus(em: EntityManager, ms: number): number {
   const offset = Math.trunc(ms);
   // MariaDB: unix_timestamp(now(3)) is epoch-based because the session's time zone is UTC (db/orm.ts).
   return em.getPlatform() instanceof SqlitePlatform
@@ -131,6 +131,8 @@ export interface NewJob {
   readonly now: Date;
   /** Who asked for it (recorded on the execution and every event of the flow). */
   readonly requestedBy: string;
+  /** The plan execution that starts it, if one does. */
+  readonly planExecutionId?: number | null;
   /** Written in the same transaction (the audit log's record of the request). */
   readonly alsoWrite?: (tx: EntityManager) => Promise<void>;
 }
@@ -140,7 +142,10 @@ export interface NewJob {
  * first event, in one transaction. Rejects with the driver's unique-constraint error when the VM
  * is locked by another job or the id is taken (the caller decides which).
  */
-export async function createJob(root: EntityManager, { plan, replicationJobId, autoCleanupAfterMinutes, now, requestedBy, alsoWrite }: NewJob): Promise<void> {
+export async function createJob(
+  root: EntityManager,
+  { plan, replicationJobId, autoCleanupAfterMinutes, now, requestedBy, planExecutionId = null, alsoWrite }: NewJob,
+): Promise<void> {
   const { jobId, vmId, type } = plan;
   await root.fork().transactional(async (tx) => {
     await tx.insert(FailoverExecution, {
@@ -154,6 +159,7 @@ export async function createJob(root: EntityManager, { plan, replicationJobId, a
       autoCleanupAfterMinutes,
       requestedBy,
       flowRequestedBy: requestedBy,
+      planExecutionId,
       createdAt: now,
       updatedAt: now,
     });
