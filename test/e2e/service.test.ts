@@ -112,7 +112,8 @@ describe('with EVENTS_REDIS_URL', () => {
     const client = redis.client();
     disposers.push(() => client.disconnect());
     const ours = async () => ((await client.client('LIST')) as string).split('\n').filter((line) => /name=failover-api-events-/.test(line)).length;
-    await waitFor(async () => (await ours()) === 2, { what: 'the publisher and the subscriber connected' });
+    // A publisher and a subscriber for each bus: the job events and the plan executions' events.
+    await waitFor(async () => (await ours()) === 4, { what: 'the publishers and the subscribers connected' });
     expect(await service.stop()).toBe(0);
     expect(await ours()).toBe(0);
     expect(service.output()).toContain(`redis://:***@127.0.0.1:${redis.port}`);
