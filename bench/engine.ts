@@ -40,6 +40,8 @@ interface ServiceReport {
   readonly cpuSystemMs: number;
   /** Statements by `kind table` (e.g. `update failover_executions`); empty when not counting. */
   readonly statements: Record<string, number>;
+  /** ORM-measured time (ms) by the same keys. */
+  readonly statementMsByKey: Record<string, number>;
   /** ORM-measured duration (ms, whole milliseconds as MikroORM logs them) of each `failover_sequences` UPDATE. */
   readonly sequenceUpdateMs: number[];
   /** Total ORM-measured time in statements (ms). */
@@ -58,6 +60,7 @@ async function serviceProcess(): Promise<void> {
   const logger = createLogger({ level: config.logLevel });
   const counting = process.env.BENCH_COUNT_STATEMENTS === '1';
   let statements = new Map<string, number>();
+  let statementMsByKey = new Map<string, number>();
   let sequenceUpdateMs: number[] = [];
   let statementMs = 0;
   let cpu = process.cpuUsage();
@@ -73,6 +76,7 @@ async function serviceProcess(): Promise<void> {
     statements.set(key, (statements.get(key) ?? 0) + 1);
     const took = Number(/\[took (\d+(?:\.\d+)?) ms/.exec(sql)?.[1] ?? 0);
     statementMs += took;
+    statementMsByKey.set(key, (statementMsByKey.get(key) ?? 0) + took);
     if (kind === 'update' && table === 'failover_sequences') sequenceUpdateMs.push(took);
   };
   const service = await startService(config, logger, counting ? { onQuery } : {});
@@ -80,6 +84,7 @@ async function serviceProcess(): Promise<void> {
   process.on('message', async (m: ToService) => {
     if (m.kind === 'reset') {
       statements = new Map();
+      statementMsByKey = new Map();
       sequenceUpdateMs = [];
       statementMs = 0;
       cpu = process.cpuUsage();
@@ -90,6 +95,7 @@ async function serviceProcess(): Promise<void> {
         cpuUserMs: used.user / 1000,
         cpuSystemMs: used.system / 1000,
         statements: Object.fromEntries(statements),
+        statementMsByKey: Object.fromEntries(statementMsByKey),
         sequenceUpdateMs,
         statementMs,
       });
@@ -359,10 +365,14 @@ async function main(): Promise<void> {
     console.log(
       `\nfailover_sequences UPDATE (counted run): ${seq.length} statements, ${seqTotal.toFixed(0)} ms in total (${((100 * seqTotal) / Math.max(1, counted.report.statementMs)).toFixed(1)} % of all statement time, ${(seqTotal / (counted.wallMs / 1000) / 1000).toFixed(3)} s per s of wall time), p50 ${q(seq, 0.5)} ms, p99 ${q(seq, 0.99)} ms, max ${q(seq, 1)} ms (ORM-timed, whole ms)\n`,
     );
-    console.log('| statement | count | per step |');
-    console.log('|---|---|---|');
-    for (const [key, count] of statements) console.log(`| ${key} | ${count} | ${(count / steps).toFixed(2)} |`);
-    console.log(`| all | ${totalStatements} | ${(totalStatements / steps).toFixed(2)} |`);
+    const msOf = (key: string) => counted.report.statementMsByKey[key] ?? 0;
+    console.log('| statement | count | per step | time (ORM-timed) | mean |');
+    console.log('|---|---|---|---|---|');
+    for (const [key, count] of statements)
+      console.log(`| ${key} | ${count} | ${(count / steps).toFixed(2)} | ${(msOf(key) / 1000).toFixed(1)} s | ${(msOf(key) / count).toFixed(1)} ms |`);
+    console.log(
+      `| all | ${totalStatements} | ${(totalStatements / steps).toFixed(2)} | ${(counted.report.statementMs / 1000).toFixed(1)} s | ${(counted.report.statementMs / totalStatements).toFixed(1)} ms |`,
+    );
     console.log(
       `\n${starts} concurrent startTestFailover on distinct VMs over HTTP: p50 ${q(latencies, 0.5).toFixed(0)} ms, p99 ${q(latencies, 0.99).toFixed(0)} ms, max ${q(latencies, 1).toFixed(0)} ms, all ${latencies.length} returned in ${(startsWallMs / 1000).toFixed(1)} s`,
     );
