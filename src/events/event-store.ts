@@ -1,7 +1,7 @@
-import { raw, UniqueConstraintViolationException, type EntityManager, type EntityName, type QueryResult } from '@mikro-orm/core';
-import { SqlitePlatform, type SqlEntityManager } from '@mikro-orm/sql';
+import { raw, UniqueConstraintViolationException, type EntityManager, type EntityName } from '@mikro-orm/core';
+import { SqlitePlatform } from '@mikro-orm/sql';
 import { FailoverEvent, FailoverExecution, FailoverJob, FailoverSequence } from '../entities/index.js';
-import { num, query } from '../inventory/sql.js';
+import { num, query, run } from '../inventory/sql.js';
 import type { DeliveredEvent, EventFilter, JobEvent, NewJobEvent } from './event.types.js';
 
 /** The counter the event sequence is taken from. */
@@ -19,10 +19,7 @@ export async function nextSequence(tx: EntityManager): Promise<number> {
     if (mariadb) {
       // One statement: LAST_INSERT_ID(expr) hands the new value back in the UPDATE's own answer, so
       // the row is locked for one round trip less than an UPDATE followed by a SELECT.
-      const sqlEm = tx as SqlEntityManager;
-      const result = await sqlEm
-        .getConnection()
-        .execute<QueryResult>('UPDATE failover_sequences SET value = LAST_INSERT_ID(value + 1) WHERE name = ?', [EVENT_SEQUENCE], 'run', sqlEm.getTransactionContext());
+      const result = await run(tx, 'UPDATE failover_sequences SET value = LAST_INSERT_ID(value + 1) WHERE name = ?', [EVENT_SEQUENCE]);
       if (result.affectedRows > 0) return num(result.insertId)!;
     } else {
       const updated = await tx.nativeUpdate(FailoverSequence, { name: EVENT_SEQUENCE }, { value: raw('value + 1') });

@@ -1,6 +1,6 @@
-import type { EntityManager, QueryResult } from '@mikro-orm/core';
-import type { SqlEntityManager } from '@mikro-orm/sql';
+import type { EntityManager } from '@mikro-orm/core';
 import { FailoverLedgerEntry, LedgerState } from '../../entities/index.js';
+import { run } from '../../inventory/sql.js';
 import { LeaseLost } from './errors.js';
 
 /** The kinds of cloud resource the ledger names. */
@@ -82,7 +82,7 @@ export class Ledger implements LedgerView {
     // read of the execution row is a locking read, so a claim by another worker waits for it or wins first).
     const columns = ['job_id', 'flow', 'step', 'action_key', 'action', 'resource_type', 'resource_id', 'resource_name', 'state', 'detail', 'created_at', 'updated_at'];
     const values = [row.jobId, flow, step, row.actionKey, row.action, row.resourceType, row.resourceId, row.resourceName, row.state, row.detail, now, now];
-    const result = await this.run(
+    const result = await run(this.root.fork(), 
       `INSERT INTO failover_ledger (${columns.join(', ')}) SELECT ${columns.map(() => '?').join(', ')} FROM failover_executions WHERE job_id = ? AND lease_owner = ?`,
       [...values, this.jobId, this.owner],
     );
@@ -112,19 +112,11 @@ export class Ledger implements LedgerView {
     const data = detail ? { ...entry.data, ...detail } : entry.data;
     const patch = { state, resourceId: resourceId ?? entry.resourceId ?? null, detail: JSON.stringify(data), updatedAt: new Date() };
     // One statement, fenced by the lease like the intent.
-    const result = await this.run(
+    const result = await run(this.root.fork(), 
       'UPDATE failover_ledger SET state = ?, resource_id = ?, detail = ?, updated_at = ? WHERE id = ? AND EXISTS (SELECT 1 FROM failover_executions WHERE job_id = ? AND lease_owner = ?)',
       [patch.state, patch.resourceId, patch.detail, patch.updatedAt, entry.id, this.jobId, this.owner],
     );
     if (result.affectedRows === 0) throw new LeaseLost(this.jobId);
     Object.assign(entry, patch, { data });
-  }
-
-  /** Runs one write on its own (autocommit: atomic by itself), dates as the ORM writes them on this database. */
-  private run(sql: string, params: readonly unknown[]): Promise<QueryResult> {
-    const em = this.root.fork() as SqlEntityManager;
-    const platform = em.getPlatform();
-    const values = params.map((p) => (p instanceof Date ? platform.processDateProperty(p) : p));
-    return em.getConnection().execute<QueryResult>(sql, values, 'run');
   }
 }
