@@ -80,9 +80,23 @@ export class Ledger implements LedgerView {
     });
     // One statement, fenced by the lease: the row is inserted only while this worker holds it (the
     // read of the execution row is a locking read, so a claim by another worker waits for it or wins first).
-    const columns = ['job_id', 'flow', 'step', 'action_key', 'action', 'resource_type', 'resource_id', 'resource_name', 'state', 'detail', 'created_at', 'updated_at'];
+    const columns = [
+      'job_id',
+      'flow',
+      'step',
+      'action_key',
+      'action',
+      'resource_type',
+      'resource_id',
+      'resource_name',
+      'state',
+      'detail',
+      'created_at',
+      'updated_at',
+    ];
     const values = [row.jobId, flow, step, row.actionKey, row.action, row.resourceType, row.resourceId, row.resourceName, row.state, row.detail, now, now];
-    const result = await run(this.root.fork(), 
+    const result = await run(
+      this.root.fork(),
       `INSERT INTO failover_ledger (${columns.join(', ')}) SELECT ${columns.map(() => '?').join(', ')} FROM failover_executions WHERE job_id = ? AND lease_owner = ?`,
       [...values, this.jobId, this.owner],
     );
@@ -112,7 +126,8 @@ export class Ledger implements LedgerView {
     const data = detail ? { ...entry.data, ...detail } : entry.data;
     const patch = { state, resourceId: resourceId ?? entry.resourceId ?? null, detail: JSON.stringify(data), updatedAt: new Date() };
     // One statement, fenced by the lease like the intent.
-    const result = await run(this.root.fork(), 
+    const result = await run(
+      this.root.fork(),
       'UPDATE failover_ledger SET state = ?, resource_id = ?, detail = ?, updated_at = ? WHERE id = ? AND EXISTS (SELECT 1 FROM failover_executions WHERE job_id = ? AND lease_owner = ?)',
       [patch.state, patch.resourceId, patch.detail, patch.updatedAt, entry.id, this.jobId, this.owner],
     );
