@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const BENCHMARKS = ['run.js', 'dashboard.js', 'events.js', 'events-instances.js', 'plans.js'];
+const BENCHMARKS = ['run.js', 'dashboard.js', 'events.js', 'events-instances.js', 'engine.js', 'plans.js'];
 const here = dirname(fileURLToPath(import.meta.url));
 for (const script of BENCHMARKS) {
   const started = Date.now();

@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import type { MikroORM } from '@mikro-orm/core';
 import { connectCloud, type CloudConnection } from './cloud.js';
 import type { Config } from './config.js';
-import { createOrm, prepareSchema } from './db/orm.js';
+import { createOrm, prepareSchema, type QueryListener } from './db/orm.js';
 import { seedDemoData } from './demo/seed-demo-data.js';
 import { EventBus } from './events/event-bus.js';
 import { PLAN_WAKE_UP_CHANNEL, RedisWakeUp, WAKE_UP_CHANNEL } from './events/redis-wake-up.js';
@@ -115,9 +115,12 @@ export function createFailoverRuntime(
   };
 }
 
-/** Composition root: config → ORM → schema (+ demo data) → cloud → events, engine → HTTP + WebSocket. */
-export async function startService(config: Config, logger: Logger): Promise<Service> {
-  const orm = await createOrm(config.database);
+/**
+ * Composition root: config → ORM → schema (+ demo data) → cloud → events, engine → HTTP + WebSocket.
+ * `onQuery` receives every SQL statement the service runs (the engine benchmark counts them; `main` never sets it).
+ */
+export async function startService(config: Config, logger: Logger, { onQuery }: { onQuery?: QueryListener } = {}): Promise<Service> {
+  const orm = await createOrm(config.database, onQuery ? { onQuery } : {});
   let cloud: CloudConnection | undefined;
   let runtime: FailoverRuntime | undefined;
   try {

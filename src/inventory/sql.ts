@@ -1,4 +1,4 @@
-import type { EntityManager } from '@mikro-orm/core';
+import type { EntityManager, QueryResult } from '@mikro-orm/core';
 import type { SqlEntityManager } from '@mikro-orm/sql';
 
 /** One row of a raw query, keyed by column name. */
@@ -16,6 +16,22 @@ export function placeholders(n: number): string {
 export async function query(em: EntityManager, sql: string, params: readonly unknown[] = []): Promise<Row[]> {
   const sqlEm = em as SqlEntityManager;
   return sqlEm.getConnection().execute<Row[]>(sql, params, 'all', sqlEm.getTransactionContext());
+}
+
+/**
+ * Runs one portable write (INSERT/UPDATE/DELETE) like {@link query}, and returns the driver's
+ * answer (affected rows, insert id). Dates are sent as the ORM sends them on this database, and a
+ * failure is the ORM's `DriverException` (as from `nativeUpdate`), so callers classify it alike.
+ */
+export async function run(em: EntityManager, sql: string, params: readonly unknown[] = []): Promise<QueryResult> {
+  const sqlEm = em as SqlEntityManager;
+  const platform = sqlEm.getPlatform();
+  const values = params.map((p) => (p instanceof Date ? platform.processDateProperty(p) : p));
+  try {
+    return await sqlEm.getConnection().execute<QueryResult>(sql, values, 'run', sqlEm.getTransactionContext());
+  } catch (error) {
+    throw error instanceof Error ? sqlEm.getDriver().convertException(error) : error;
+  }
 }
 
 /** A DB value as a number (BIGINT columns may come back as strings), null stays null. */

@@ -1,7 +1,8 @@
 import type { EntityManager } from '@mikro-orm/core';
 import { FailoverLedgerEntry, LedgerState } from '../../entities/index.js';
 import type { Action } from './actions.js';
-import { fence } from './lifecycle.js';
+import { run } from '../../inventory/sql.js';
+import { LeaseLost } from './errors.js';
 
 /** The kinds of cloud resource the ledger names. */
 export type ResourceType = 'vm' | 'volume' | 'snapshot';
@@ -31,7 +32,8 @@ export interface LedgerView {
 
 /**
  * A job's ledger of cloud calls. Every write is fenced by the job's lease (written only while this
- * worker holds it), so a worker that lost its lease can never record, or go on to make, a call.
+ * worker holds it: one statement conditional on the execution row's lease owner, else
+ * {@link LeaseLost}), so a worker that lost its lease can never record, or go on to make, a call.
  */
 export class Ledger implements LedgerView {
   private cache: Entry[] = [];
@@ -62,23 +64,46 @@ export class Ledger implements LedgerView {
   async intent(flow: string, step: string, intent: Intent): Promise<Entry> {
     const existing = this.get(intent.key);
     if (existing) return existing;
-    const entry = await this.fenced(async (tx) => {
-      const row = tx.create(FailoverLedgerEntry, {
-        jobId: this.jobId,
-        flow,
-        step,
-        actionKey: intent.key,
-        action: intent.action,
-        resourceType: intent.resourceType,
-        resourceId: intent.resourceId ?? null,
-        resourceName: intent.resourceName ?? null,
-        state: LedgerState.INTENT,
-        detail: JSON.stringify(intent.detail ?? {}),
-      });
-      await tx.flush();
-      return row;
+    const now = new Date();
+    const row = Object.assign(new FailoverLedgerEntry(), {
+      jobId: this.jobId,
+      flow,
+      step,
+      actionKey: intent.key,
+      action: intent.action,
+      resourceType: intent.resourceType,
+      resourceId: intent.resourceId ?? null,
+      resourceName: intent.resourceName ?? null,
+      state: LedgerState.INTENT,
+      detail: JSON.stringify(intent.detail ?? {}),
+      createdAt: now,
+      updatedAt: now,
     });
-    const parsed = parse(entry);
+    // One statement, fenced by the lease: the row is inserted only while this worker holds it (the
+    // read of the execution row is a locking read, so a claim by another worker waits for it or wins first).
+    const columns = [
+      'job_id',
+      'flow',
+      'step',
+      'action_key',
+      'action',
+      'resource_type',
+      'resource_id',
+      'resource_name',
+      'state',
+      'detail',
+      'created_at',
+      'updated_at',
+    ];
+    const values = [row.jobId, flow, step, row.actionKey, row.action, row.resourceType, row.resourceId, row.resourceName, row.state, row.detail, now, now];
+    const result = await run(
+      this.root.fork(),
+      `INSERT INTO failover_ledger (${columns.join(', ')}) SELECT ${columns.map(() => '?').join(', ')} FROM failover_executions WHERE job_id = ? AND lease_owner = ?`,
+      [...values, this.jobId, this.owner],
+    );
+    if (result.affectedRows === 0) throw new LeaseLost(this.jobId);
+    row.id = Number(result.insertId);
+    const parsed = parse(row);
     this.cache.push(parsed);
     return parsed;
   }
@@ -101,14 +126,13 @@ export class Ledger implements LedgerView {
   private async update(entry: Entry, state: LedgerState, resourceId?: string | null, detail?: Record<string, unknown>): Promise<void> {
     const data = detail ? { ...entry.data, ...detail } : entry.data;
     const patch = { state, resourceId: resourceId ?? entry.resourceId ?? null, detail: JSON.stringify(data), updatedAt: new Date() };
-    await this.fenced((tx) => tx.nativeUpdate(FailoverLedgerEntry, { id: entry.id }, patch));
+    // One statement, fenced by the lease like the intent.
+    const result = await run(
+      this.root.fork(),
+      'UPDATE failover_ledger SET state = ?, resource_id = ?, detail = ?, updated_at = ? WHERE id = ? AND EXISTS (SELECT 1 FROM failover_executions WHERE job_id = ? AND lease_owner = ?)',
+      [patch.state, patch.resourceId, patch.detail, patch.updatedAt, entry.id, this.jobId, this.owner],
+    );
+    if (result.affectedRows === 0) throw new LeaseLost(this.jobId);
     Object.assign(entry, patch, { data });
-  }
-
-  private fenced<T>(write: (tx: EntityManager) => Promise<T>): Promise<T> {
-    return this.root.fork().transactional(async (tx) => {
-      await fence(tx, this.jobId, this.owner);
-      return write(tx);
-    });
   }
 }

@@ -102,8 +102,9 @@ interface Change {
 
 /**
  * The lease fence, inside a write's transaction: touches the execution row only while `owner`
- * holds the lease, else throws {@link LeaseLost} (and the transaction writes nothing). Every write
- * of a held job — the lifecycle's and the ledger's — passes it first.
+ * holds the lease, else throws {@link LeaseLost} (and the transaction writes nothing). Every
+ * lifecycle write of a held job passes it first (the ledger's writes carry the same condition in
+ * their one statement, ledger.ts).
  */
 export async function fence(tx: EntityManager, jobId: string, owner: string, execution: ExecutionPatch = {}): Promise<void> {
   const updated = await tx.nativeUpdate(FailoverExecution, { jobId, leaseOwner: owner }, { ...execution, updatedAt: new Date() });
@@ -116,6 +117,11 @@ export async function fence(tx: EntityManager, jobId: string, owner: string, exe
  * event as committed (the caller publishes after commit).
  */
 async function commit(root: EntityManager, { jobId, vmId, jobType, requestedBy }: JobRef, owner: string, change: Change): Promise<JobEvent | null> {
+  // A change of the execution row alone is one fenced UPDATE: atomic by itself, no transaction around it.
+  if (!change.job && !change.event) {
+    await fence(root.fork(), jobId, owner, change.execution);
+    return null;
+  }
   return root.fork().transactional(async (tx) => {
     await fence(tx, jobId, owner, change.execution);
     if (change.job) await tx.nativeUpdate(FailoverJob, { jobId }, { ...change.job, updatedAt: new Date() });
@@ -174,6 +180,8 @@ export async function createJob(
       createdAt: now,
       updatedAt: now,
     });
+    await alsoWrite?.(tx);
+    // The event last: its sequence row stays locked until the commit, so nothing else waits behind it.
     await appendEvent(tx, {
       jobId,
       vmId,
@@ -185,7 +193,6 @@ export async function createJob(
       message: `${type} failover of ${plan.sourceName} queued`,
       requestedBy,
     });
-    await alsoWrite?.(tx);
   });
 }
 
@@ -262,6 +269,8 @@ export async function beginUnwind(
     );
     if (updated === 0) return false;
     await tx.nativeUpdate(FailoverJob, { jobId }, { status, errorMessage: null, updatedAt: new Date() });
+    await alsoWrite?.(tx);
+    // The event last (its sequence row stays locked until the commit).
     await appendEvent(tx, {
       jobId,
       vmId: job.vmId,
@@ -274,7 +283,6 @@ export async function beginUnwind(
       message: reason,
       requestedBy,
     });
-    await alsoWrite?.(tx);
     return true;
   });
   if (begun) return { kind: 'begun' };
