@@ -61,19 +61,13 @@ export function createFailoverRuntime(
     ...wakeUp(PLAN_WAKE_UP_CHANNEL),
     ...wakeUpPoll,
   });
-  // Every committed job event may move a plan execution on: the plan executor looks again.
-  const late: { plans?: PlanEngine } = {};
-  const jobEventsCommitted = () => {
-    events.notify();
-    late.plans?.nudge();
-  };
   const readiness = new ReadinessService(orm.em, { cloudStack: cloud.cloudStack, ids: cloud.ids }, readinessShareMs);
   const worker = new Engine({
     em: orm.em,
     cloud: cloud.cloudStack,
     ids: cloud.ids,
     logger: logger.child({ component: 'engine' }),
-    notify: jobEventsCommitted,
+    notify: () => events.notify(),
     checkReadiness: (plan) => readiness.forPlan(plan),
     leaseMs: engine.leaseMs,
     scanIntervalMs: engine.scanIntervalMs,
@@ -83,7 +77,7 @@ export function createFailoverRuntime(
     em: orm.em,
     readiness,
     logger: logger.child({ component: 'failover' }),
-    notify: jobEventsCommitted,
+    notify: () => events.notify(),
     wake: () => worker.wake(),
   });
   const planEngine = new PlanEngine({
@@ -95,7 +89,8 @@ export function createFailoverRuntime(
     leaseMs: engine.leaseMs,
     scanIntervalMs: engine.scanIntervalMs,
   });
-  late.plans = planEngine;
+  // Every job event committed, here or on another instance, may move a plan execution on.
+  events.onCommitted(() => planEngine.nudge());
   const planCommands = new PlanCommands({
     em: orm.em,
     readiness,

@@ -72,6 +72,7 @@ export class EventBus<E extends { readonly sequence: number } = DeliveredEvent, 
   private readonly wakeUpPollIntervalMs: number;
   private readonly maxBuffered: number;
   private readonly subscribers = new Set<Subscription<E, F>>();
+  private readonly listeners: (() => void)[] = [];
   private lastSeen = 0;
   private chain: Promise<void> = Promise.resolve();
   private pending = false;
@@ -95,7 +96,7 @@ export class EventBus<E extends { readonly sequence: number } = DeliveredEvent, 
     this.lastSeen = await this.source.latest(this.em.fork());
     this.poll(this.pollIntervalMs);
     this.wakeUp?.start({
-      wake: () => this.read(),
+      wake: () => this.committed(),
       health: (up) => {
         if (this.closed) return;
         this.poll(up ? this.wakeUpPollIntervalMs : this.pollIntervalMs);
@@ -126,6 +127,20 @@ export class EventBus<E extends { readonly sequence: number } = DeliveredEvent, 
   notify(): void {
     if (this.closed) return;
     this.wakeUp?.publish();
+    this.committed();
+  }
+
+  /**
+   * Calls `listener` whenever events were committed — by this process ({@link notify}) or, through
+   * the wake-up channel, by another instance. For parts that act on "something happened" (the plan
+   * executor looks at its jobs again), not on the events themselves.
+   */
+  onCommitted(listener: () => void): void {
+    this.listeners.push(listener);
+  }
+
+  private committed(): void {
+    for (const listener of this.listeners) listener();
     this.read();
   }
 

@@ -1,6 +1,7 @@
 import { systemChange, type ChangeRecord } from '../access/audit.js';
 import { requireText, requireWholeNumber } from '../arguments.js';
-import { UniqueConstraintViolationException, type EntityManager } from '@mikro-orm/core';
+import { DeadlockException, LockWaitTimeoutException, UniqueConstraintViolationException, type EntityManager } from '@mikro-orm/core';
+import { retry } from '../retry.js';
 import { CloudStackError } from '../cloudstack/errors.js';
 import { FailoverExecution, FailoverJob, FailoverStatus, FailoverType, FlowName, isActiveStatus, toFailoverStatus } from '../entities/index.js';
 import { AppError, badInput, ErrorCode, notFound } from '../errors.js';
@@ -12,6 +13,10 @@ import { planJob, withOverrides, type NetworkOverride } from './engine/plan.js';
 import type { ReadinessService } from './readiness/readiness.service.js';
 import { checkIdempotencyKey, findKeyed, recordKey, requestHash, type KeyedRequest } from './idempotency.js';
 import { query } from '../inventory/sql.js';
+
+/** How a start whose transaction deadlocked with another's is tried again, and for how long. */
+const DEADLOCK_BACKOFF = { initialMs: 20, maxMs: 500, multiplier: 2 };
+const DEADLOCK_RETRY_MS = 10_000;
 
 /** What a start asks for. */
 export interface StartFailoverRequest {
@@ -192,18 +197,30 @@ export class FailoverService {
       const jobId = `${prefix}${first + attempt}`;
       const plan = planJob(jobId, type, facts);
       try {
-        await createJob(this.em, {
-          plan,
-          replicationJobId: facts.latestReplication?.id ?? null,
-          autoCleanupAfterMinutes,
-          now: new Date(this.now()),
-          requestedBy: record.requestedBy,
-          planExecutionId,
-          alsoWrite: async (tx) => {
-            await record.inTransaction(tx, jobId);
-            if (keyed) await recordKey(tx, keyed, jobId);
+        // Concurrent starts can deadlock in InnoDB (their inserts' gap locks): the loser's
+        // transaction was rolled back whole, so it is tried again as it was, never reported as an error.
+        await retry(
+          () =>
+            createJob(this.em, {
+              plan,
+              replicationJobId: facts.latestReplication?.id ?? null,
+              autoCleanupAfterMinutes,
+              now: new Date(this.now()),
+              requestedBy: record.requestedBy,
+              planExecutionId,
+              alsoWrite: async (tx) => {
+                await record.inTransaction(tx, jobId);
+                if (keyed) await recordKey(tx, keyed, jobId);
+              },
+            }),
+          {
+            backoff: DEADLOCK_BACKOFF,
+            deadlineAt: Date.now() + DEADLOCK_RETRY_MS,
+            retryable: (error) => error instanceof DeadlockException || error instanceof LockWaitTimeoutException,
+            onGiveUp: (error) => error as Error,
+            onRetry: (error, n) => this.options.logger.debug({ err: error, jobId, attempt: n }, 'job creation deadlocked; trying again'),
           },
-        });
+        );
       } catch (error) {
         if (!(error instanceof UniqueConstraintViolationException)) throw error;
         // A concurrent request with the same key won: its job is this request's answer.
