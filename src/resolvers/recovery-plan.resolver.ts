@@ -1,4 +1,6 @@
-import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
+import type { GraphQLResolveInfo } from 'graphql';
+import { Arg, Ctx, FieldResolver, ID, Info, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { badInput } from '../errors.js';
 import { FailoverType } from '../entities/enums.js';
 import { FailoverJob } from '../entities/failover-job.entity.js';
 import {
@@ -29,6 +31,12 @@ import {
   RecoveryPlanInput,
   StartPlanExecutionInput,
 } from './recovery-plan.types.js';
+
+/** Whether a field sits under `key` (a root field or any field on the way). */
+function pathHas(path: GraphQLResolveInfo['path'] | undefined, key: string): boolean {
+  for (let p = path; p; p = p.prev) if (p.key === key) return true;
+  return false;
+}
 
 /** Readiness answers a plan's `readiness` asks at once. */
 const READINESS_PARALLEL = 8;
@@ -92,7 +100,12 @@ export class RecoveryPlanResolver {
     @Root() plan: RecoveryPlan,
     @Arg('type', () => FailoverType) type: FailoverType,
     @Ctx() { loaders, services }: Context,
+    @Info() info: GraphQLResolveInfo,
   ): Promise<PlanReadiness> {
+    // Each plan's readiness asks CloudStack about up to 2,000 VMs: one plan per request, never a page of them.
+    if (pathHas(info.path, 'recoveryPlans')) {
+      throw badInput('readiness', 'readiness is answered for one plan at a time: ask recoveryPlan(id) { readiness(type) }, not recoveryPlans');
+    }
     const vmIds = (await loaders.planWaves.load(plan.id)).flatMap((w) => w.vms.map((vm) => vm.vmId));
     const vms: PlanReadiness['vms'] = [];
     for (let i = 0; i < vmIds.length; i += READINESS_PARALLEL) {

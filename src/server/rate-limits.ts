@@ -23,7 +23,7 @@ export interface RateLimitSettings {
 export const RATE_LIMITS: RateLimitSettings = { mutations: 600, cloudQueries: 300, windowSeconds: 60 };
 
 /** Root query fields whose answer asks CloudStack. */
-export const CLOUD_QUERY_FIELDS: ReadonlySet<string> = new Set(['vmReadiness']);
+export const CLOUD_QUERY_FIELDS: ReadonlySet<string> = new Set(['vmReadiness', 'recoveryPlan']);
 
 /** The root fields an operation selects (through fragments), by name, aliases counted. */
 function rootFields(document: DocumentNode, operationName: string | null | undefined): { kind: string; names: string[] } | null {

@@ -52,6 +52,18 @@ describe.each(DATABASE_KINDS)('recovery plan CRUD and bounds on %s', (kind) => {
     expect(demo).toMatchObject({ maxInFlight: DEMO_PLAN.maxInFlight, failurePolicy: 'HALT' });
   });
 
+  it("answers a plan's readiness for one plan, and refuses it for a page of plans (each would ask CloudStack about all its VMs)", async () => {
+    const { recoveryPlans } = await gqlData<Json>(api.url, '{ recoveryPlans(first: 10) { edges { node { id name } } } }');
+    const demo = recoveryPlans.edges.map((e: Json) => e.node).find((p: Json) => p.name === DEMO_PLAN.name);
+    const { recoveryPlan } = await gqlData<Json>(api.url, 'query ($id: ID!) { recoveryPlan(id: $id) { readiness(type: TEST) { vms { vmId } } } }', {
+      id: demo.id,
+    });
+    expect(recoveryPlan.readiness.vms).toHaveLength(DEMO_PLAN.waves.flat().length);
+    const listed = await gql(api.url, '{ recoveryPlans(first: 10) { edges { node { readiness(type: TEST) { ready } } } } }');
+    expect(listed.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'readiness' });
+    expect(listed.errors?.[0]?.message).toMatch(/one plan at a time/);
+  });
+
   it('creates, reads, pages, updates and deletes a plan; defaults maxInFlight 10 and HALT', async () => {
     const { data } = await create({ name: 'crud-app', description: 'an app', waves: waves(['db-01'], ['web-01', 'app-01']) });
     const plan = data!.createRecoveryPlan;
