@@ -38,7 +38,13 @@ describe.each(DATABASE_KINDS)('ledger writes on %s', (kind) => {
     return jobId;
   };
   const stored = (jobId: string) => db.orm.em.fork().find(FailoverLedgerEntry, { jobId }, { orderBy: { id: 'asc' }, disableIdentityMap: true });
-  const intent = { key: 'snapshot:vol-1', action: Action.CREATE_SNAPSHOT, resourceType: 'snapshot' as const, resourceName: 'snap-1', detail: { volumeId: 'vol-1' } };
+  const intent = {
+    key: 'snapshot:vol-1',
+    action: Action.CREATE_SNAPSHOT,
+    resourceType: 'snapshot' as const,
+    resourceName: 'snap-1',
+    detail: { volumeId: 'vol-1' },
+  };
 
   it('writes intent and done while the worker holds the lease, and reads them back as written', async () => {
     const jobId = await heldJob('worker-a');
@@ -73,7 +79,9 @@ describe.each(DATABASE_KINDS)('ledger writes on %s', (kind) => {
     const entry = await ledger.intent(FlowName.TEST_FAILOVER, 'snapshot_volumes', intent);
     await db.orm.em.fork().nativeUpdate(FailoverExecution, { jobId }, { leaseOwner: 'worker-b' });
     await expect(ledger.done(entry, 'snapshot-9')).rejects.toBeInstanceOf(LeaseLost);
-    await expect(ledger.intent(FlowName.TEST_FAILOVER, 'create_vm', { key: 'vm', action: Action.DEPLOY_VM, resourceType: 'vm' })).rejects.toBeInstanceOf(LeaseLost);
+    await expect(ledger.intent(FlowName.TEST_FAILOVER, 'create_vm', { key: 'vm', action: Action.DEPLOY_VM, resourceType: 'vm' })).rejects.toBeInstanceOf(
+      LeaseLost,
+    );
     const rows = await stored(jobId);
     expect(rows.map((r) => [r.actionKey, r.state, r.resourceId ?? null])).toEqual([['snapshot:vol-1', LedgerState.INTENT, null]]);
     expect(ledger.entries).toHaveLength(1);
