@@ -12,6 +12,7 @@ import { createFailoverRuntime, type FailoverRuntime } from '../../src/service.j
 import { openMigratedDatabase, type DatabaseKind, type MigratedDatabase } from './api-server.js';
 import { FAST_CLIENT } from './cloudstack.js';
 import { FAST_ENGINE } from './services.js';
+import { subscribeStream, type Stream } from './graphql.js';
 
 export { FAST_ENGINE } from './services.js';
 
@@ -121,66 +122,18 @@ export const EVENTS_SUBSCRIPTION = `subscription ($jobId: String, $vmId: String,
 }`;
 
 /** A live subscription to job events over a real graphql-ws client. */
-export interface EventStream {
-  readonly events: EventRecord[];
-  readonly errors: unknown[];
-  /** Resolves with the first event (from the start of the stream) that passes `predicate`. */
-  until(predicate: (event: EventRecord) => boolean, timeoutMs?: number): Promise<EventRecord>;
-  /** Ends the subscription. */
-  dispose(): void;
-}
+export type EventStream = Stream<EventRecord>;
 
 /** Subscribes to `failoverJobEvents` with the given filter on `client` (a graphql-ws client). */
 export function subscribeEvents(client: import('graphql-ws').Client, variables: { jobId?: string; vmId?: string; afterSequence?: number } = {}): EventStream {
-  const events: EventRecord[] = [];
-  const errors: unknown[] = [];
-  const waiters: { predicate: (e: EventRecord) => boolean; resolve: (e: EventRecord) => void }[] = [];
-  const dispose = client.subscribe<{ failoverJobEvents: EventRecord }>(
-    { query: EVENTS_SUBSCRIPTION, variables },
-    {
-      next: (value) => {
-        if (value.errors) errors.push(value.errors);
-        const event = value.data?.failoverJobEvents;
-        if (!event) return;
-        events.push(event);
-        for (const waiter of [...waiters]) {
-          if (waiter.predicate(event)) {
-            waiters.splice(waiters.indexOf(waiter), 1);
-            waiter.resolve(event);
-          }
-        }
-      },
-      error: (error) => errors.push(error),
-      complete: () => {},
-    },
-  );
-  return {
-    events,
-    errors,
-    until(predicate, timeoutMs = 30_000) {
-      const seen = events.find(predicate);
-      if (seen) return Promise.resolve(seen);
-      return new Promise((resolve, reject) => {
-        const timer = setTimeout(
-          () =>
-            reject(
-              new Error(
-                `no matching event within ${timeoutMs} ms; got ${JSON.stringify(events.map((e) => [e.sequence, e.status, e.message]))} errors ${JSON.stringify(errors)}`,
-              ),
-            ),
-          timeoutMs,
-        );
-        waiters.push({
-          predicate,
-          resolve: (e) => {
-            clearTimeout(timer);
-            resolve(e);
-          },
-        });
-      });
-    },
-    dispose,
-  };
+  return subscribeStream<EventRecord>(client, {
+    query: EVENTS_SUBSCRIPTION,
+    field: 'failoverJobEvents',
+    variables,
+    noun: 'event',
+    describe: (e) => [e.sequence, e.status, e.message],
+    timeoutMs: 30_000,
+  });
 }
 
 /** The status transitions (not the progress updates) of a stream, in order. */

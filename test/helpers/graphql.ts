@@ -68,3 +68,74 @@ export function wsRequest<T = Record<string, any>>(client: Client, query: string
 
 /** The `authorization` header (or WebSocket connection parameter) that carries a key or token. */
 export const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+
+/** A live subscription over a real graphql-ws client: every event it delivered, and waits on them. */
+export interface Stream<T> {
+  readonly events: T[];
+  readonly errors: unknown[];
+  /** Resolves with the first event (from the start of the stream) that passes `predicate`. */
+  until(predicate: (event: T) => boolean, timeoutMs?: number): Promise<T>;
+  /** Ends the subscription. */
+  dispose(): void;
+}
+
+/**
+ * Subscribes `query` (whose one root field is `field`) on `client`; `describe` says what a timed-out
+ * wait saw. The one subscription driver of the tests (job events, plan events).
+ */
+export function subscribeStream<T>(
+  client: import('graphql-ws').Client,
+  {
+    query,
+    field,
+    variables,
+    noun,
+    describe,
+    timeoutMs: defaultTimeoutMs,
+  }: { query: string; field: string; variables: Record<string, unknown>; noun: string; describe: (e: T) => unknown; timeoutMs: number },
+): Stream<T> {
+  const events: T[] = [];
+  const errors: unknown[] = [];
+  const waiters: { predicate: (e: T) => boolean; resolve: (e: T) => void }[] = [];
+  const dispose = client.subscribe<Record<string, T>>(
+    { query, variables },
+    {
+      next: (value) => {
+        if (value.errors) errors.push(value.errors);
+        const event = value.data?.[field];
+        if (!event) return;
+        events.push(event);
+        for (const waiter of [...waiters]) {
+          if (waiter.predicate(event)) {
+            waiters.splice(waiters.indexOf(waiter), 1);
+            waiter.resolve(event);
+          }
+        }
+      },
+      error: (error) => errors.push(error),
+      complete: () => {},
+    },
+  );
+  return {
+    events,
+    errors,
+    until(predicate, timeoutMs = defaultTimeoutMs) {
+      const seen = events.find(predicate);
+      if (seen) return Promise.resolve(seen);
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(
+          () => reject(new Error(`no matching ${noun} within ${timeoutMs} ms; got ${JSON.stringify(events.map(describe))} errors ${JSON.stringify(errors)}`)),
+          timeoutMs,
+        );
+        waiters.push({
+          predicate,
+          resolve: (e) => {
+            clearTimeout(timer);
+            resolve(e);
+          },
+        });
+      });
+    },
+    dispose,
+  };
+}

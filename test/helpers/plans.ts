@@ -1,5 +1,6 @@
 import type { Client } from 'graphql-ws';
 import { DEMO_VMS, type DemoVm } from '../../src/demo/demo-world.js';
+import { subscribeStream, type Stream } from './graphql.js';
 
 /** The demo VM of this name. */
 export const demoVm = (name: string): DemoVm => DEMO_VMS.find((vm) => vm.name === name)!;
@@ -42,64 +43,18 @@ const PLAN_EVENTS = `subscription ($executionId: ID, $planId: ID, $afterSequence
 }`;
 
 /** A live subscription to plan execution events over a real graphql-ws client. */
-export interface PlanEventStream {
-  readonly events: PlanEventRecord[];
-  readonly errors: unknown[];
-  until(predicate: (event: PlanEventRecord) => boolean, timeoutMs?: number): Promise<PlanEventRecord>;
-  dispose(): void;
-}
+export type PlanEventStream = Stream<PlanEventRecord>;
 
 /** Subscribes to `planExecutionEvents` on `client`. */
 export function subscribePlanEvents(client: Client, variables: { executionId?: string; planId?: string; afterSequence?: number } = {}): PlanEventStream {
-  const events: PlanEventRecord[] = [];
-  const errors: unknown[] = [];
-  const waiters: { predicate: (e: PlanEventRecord) => boolean; resolve: (e: PlanEventRecord) => void }[] = [];
-  const dispose = client.subscribe<{ planExecutionEvents: PlanEventRecord }>(
-    { query: PLAN_EVENTS, variables },
-    {
-      next: (value) => {
-        if (value.errors) errors.push(value.errors);
-        const event = value.data?.planExecutionEvents;
-        if (!event) return;
-        events.push(event);
-        for (const waiter of [...waiters]) {
-          if (waiter.predicate(event)) {
-            waiters.splice(waiters.indexOf(waiter), 1);
-            waiter.resolve(event);
-          }
-        }
-      },
-      error: (error) => errors.push(error),
-      complete: () => {},
-    },
-  );
-  return {
-    events,
-    errors,
-    until(predicate, timeoutMs = 60_000) {
-      const seen = events.find(predicate);
-      if (seen) return Promise.resolve(seen);
-      return new Promise((resolve, reject) => {
-        const timer = setTimeout(
-          () =>
-            reject(
-              new Error(
-                `no matching plan event within ${timeoutMs} ms; got ${JSON.stringify(events.map((e) => [e.sequence, e.kind, e.status, e.vmId, e.message]))} errors ${JSON.stringify(errors)}`,
-              ),
-            ),
-          timeoutMs,
-        );
-        waiters.push({
-          predicate,
-          resolve: (e) => {
-            clearTimeout(timer);
-            resolve(e);
-          },
-        });
-      });
-    },
-    dispose,
-  };
+  return subscribeStream<PlanEventRecord>(client, {
+    query: PLAN_EVENTS,
+    field: 'planExecutionEvents',
+    variables,
+    noun: 'plan event',
+    describe: (e) => [e.sequence, e.kind, e.status, e.vmId, e.message],
+    timeoutMs: 60_000,
+  });
 }
 
 /** A status the execution's current phase ends in. */
