@@ -100,8 +100,8 @@ export class EventBus<E extends { readonly sequence: number } = DeliveredEvent, 
       health: (up) => {
         if (this.closed) return;
         this.poll(up ? this.wakeUpPollIntervalMs : this.pollIntervalMs);
-        // Whatever was committed while no wake-up could arrive is read now.
-        if (up) this.read();
+        // Whatever was committed while no wake-up could arrive is read now (and the listeners told).
+        if (up) this.committed();
       },
     });
   }

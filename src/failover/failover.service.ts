@@ -114,6 +114,18 @@ export class FailoverService {
     return this.createJob(type, facts, request.autoCleanupAfterMinutes ?? null, record, stored, planExecutionId, keyed);
   }
 
+  /**
+   * The job as the change left it, read before the engine is woken (so the answer is that state —
+   * PENDING for a start — not whatever step a fast engine reached meanwhile); then subscribers and
+   * the engine are told.
+   */
+  private async announce(jobId: string): Promise<FailoverJob> {
+    const job = await this.em.fork().findOneOrFail(FailoverJob, { jobId }, { disableIdentityMap: true });
+    this.options.notify();
+    this.options.wake();
+    return job;
+  }
+
   /** The job an earlier request with the same key made (IDEMPOTENCY_MISMATCH when the key was used for another request). */
   private async keyedJob(keyed: KeyedRequest): Promise<FailoverJob | null> {
     const jobId = await findKeyed(this.em, keyed);
@@ -231,12 +243,7 @@ export class FailoverService {
         continue;
       }
       this.options.logger.info({ jobId, vmId, type, requestedBy: record.requestedBy }, 'failover job created');
-      // Read before the engine is woken: the answer is the job as created (PENDING), not whatever
-      // step a fast engine has reached by the time the read runs.
-      const created = await this.em.fork().findOneOrFail(FailoverJob, { jobId }, { disableIdentityMap: true });
-      this.options.notify();
-      this.options.wake();
-      return created;
+      return this.announce(jobId);
     }
     throw new Error(`no free job id for VM ${vmId}`);
   }
@@ -275,10 +282,7 @@ export class FailoverService {
         break;
     }
     this.options.logger.info({ jobId, flow }, 'unwind begun');
-    const begun = await this.em.fork().findOneOrFail(FailoverJob, { jobId }, { disableIdentityMap: true });
-    this.options.notify();
-    this.options.wake();
-    return begun;
+    return this.announce(jobId);
   }
 }
 

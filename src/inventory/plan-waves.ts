@@ -4,8 +4,9 @@ import { RecoveryPlanVmRow, RecoveryPlanWaveRow, VmDirectoryEntry } from '../ent
 /** The VMs the appliance replicates among `vmIds`, with their names. */
 export async function knownVms(em: EntityManager, vmIds: readonly string[]): Promise<Map<string, string>> {
   const known = new Map<string, string>();
+  const fork = em.fork();
   for (let i = 0; i < vmIds.length; i += 500) {
-    const rows = await em.fork().find(VmDirectoryEntry, { vmId: { $in: vmIds.slice(i, i + 500) } }, { fields: ['vmId', 'vmName'], disableIdentityMap: true });
+    const rows = await fork.find(VmDirectoryEntry, { vmId: { $in: vmIds.slice(i, i + 500) } }, { fields: ['vmId', 'vmName'], disableIdentityMap: true });
     for (const row of rows) known.set(row.vmId, row.vmName);
   }
   return known;

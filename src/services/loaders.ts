@@ -2,7 +2,7 @@ import type { EntityManager } from '@mikro-orm/core';
 import DataLoader from 'dataloader';
 import { FailoverExecution, FailoverJob, FailoverLedgerEntry, RecoveryPlanRow, type PlanExecutionVmRow, type PlanExecutionWaveRow } from '../entities/index.js';
 import { loadVmFacts, type VmFacts } from '../inventory/vm-facts.js';
-import { readExecutionVms, type ExecutionVm } from '../failover/plans/plan-executor.js';
+import { readExecutionsVms, type ExecutionVm } from '../failover/plans/plan-executor.js';
 import { executionWaves, planWaves } from './plans.js';
 
 /** Per-request batch loaders: everything a page asks of the same VMs is read once, in batches. */
@@ -55,6 +55,9 @@ export function createLoaders(em: EntityManager): Loaders {
       const waves = await executionWaves(em, ids);
       return ids.map((id) => waves.get(id) ?? []);
     }),
-    executionVms: new DataLoader((ids) => Promise.all(ids.map((id) => readExecutionVms(em, id)))),
+    executionVms: new DataLoader(async (ids) => {
+      const vms = await readExecutionsVms(em, ids);
+      return ids.map((id) => vms.get(id) ?? []);
+    }),
   };
 }

@@ -88,9 +88,18 @@ export class PlanCommands {
       throw new AppError(ErrorCode.JOB_CONFLICT, `Plan ${planId} changed while the execution was being started; start it again`, { planId: String(planId) });
     }
     this.options.logger.info({ executionId: id, planId, type: request.type, requestedBy: record.requestedBy }, 'plan execution created');
+    return this.announce(id);
+  }
+
+  /**
+   * The execution as the change left it, read before the executor is woken (so the answer is that
+   * state, not whatever a fast executor reached meanwhile); then subscribers and the executor are told.
+   */
+  private async announce(id: number): Promise<PlanExecutionRow> {
+    const row = await this.em.fork().findOneOrFail(PlanExecutionRow, { id }, { disableIdentityMap: true });
     this.options.notify();
     this.options.wake();
-    return this.em.fork().findOneOrFail(PlanExecutionRow, { id });
+    return row;
   }
 
   private async keyedExecution(keyed: KeyedRequest): Promise<PlanExecutionRow | null> {
@@ -182,9 +191,7 @@ export class PlanCommands {
     if (!(await requestCancel(this.em, execution, { requestedBy: record.requestedBy, alsoWrite: (tx) => record.inTransaction(tx, id) }))) {
       return this.cancel(id, record);
     }
-    this.options.notify();
-    this.options.wake();
-    return this.em.fork().findOneOrFail(PlanExecutionRow, { id: execution.id });
+    return this.announce(execution.id);
   }
 
   /** Cleans up a test execution (or resumes a cleanup that failed): its waves in reverse, within maxInFlight. */
@@ -225,9 +232,7 @@ export class PlanCommands {
       throw error;
     }
     if (!begun) throw invalidPlanTransition(execution, `Plan execution ${id} changed meanwhile; it cannot be ${cleanup ? 'cleaned up' : 'reverted'} now`);
-    this.options.notify();
-    this.options.wake();
-    return this.em.fork().findOneOrFail(PlanExecutionRow, { id: execution.id });
+    return this.announce(execution.id);
   }
 }
 

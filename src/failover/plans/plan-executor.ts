@@ -18,7 +18,7 @@ import {
   type PlanExecutionRow,
 } from '../../entities/index.js';
 import { AppError, ErrorCode } from '../../errors.js';
-import { num, query, str } from '../../inventory/sql.js';
+import { num, placeholders, query, str } from '../../inventory/sql.js';
 import type { Logger } from '../../logger.js';
 import type { FailoverService } from '../failover.service.js';
 import { PlanLifecycle } from './plan-lifecycle.js';
@@ -42,30 +42,43 @@ export interface ExecutionVm {
 
 /** Reads every VM of an execution with its job's status and progress, in wave order. */
 export async function readExecutionVms(em: EntityManager, executionId: number): Promise<ExecutionVm[]> {
+  return (await readExecutionsVms(em, [executionId])).get(executionId) ?? [];
+}
+
+/** {@link readExecutionVms} for several executions in one statement (the API's loader batches a page). */
+export async function readExecutionsVms(em: EntityManager, executionIds: readonly number[]): Promise<Map<number, ExecutionVm[]>> {
+  const byExecution = new Map<number, ExecutionVm[]>();
+  if (executionIds.length === 0) return byExecution;
   const rows = await query(
     em,
-    `SELECT v.vm_id, v.wave_position, v.state, v.job_id, v.unwind_state, v.error_message,
+    `SELECT v.execution_id, v.vm_id, v.wave_position, v.state, v.job_id, v.unwind_state, v.error_message,
             j.status AS job_status, j.error_message AS job_error, x.progress_percent AS job_progress, x.flow AS job_flow, x.phase AS job_phase
        FROM plan_execution_vms v
        LEFT JOIN failover_jobs j ON j.job_id = v.job_id
        LEFT JOIN failover_executions x ON x.job_id = v.job_id
-      WHERE v.execution_id = ?
-      ORDER BY v.wave_position, v.position`,
-    [executionId],
+      WHERE v.execution_id IN (${placeholders(executionIds.length)})
+      ORDER BY v.execution_id, v.wave_position, v.position`,
+    [...executionIds],
   );
-  return rows.map((r) => ({
-    vmId: String(r.vm_id),
-    wavePosition: num(r.wave_position)!,
-    state: readPlanVmState(String(r.state)),
-    jobId: str(r.job_id),
-    unwindState: readUnwindState(str(r.unwind_state)),
-    errorMessage: str(r.error_message),
-    jobStatus: r.job_id === null || r.job_id === undefined ? null : r.job_status === undefined ? null : toFailoverStatus(str(r.job_status)),
-    jobError: str(r.job_error),
-    jobProgress: num(r.job_progress) ?? 0,
-    jobFlow: (str(r.job_flow) as FlowName | null) ?? null,
-    jobPhase: str(r.job_phase),
-  }));
+  for (const r of rows) {
+    const executionId = num(r.execution_id)!;
+    const vms = byExecution.get(executionId) ?? [];
+    if (vms.length === 0) byExecution.set(executionId, vms);
+    vms.push({
+      vmId: String(r.vm_id),
+      wavePosition: num(r.wave_position)!,
+      state: readPlanVmState(String(r.state)),
+      jobId: str(r.job_id),
+      unwindState: readUnwindState(str(r.unwind_state)),
+      errorMessage: str(r.error_message),
+      jobStatus: r.job_id === null || r.job_id === undefined ? null : r.job_status === undefined ? null : toFailoverStatus(str(r.job_status)),
+      jobError: str(r.job_error),
+      jobProgress: num(r.job_progress) ?? 0,
+      jobFlow: (str(r.job_flow) as FlowName | null) ?? null,
+      jobPhase: str(r.job_phase),
+    });
+  }
+  return byExecution;
 }
 
 const FAILOVER_ENDED_OK = new Set([

@@ -75,7 +75,7 @@ export const RUN_ENDED: readonly PlanExecutionStatus[] = [
 ];
 
 /** Whether an execution may move from `from` to `to` (staying is always allowed). */
-export function canMovePlan(from: PlanExecutionStatus, to: PlanExecutionStatus): boolean {
+function canMovePlan(from: PlanExecutionStatus, to: PlanExecutionStatus): boolean {
   return from === to || PLAN_TRANSITIONS[from].includes(to);
 }
 
